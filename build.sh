@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# nnopt build driver.
+#   ./build.sh            the main job: the conformance suite, then a short demo
+#   ./build.sh test       the conformance suite over every build configuration
+#   ./build.sh bench      microbenchmarks
+#   ./build.sh converge   convergence suite
+#   ./build.sh examples   build and run examples/
+#   ./build.sh all        test, examples, bench, converge
+#   ./build.sh clean      remove build/
+set -u
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+BUILD=$ROOT/build
+
+WARN="-Wall -Wextra -Wpedantic -Werror"
+
+usage() {
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+# ---- tools ---------------------------------------------------------------------------
+
+APT_UPDATED=0
+apt_install() {   # apt_install PACKAGE...
+    if [ "$(id -u)" != 0 ]; then
+        echo "build.sh: missing $*; install them (apt-get install $*) or run as root" >&2
+        exit 2
+    fi
+    echo "build.sh: installing $* with apt-get"
+    if [ $APT_UPDATED = 0 ]; then
+        apt-get update -qq || { echo "build.sh: apt-get update failed" >&2; exit 2; }
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+        { echo "build.sh: apt-get install $* failed" >&2; exit 2; }
+}
+
+need_compilers() {
+    local pkgs=()
+    command -v gcc >/dev/null || pkgs+=(gcc)
+    command -v g++ >/dev/null || pkgs+=(g++)
+    command -v clang >/dev/null || pkgs+=(clang)
+    command -v clang++ >/dev/null || pkgs+=(clang)
+    # gcc's sanitizer runtimes
+    if command -v gcc >/dev/null && ! echo 'int main(void){return 0;}' |
+        gcc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then
+        pkgs+=(libasan8 libubsan1)
+    fi
+    # a non-x86 target for the portable path: aarch64 cross compiler, run under qemu
+    command -v aarch64-linux-gnu-gcc >/dev/null || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+    command -v qemu-aarch64 >/dev/null || pkgs+=(qemu-user)
+    [ ${#pkgs[@]} = 0 ] || apt_install $(printf '%s\n' "${pkgs[@]}" | sort -u)
+}
+
+# ---- test ----------------------------------------------------------------------------
+
+PASSED=0
+FAILED=0
+record() {   # record NAME STATUS(0 = pass)
+    if [ "$2" = 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); echo "FAIL $1"; fi
+}
+
+# run_suite NAME COMPILER LANGFLAGS CFLAGS... : build the suite in one configuration and run it.
+# The suite's own "N passed, M failed" line is added to the totals.
+SUITE_SOURCES="tests/harness.c tests/impl.c tests/test_core.c tests/test_optim.c"
+# With RUNNER set (e.g. an emulator), the binary runs under it.
+run_suite() {
+    local name=$1 cc=$2 lang=$3; shift 3
+    local exe=$BUILD/test/nnopt_test_$name log=$BUILD/test/$name.log
+    if ! $cc $lang "$@" $WARN $SUITE_SOURCES -o "$exe" -lm >"$log" 2>&1; then
+        echo "== $name: build failed"; cat "$log"; record "$name (build)" 1; return
+    fi
+    if [ -n "${RUNNER:-}" ]; then
+        run_binary "$name" $RUNNER "$exe"
+    else
+        run_binary "$name" "$exe"
+    fi
+}
+
+run_binary() {   # run_binary NAME [ENV=VALUE...] COMMAND...
+    local name=$1; shift
+    local out line p f
+    out=$(env "$@" 2>&1); local status=$?
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "== $name: no result line (exit $status)"; printf '%s\n' "$out" | tail -n 20
+        record "$name" 1; return
+    fi
+    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+    if [ "$f" != 0 ] || [ $status != 0 ]; then
+        printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed' | head -n 40
+        [ "$f" != 0 ] || record "$name (exit $status)" 1
+    fi
+    printf '%-28s %s\n' "$name" "$line"
+}
+
+# check_build NAME COMMAND... : a build (and run) that must succeed.
+check_build() {
+    local name=$1; shift
+    local log=$BUILD/test/check_$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.-' '_').log
+    if "$@" >"$log" 2>&1; then record "$name" 0; else echo "== $name"; tail -n 20 "$log"; record "$name" 1; fi
+}
+
+# check_fails NAME COMMAND... : a build that must be refused.
+check_fails() {
+    local name=$1; shift
+    if "$@" >/dev/null 2>&1; then record "$name (should not build)" 1; else record "$name" 0; fi
+}
+
+cmd_test() {
+    need_compilers
+    mkdir -p "$BUILD/test"
+    local t0=$SECONDS
+    local C99="-x c -std=c99" CXX="-x c++ -std=c++17"
+    echo "== conformance suite (tests run on every ISA path this CPU has: best is $(best_isa_name))"
+    run_suite gcc-O2            gcc     "$C99" -O2
+    run_suite gcc-no-simd       gcc     "$C99" -O2 -DNNOPT_NO_SIMD
+    run_suite gcc-no-avx512     gcc     "$C99" -O2 -DNNOPT_NO_AVX512
+    run_suite gcc-O3-native     gcc     "$C99" -O3 -march=native
+    run_suite clang-O2          clang   "$C99" -O2
+    run_suite clang-no-simd     clang   "$C99" -O2 -DNNOPT_NO_SIMD
+    run_suite clang-no-avx512   clang   "$C99" -O2 -DNNOPT_NO_AVX512
+    run_suite clang-O3-native   clang   "$C99" -O3 -march=native
+    run_suite g++-c++17         g++     "$CXX" -O2
+    run_suite clang++-c++17     clang++ "$CXX" -O2
+    run_suite gcc-asan-ubsan    gcc     "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    run_suite aarch64-qemu      aarch64-linux-gnu-gcc "$C99" -O2
+
+    echo "== initial path from NNOPT_ISA"
+    local isa
+    for isa in scalar avx2 avx512 bogus; do
+        run_binary "gcc-O2 NNOPT_ISA=$isa" NNOPT_ISA=$isa "$BUILD/test/nnopt_test_gcc-O2"
+    done
+
+    echo "== build configurations"
+    local toggle
+    for toggle in NNOPT_NO_OPTIM NNOPT_NO_SCHED NNOPT_NO_REG NNOPT_NO_DROPOUT NNOPT_NO_BATCHNORM \
+                  NNOPT_NO_AUGMENT NNOPT_NO_SIMD NNOPT_NO_AVX512; do
+        check_build "toggle $toggle (gcc)" sh -c "gcc $C99 $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle' -lm && '$BUILD/test/toggle'"
+        check_build "toggle $toggle (clang++)" sh -c "clang++ $CXX $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle' && '$BUILD/test/toggle'"
+    done
+    check_build "all toggles together" sh -c "gcc $C99 $WARN -DNNOPT_NO_OPTIM -DNNOPT_NO_SCHED -DNNOPT_NO_REG -DNNOPT_NO_DROPOUT -DNNOPT_NO_BATCHNORM -DNNOPT_NO_AUGMENT -DNNOPT_NO_SIMD tests/build_toggles.c -o '$BUILD/test/toggle' -lm && '$BUILD/test/toggle'"
+    check_build "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
+    check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
+    check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
+    check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
+
+    echo "== $((SECONDS - t0)) s"
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+}
+
+best_isa_name() {
+    local exe=$BUILD/test/isa_probe
+    printf '#define NNOPT_IMPLEMENTATION\n#include "%s/nnopt.h"\n#include <stdio.h>\nint main(void){puts(nnopt_isa_name(nnopt_isa_best()));return 0;}\n' "$ROOT" |
+        gcc -x c - -o "$exe" -lm 2>/dev/null && "$exe" || echo unknown
+}
+
+# ---- examples ------------------------------------------------------------------------
+
+cmd_examples() {
+    need_compilers
+    mkdir -p "$BUILD/examples"
+    local src name status=0
+    for src in examples/*.c; do
+        name=$(basename "$src" .c)
+        echo "== examples/$name"
+        if cc -O2 -Wall -Wextra "$src" -o "$BUILD/examples/$name" -lm; then
+            "$BUILD/examples/$name" || status=1
+        else
+            status=1
+        fi
+    done
+    return $status
+}
+
+cmd_bench()    { echo "build.sh bench: the microbenchmarks are not built yet"; }
+cmd_converge() { echo "build.sh converge: the convergence suite is not built yet"; }
+
+case "${1:-}" in
+    "")        cmd_test && { echo; echo "== demo: examples/minimal.c"; "$BUILD/test/minimal"; } ;;
+    test)      cmd_test ;;
+    bench)     cmd_bench ;;
+    converge)  cmd_converge ;;
+    examples)  cmd_examples ;;
+    all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;
+    clean)     rm -rf "$BUILD" ;;
+    -h|--help|help) usage ;;
+    *)         echo "build.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;
+esac
