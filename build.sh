@@ -46,6 +46,10 @@ need_compilers() {
         gcc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then
         pkgs+=(libasan8 libubsan1)
     fi
+    if command -v gcc >/dev/null && ! echo 'int main(void){return 0;}' |
+        gcc -x c -fsanitize=thread -o /dev/null - 2>/dev/null; then
+        pkgs+=(libtsan2)
+    fi
     # a non-x86 target for the portable path: aarch64 cross compiler, run under qemu
     command -v aarch64-linux-gnu-gcc >/dev/null || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || pkgs+=(qemu-user)
@@ -145,6 +149,7 @@ cmd_test() {
     check_build "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
     check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
+    check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
 
     echo "== $((SECONDS - t0)) s"
