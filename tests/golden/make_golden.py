@@ -9,7 +9,8 @@ The problem is a deterministic noisy quadratic that tests/test_optim.c computes 
     grad_i = a_i * (p_i - c_i) + noise(t, i)          (float32)
 with a_i = 0.5 + (i % 7) / 4, c_i = ((37 i) % 101) / 50 - 1, p0_i = ((53 i) % 97) / 48 - 1 and
 noise(t, i) = 0.1 * (hash32(i * 2654435761 + t * 40503 + 12345) / 2^32 - 0.5), t = 1, 2, ...
-Each case records the parameters after step 1 and after the last step.
+Each case records the parameters after step 1 and after the last step (and ASGD's averaged
+parameters after the last step).
 """
 import os
 import torch
@@ -54,6 +55,9 @@ def run(make_opt, before_step=None):
         opt.step()
         if t in (1, STEPS):
             snapshots[t] = p.detach().clone()
+    state = opt.state[p]
+    if "ax" in state:                            # ASGD's averaged parameters
+        snapshots["avg"] = state["ax"].detach().clone()
     return snapshots
 
 
@@ -70,35 +74,150 @@ def write(name, cases):
             f.write("case %s %s\n" % (label, " ".join("%s=%r" % kv for kv in params.items())))
             f.write("step1 %s\n" % fmt(snaps[1]))
             f.write("step%d %s\n" % (STEPS, fmt(snaps[STEPS])))
+            if "avg" in snaps:
+                f.write("avg%d %s\n" % (STEPS, fmt(snaps["avg"])))
     print("wrote", path)
 
 
-def sgd_cases():
-    settings = [
+# Each case: (label, nnopt hyper-parameters). nnopt's field names are translated to the torch
+# constructor's arguments below; where torch 1.13 lacks a 2.x option (maximize and decoupled
+# weight decay for NAdam and RAdam, decoupled decay for SGD) the case is emulated in the way
+# torch 2.x defines it: maximize negates the gradient first, decoupled decay multiplies the
+# parameters by 1 - lr*weight_decay before the step.
+CASES = {
+    "sgd": [
         ("plain", dict(lr=0.05)),
         ("default_lr", dict(lr=1e-3)),
         ("momentum", dict(lr=0.01, momentum=0.9)),
         ("dampening", dict(lr=0.02, momentum=0.9, dampening=0.5)),
-        ("nesterov", dict(lr=0.01, momentum=0.9, nesterov=True)),
+        ("nesterov", dict(lr=0.01, momentum=0.9, nesterov=1)),
         ("weight_decay", dict(lr=0.02, momentum=0.8, weight_decay=0.1)),
-        ("nesterov_wd", dict(lr=0.03, momentum=0.5, nesterov=True, weight_decay=0.05)),
-        ("maximize", dict(lr=0.01, momentum=0.5, maximize=True)),
-        ("maximize_wd", dict(lr=0.01, weight_decay=0.2, maximize=True)),
-    ]
-    cases = []
-    for label, kw in settings:
-        snaps = run(lambda ps: torch.optim.SGD(ps, **kw))
-        params = {k: (int(v) if isinstance(v, bool) else v) for k, v in kw.items()}
-        cases.append((label, params, snaps))
-    # Decoupled weight decay (SGDW): torch has no flag for SGD; the reference applies
-    # p *= 1 - lr*wd before a plain torch SGD step, the way AdamW does.
-    lr, wd = 0.02, 0.05
-    snaps = run(lambda ps: torch.optim.SGD(ps, lr=lr, momentum=0.9),
-                before_step=lambda p: p.mul_(1 - lr * wd))
-    cases.append(("decoupled", dict(lr=lr, momentum=0.9, weight_decay=wd, decoupled_weight_decay=1), snaps))
-    return cases
+        ("nesterov_wd", dict(lr=0.03, momentum=0.5, nesterov=1, weight_decay=0.05)),
+        ("maximize", dict(lr=0.01, momentum=0.5, maximize=1)),
+        ("maximize_wd", dict(lr=0.01, weight_decay=0.2, maximize=1)),
+        ("decoupled", dict(lr=0.02, momentum=0.9, weight_decay=0.05, decoupled_weight_decay=1)),
+    ],
+    "adam": [
+        ("default_lr", dict()),
+        ("lr", dict(lr=0.01)),
+        ("wd_amsgrad", dict(lr=0.01, weight_decay=0.1, amsgrad=1)),
+        ("betas", dict(lr=0.02, beta1=0.8, beta2=0.99)),
+        ("large_eps", dict(lr=0.01, eps=0.1)),
+        ("maximize", dict(lr=0.01, maximize=1, weight_decay=0.05)),
+        ("decoupled", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=1, amsgrad=1)),
+    ],
+    "adamw": [
+        ("default_wd", dict(lr=0.01)),
+        ("wd_amsgrad", dict(lr=0.01, weight_decay=0.1, amsgrad=1)),
+        ("large_eps", dict(lr=0.01, eps=0.1)),
+        ("maximize", dict(lr=0.01, maximize=1)),
+    ],
+    "adagrad": [
+        ("default", dict()),
+        ("lr_decay_iav", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+        ("wd", dict(lr=0.05, weight_decay=0.1)),
+        ("large_eps", dict(lr=0.05, eps=0.1)),
+        ("maximize", dict(lr=0.05, maximize=1)),
+    ],
+    "rmsprop": [
+        ("default", dict()),
+        ("centered", dict(lr=0.005, centered=1, alpha=0.9)),
+        ("momentum", dict(lr=0.002, momentum=0.9)),
+        ("centered_momentum_wd", dict(lr=0.002, centered=1, momentum=0.5, weight_decay=0.1)),
+        ("large_eps", dict(lr=0.01, eps=0.1)),
+        ("maximize", dict(lr=0.005, maximize=1)),
+    ],
+    "adadelta": [
+        ("default", dict()),
+        ("rho_wd", dict(lr=0.5, rho=0.95, weight_decay=0.1)),
+        ("large_eps", dict(eps=0.1)),
+        ("maximize", dict(lr=0.5, maximize=1)),
+    ],
+    "adamax": [
+        ("default", dict()),
+        ("wd", dict(lr=0.02, weight_decay=0.1)),
+        ("large_eps", dict(lr=0.02, eps=0.1, beta2=0.99)),
+        ("maximize", dict(lr=0.02, maximize=1)),
+    ],
+    "nadam": [
+        ("default", dict()),
+        ("momentum_decay_wd", dict(lr=0.01, momentum_decay=0.01, weight_decay=0.1)),
+        ("large_eps", dict(lr=0.01, eps=0.1)),
+        ("decoupled", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=1)),
+        ("maximize", dict(lr=0.01, maximize=1)),
+    ],
+    "radam": [
+        ("default", dict()),
+        ("beta2_wd", dict(lr=0.01, beta2=0.99, weight_decay=0.1)),
+        ("large_eps", dict(lr=0.01, eps=0.1, beta2=0.99)),
+        ("decoupled", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=1, beta2=0.99)),
+        ("maximize", dict(lr=0.01, maximize=1, beta2=0.99)),
+    ],
+    "rprop": [
+        ("default", dict()),
+        ("etas_bounds", dict(lr=0.02, eta_minus=0.3, eta_plus=1.5, step_size_min=1e-4, step_size_max=0.05)),
+        ("maximize", dict(lr=0.01, maximize=1)),
+    ],
+    "asgd": [
+        ("default", dict()),
+        ("averaging", dict(lr=0.02, lambd=1e-2, alpha=0.5, t0=10)),
+        ("wd", dict(lr=0.02, weight_decay=0.1, t0=0)),
+        ("maximize", dict(lr=0.01, maximize=1, t0=20)),
+    ],
+}
+
+TORCH = {
+    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+    "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta, "adamax": torch.optim.Adamax,
+    "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam,
+    "rprop": torch.optim.Rprop, "asgd": torch.optim.ASGD,
+}
+LR_DEFAULT = {"sgd": 1e-3, "adam": 1e-3, "adamw": 1e-3, "adagrad": 1e-2, "rmsprop": 1e-2,
+              "adadelta": 1.0, "adamax": 2e-3, "nadam": 2e-3, "radam": 1e-3, "rprop": 1e-2,
+              "asgd": 1e-2}
+
+
+def torch_case(kind, hp):
+    """torch constructor kwargs, and the emulations torch 1.13 needs for this case."""
+    kw = dict(hp)
+    emulate_maximize = emulate_decoupled = False
+    lr = kw.setdefault("lr", LR_DEFAULT[kind])
+    if "beta1" in kw or "beta2" in kw:
+        kw["betas"] = (kw.pop("beta1", 0.9), kw.pop("beta2", 0.999))
+    if "eta_minus" in kw or "eta_plus" in kw:
+        kw["etas"] = (kw.pop("eta_minus", 0.5), kw.pop("eta_plus", 1.2))
+    if "step_size_min" in kw or "step_size_max" in kw:
+        kw["step_sizes"] = (kw.pop("step_size_min", 1e-6), kw.pop("step_size_max", 50))
+    for flag in ("nesterov", "amsgrad", "centered", "maximize"):
+        if flag in kw:
+            kw[flag] = bool(kw[flag])
+    wd = kw.get("weight_decay", 0.0)
+    if kw.pop("decoupled_weight_decay", 0):
+        if kind == "adam":
+            kind = "adamw"                       # torch 2.x: Adam(decoupled) is AdamW
+        elif kind != "adamw":
+            emulate_decoupled = True
+            kw["weight_decay"] = 0.0
+    if kind in ("nadam", "radam") and kw.pop("maximize", False):
+        emulate_maximize = True
+    if kind == "nadam":
+        kw["foreach"] = True                     # 1.13's corrected path (see the docstring)
+    opt_class = TORCH[kind]
+
+    def before_step(p):
+        if emulate_maximize:
+            p.grad.neg_()
+        if emulate_decoupled:
+            p.mul_(1 - lr * wd)
+    return (lambda ps: opt_class(ps, **kw)), before_step
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    write("sgd.txt", sgd_cases())
+    for kind, cases in CASES.items():
+        rows = []
+        for label, hp in cases:
+            make, before = torch_case(kind, hp)
+            rows.append((label, hp, run(make, before)))
+        write(kind + ".txt", rows)
