@@ -66,7 +66,7 @@ record() {   # record NAME STATUS(0 = pass)
 
 # run_suite NAME COMPILER LANGFLAGS CFLAGS... : build the suite in one configuration and run it.
 # The suite's own "N passed, M failed" line is added to the totals.
-SUITE_SOURCES="tests/harness.c tests/impl.c tests/test_core.c tests/test_optim.c"
+SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c tests/test_core.c tests/test_optim.c tests/test_optim_api.c"
 # With RUNNER set (e.g. an emulator), the binary runs under it.
 run_suite() {
     local name=$1 cc=$2 lang=$3; shift 3
@@ -126,6 +126,7 @@ cmd_test() {
     run_suite clang-no-simd     clang   "$C99" -O2 -DNNOPT_NO_SIMD
     run_suite clang-no-avx512   clang   "$C99" -O2 -DNNOPT_NO_AVX512
     run_suite clang-O3-native   clang   "$C99" -O3 -march=native
+    run_suite gcc-openmp        gcc     "$C99" -O2 -fopenmp
     run_suite g++-c++17         g++     "$CXX" -O2
     run_suite clang++-c++17     clang++ "$CXX" -O2
     run_suite gcc-asan-ubsan    gcc     "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -1,76 +1,29 @@
-/* Optimizers: conformance to PyTorch goldens, bit identity of every path at every length,
-   exact first steps, and refusal of bad input. */
+/* Optimizer conformance: PyTorch goldens for every torch optimizer, double-precision
+   references for the others, bit identity of every path at every length, the defaults,
+   and refusal of invalid hyper-parameters. */
 #include "harness.h"
+#include "quadratic.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RTOL 1e-4   /* golden comparison: |x - ref| <= RTOL*|ref| + ATOL */
+#define RTOL 1e-4   /* |x - ref| <= RTOL*|ref| + ATOL */
 #define ATOL 1e-6
-
-/* ---- The deterministic noisy quadratic of tests/golden/make_golden.py ---------------- */
-
-static uint32_t hash32(uint32_t x)
-{
-    x ^= x >> 16; x *= 0x7FEB352Du;
-    x ^= x >> 15; x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    return x;
-}
-
-static float curvature(size_t i) { return (float)(0.5 + (double)(i % 7) / 4.0); }
-static float center(size_t i)    { return (float)((double)((37 * i) % 101) / 50.0 - 1.0); }
-static float start(size_t i)     { return (float)((double)((53 * i) % 97) / 48.0 - 1.0); }
-static float noise(uint32_t t, size_t i)
-{
-    uint32_t h = hash32((uint32_t)i * 2654435761u + t * 40503u + 12345u);
-    return (float)(0.1 * ((double)h / 4294967296.0 - 0.5));
-}
-
-static void quadratic_grad(float *g, const float *p, size_t n, uint32_t t)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        float d = p[i] - center(i);
-        float m = curvature(i) * d;
-        g[i] = m + noise(t, i);
-    }
-}
-
-/* Runs `steps` optimizer steps on the quadratic from its start point; keeps the parameters
-   after step 1 in after1 (if not NULL). Returns the first non-OK status. */
-static nnopt_status run_quadratic(const nnopt_hparams *h, float *p, float *g, size_t n, int steps,
-                                  float *after1)
-{
-    nnopt_optimizer *opt = nnopt_create(h, n);
-    nnopt_status s = NNOPT_OK;
-    size_t i;
-    int t;
-    if (!opt) return NNOPT_ERR_INVALID;
-    for (i = 0; i < n; i++) p[i] = start(i);
-    for (t = 1; t <= steps && s == NNOPT_OK; t++) {
-        quadratic_grad(g, p, n, (uint32_t)t);
-        s = nnopt_step(opt, p, g);
-        if (t == 1 && after1) memcpy(after1, p, n * sizeof(float));
-    }
-    nnopt_destroy(opt);
-    return s;
-}
-
-/* ---- Golden files ---------------------------------------------------------------------
-   "case LABEL key=value ...", then "step1 v..." and "stepN v..." (N = steps). */
-
-#define GOLDEN_MAX_CASES 32
-#define GOLDEN_N 301
+#define N_GOLDEN 301
+#define MAX_CASES 32
 
 typedef struct {
     char label[64];
     nnopt_hparams h;
     int steps;
-    float after1[GOLDEN_N], after_last[GOLDEN_N];
+    int has_avg;
+    float after1[N_GOLDEN], after_last[N_GOLDEN], avg_last[N_GOLDEN];
 } golden_case;
+
+/* ---- Golden files: "case LABEL key=value ...", then "step1 v...", "stepN v...", and for
+   ASGD "avgN v..." (the averaged parameters). ------------------------------------------ */
 
 static int set_hparam(nnopt_hparams *h, const char *key, const char *value)
 {
@@ -85,6 +38,9 @@ static int set_hparam(nnopt_hparams *h, const char *key, const char *value)
         { "lr_decay", &h->lr_decay, NULL },
         { "initial_accumulator_value", &h->initial_accumulator_value, NULL },
         { "momentum_decay", &h->momentum_decay, NULL },
+        { "eta_minus", &h->eta_minus, NULL }, { "eta_plus", &h->eta_plus, NULL },
+        { "step_size_min", &h->step_size_min, NULL }, { "step_size_max", &h->step_size_max, NULL },
+        { "lambd", &h->lambd, NULL }, { "t0", &h->t0, NULL },
     };
     size_t k;
     for (k = 0; k < sizeof fields / sizeof fields[0]; k++) {
@@ -109,24 +65,25 @@ static int parse_floats(char *text, float *out, int count)
     return 1;
 }
 
-/* Loads every case of tests/golden/<file>; returns the count, or -1 (reported) on error. */
-static int golden_load(const char *file, nnopt_kind kind, golden_case *cases, int max)
+/* Loads every case of tests/golden/<kind name>.txt; returns the count (0 on error, reported). */
+static int golden_load(nnopt_kind kind, golden_case *cases, int max)
 {
     static char line[1 << 16];
     char path[512];
     int count = 0;
     FILE *f;
-    snprintf(path, sizeof path, "%s/%s", th_golden_dir(), file);
+    snprintf(path, sizeof path, "%s/%s.txt", th_golden_dir(), nnopt_kind_name(kind));
     f = fopen(path, "r");
-    if (!CHECKF(f != NULL, "cannot open %s", path)) return -1;
+    if (!CHECKF(f != NULL, "cannot open %s", path)) return 0;
     while (fgets(line, sizeof line, f)) {
+        golden_case *c = count ? &cases[count - 1] : NULL;
         if (strncmp(line, "case ", 5) == 0) {
-            golden_case *c;
             char *tok;
             if (!CHECKF(count < max, "%s: too many cases", path)) break;
             c = &cases[count++];
             c->h = nnopt_defaults(kind);
             c->steps = 0;
+            c->has_avg = 0;
             tok = strtok(line + 5, " \n");
             snprintf(c->label, sizeof c->label, "%s", tok ? tok : "?");
             while ((tok = strtok(NULL, " \n")) != NULL) {
@@ -135,13 +92,14 @@ static int golden_load(const char *file, nnopt_kind kind, golden_case *cases, in
                 *eq = '\0';
                 CHECKF(set_hparam(&c->h, tok, eq + 1), "%s: unknown parameter %s", path, tok);
             }
-        } else if (strncmp(line, "step", 4) == 0 && count > 0) {
-            golden_case *c = &cases[count - 1];
+        } else if (c && (strncmp(line, "step", 4) == 0 || strncmp(line, "avg", 3) == 0)) {
+            int avg = line[0] == 'a';
             char *end;
-            long step = strtol(line + 4, &end, 10);
-            float *dst = step == 1 ? c->after1 : c->after_last;
-            if (step != 1) c->steps = (int)step;
-            CHECKF(parse_floats(end, dst, GOLDEN_N), "%s: short data line in case %s", path, c->label);
+            long step = strtol(line + (avg ? 3 : 4), &end, 10);
+            float *dst = avg ? c->avg_last : step == 1 ? c->after1 : c->after_last;
+            if (avg) c->has_avg = 1;
+            else if (step != 1) c->steps = (int)step;
+            CHECKF(parse_floats(end, dst, N_GOLDEN), "%s: short data line in case %s", path, c->label);
         }
     }
     fclose(f);
@@ -151,9 +109,8 @@ static int golden_load(const char *file, nnopt_kind kind, golden_case *cases, in
 
 static void check_close(const float *x, const float *ref, size_t n, const char *what, const char *label)
 {
-    size_t i;
+    size_t i, worst_i = 0;
     double worst = 0;
-    size_t worst_i = 0;
     for (i = 0; i < n; i++) {
         double err = fabs((double)x[i] - (double)ref[i]) / (RTOL * fabs((double)ref[i]) + ATOL);
         if (!(err <= worst)) { worst = err; worst_i = i; }   /* NaN counts as worst */
@@ -162,241 +119,385 @@ static void check_close(const float *x, const float *ref, size_t n, const char *
            label, what, worst_i, (double)x[worst_i], (double)ref[worst_i], worst);
 }
 
-/* Every case of one golden file, on the current path, at n = 301 with unaligned pointers. */
-static void check_golden_file(const char *file, nnopt_kind kind)
+/* Every case of a kind's golden file on the current path, at n = 301, unaligned pointers. */
+static void check_golden(nnopt_kind kind)
 {
-    static golden_case cases[GOLDEN_MAX_CASES];
-    int count = golden_load(file, kind, cases, GOLDEN_MAX_CASES), c;
-    float *p = th_alloc_floats(GOLDEN_N, 1), *g = th_alloc_floats(GOLDEN_N, 3);
-    float after1[GOLDEN_N];
+    static golden_case cases[MAX_CASES];
+    int count = golden_load(kind, cases, MAX_CASES), c;
+    float *p = th_alloc_floats(N_GOLDEN, 1), *g = th_alloc_floats(N_GOLDEN, 3);
+    float after1[N_GOLDEN];
     for (c = 0; c < count; c++) {
-        nnopt_status s = run_quadratic(&cases[c].h, p, g, GOLDEN_N, cases[c].steps, after1);
-        if (!CHECKF(s == NNOPT_OK, "%s: %s", cases[c].label, nnopt_status_str(s))) continue;
-        CHECKF(cases[c].steps > 1, "%s: no final step recorded", cases[c].label);
-        check_close(after1, cases[c].after1, GOLDEN_N, "after step 1", cases[c].label);
-        check_close(p, cases[c].after_last, GOLDEN_N, "after the last step", cases[c].label);
+        const golden_case *gc = &cases[c];
+        nnopt_optimizer *opt = nnopt_create(&gc->h, N_GOLDEN);
+        int t;
+        size_t i;
+        if (!CHECKF(opt != NULL, "%s %s: not created", nnopt_kind_name(kind), gc->label)) continue;
+        CHECKF(gc->steps > 1, "%s: no final step recorded", gc->label);
+        for (i = 0; i < N_GOLDEN; i++) p[i] = (float)quadratic_start(i);
+        for (t = 1; t <= gc->steps; t++) {
+            quadratic_grad(g, p, N_GOLDEN, (uint32_t)t);
+            CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
+            if (t == 1) memcpy(after1, p, sizeof after1);
+        }
+        check_close(after1, gc->after1, N_GOLDEN, "after step 1", gc->label);
+        check_close(p, gc->after_last, N_GOLDEN, "after the last step", gc->label);
+        if (gc->has_avg) {
+            const float *avg = nnopt_averaged_params(opt);
+            if (CHECK(avg != NULL))
+                check_close(avg, gc->avg_last, N_GOLDEN, "averaged parameters", gc->label);
+        }
+        nnopt_destroy(opt);
     }
     th_free_floats(p, 1);
     th_free_floats(g, 3);
 }
 
-/* Every case of a golden file on every path, at every test length, with unaligned pointers:
-   the parameters must agree bit for bit with the portable path. */
-static void check_paths_identical(const char *file, nnopt_kind kind, int steps)
+#define GOLDEN_TEST(kind_name, kind)                                       \
+    static void test_golden_##kind_name(void) { check_golden(kind); }
+GOLDEN_TEST(sgd, NNOPT_SGD)
+GOLDEN_TEST(adam, NNOPT_ADAM)
+GOLDEN_TEST(adamw, NNOPT_ADAMW)
+GOLDEN_TEST(adagrad, NNOPT_ADAGRAD)
+GOLDEN_TEST(rmsprop, NNOPT_RMSPROP)
+GOLDEN_TEST(adadelta, NNOPT_ADADELTA)
+GOLDEN_TEST(adamax, NNOPT_ADAMAX)
+GOLDEN_TEST(nadam, NNOPT_NADAM)
+GOLDEN_TEST(radam, NNOPT_RADAM)
+GOLDEN_TEST(rprop, NNOPT_RPROP)
+GOLDEN_TEST(asgd, NNOPT_ASGD)
+
+/* ---- Double-precision references for the optimizers torch does not have ---------------
+   Written from the published algorithms (Lion: google/automl; AdaBelief: adabelief-pytorch
+   0.2; Yogi, LAMB, LARS: optax), run in double on the same quadratic. */
+
+typedef struct { const char *label; nnopt_hparams h; } ref_case;
+
+static void reference_run(const nnopt_hparams *h, double *p, size_t n, int steps)
+{
+    double *m = (double *)calloc(n, sizeof(double)), *v = (double *)calloc(n, sizeof(double));
+    double *vmax = (double *)calloc(n, sizeof(double)), *u = (double *)calloc(n, sizeof(double));
+    const double b1 = h->beta1, b2 = h->beta2, lr = h->lr, wd = h->weight_decay;
+    size_t i;
+    int t;
+    for (i = 0; i < n; i++) {
+        p[i] = quadratic_start(i);
+        if (h->kind == NNOPT_YOGI) m[i] = v[i] = h->initial_accumulator_value;
+    }
+    for (t = 1; t <= steps; t++) {
+        double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t), pn = 0, un = 0, ratio;
+        for (i = 0; i < n; i++) {
+            double g = quadratic_curvature(i) * (p[i] - quadratic_center(i)) + quadratic_noise((uint32_t)t, i);
+            if (h->maximize) g = -g;
+            switch (h->kind) {
+            case NNOPT_LION: {
+                double c;
+                if (h->decoupled_weight_decay) p[i] *= 1 - lr * wd; else g += wd * p[i];
+                c = b1 * m[i] + (1 - b1) * g;
+                p[i] -= lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
+                m[i] = b2 * m[i] + (1 - b2) * g;
+                break;
+            }
+            case NNOPT_ADABELIEF: {
+                double d, n_inf = 2 / (1 - b2) - 1, n_t = n_inf - 2 * t * pow(b2, t) / bc2;
+                if (h->decoupled_weight_decay) p[i] *= 1 - lr * wd; else g += wd * p[i];
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                d = g - m[i];
+                v[i] = b2 * v[i] + (1 - b2) * d * d + h->eps;
+                if (h->amsgrad) vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+                if (!h->rectify) {
+                    double s = h->amsgrad ? vmax[i] : v[i];
+                    p[i] -= lr / bc1 * m[i] / (sqrt(s) / sqrt(bc2) + h->eps);
+                } else if (n_t >= 5) {
+                    double step = sqrt(bc2 * (n_t - 4) / (n_inf - 4) * (n_t - 2) / n_t * n_inf / (n_inf - 2)) / bc1;
+                    p[i] -= lr * step * m[i] / (sqrt(v[i]) + h->eps);
+                } else {
+                    p[i] -= lr / bc1 * m[i];
+                }
+                break;
+            }
+            case NNOPT_YOGI: {
+                double g2;
+                if (h->decoupled_weight_decay) p[i] *= 1 - lr * wd; else g += wd * p[i];
+                g2 = g * g;
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                v[i] -= (1 - b2) * (v[i] - g2 > 0 ? 1 : v[i] - g2 < 0 ? -1 : 0) * g2;
+                p[i] -= lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + h->eps);
+                break;
+            }
+            case NNOPT_LAMB:
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                v[i] = b2 * v[i] + (1 - b2) * g * g;
+                u[i] = (m[i] / bc1) / (sqrt(v[i] / bc2) + h->eps) + wd * p[i];
+                pn += p[i] * p[i]; un += u[i] * u[i];
+                break;
+            case NNOPT_LARS:
+                u[i] = g + wd * p[i];
+                pn += p[i] * p[i]; un += u[i] * u[i];
+                break;
+            default:
+                break;
+            }
+        }
+        pn = sqrt(pn); un = sqrt(un);
+        if (h->kind == NNOPT_LAMB) {
+            ratio = (pn == 0 || un == 0) ? 1 : pn / un;
+            for (i = 0; i < n; i++) p[i] -= lr * ratio * u[i];
+        } else if (h->kind == NNOPT_LARS) {
+            ratio = (pn == 0 || un == 0) ? 1 : h->trust_coefficient * pn / (un + h->eps);
+            for (i = 0; i < n; i++) {
+                double step = -lr * ratio * u[i];
+                m[i] = step + h->momentum * m[i];
+                p[i] += h->nesterov ? step + h->momentum * m[i] : m[i];
+            }
+        }
+    }
+    free(m); free(v); free(vmax); free(u);
+}
+
+/* The cases checked against the references and across paths. */
+static int reference_cases(ref_case *out)
+{
+    int n = 0;
+#define CASE(name, kind_, ...) do { nnopt_hparams h_ = nnopt_defaults(kind_); \
+        __VA_ARGS__; out[n].label = name; out[n].h = h_; n++; } while (0)
+    CASE("lion", NNOPT_LION, h_.lr = 1e-3);
+    CASE("lion_wd_betas", NNOPT_LION, h_.lr = 2e-3; h_.weight_decay = 0.1; h_.beta1 = 0.95; h_.beta2 = 0.98);
+    CASE("lion_coupled_maximize", NNOPT_LION, h_.lr = 1e-3; h_.weight_decay = 0.05; h_.decoupled_weight_decay = 0; h_.maximize = 1);
+    CASE("adabelief", NNOPT_ADABELIEF, h_.lr = 1e-2);
+    CASE("adabelief_plain_wd", NNOPT_ADABELIEF, h_.lr = 1e-2; h_.rectify = 0; h_.eps = 1e-8; h_.weight_decay = 0.1);
+    CASE("adabelief_amsgrad_coupled", NNOPT_ADABELIEF, h_.lr = 1e-2; h_.rectify = 0; h_.amsgrad = 1; h_.weight_decay = 0.1; h_.decoupled_weight_decay = 0);
+    CASE("adabelief_rectify_amsgrad_maximize", NNOPT_ADABELIEF, h_.lr = 1e-2; h_.amsgrad = 1; h_.maximize = 1; h_.beta2 = 0.99);
+    CASE("yogi", NNOPT_YOGI, (void)0);
+    CASE("yogi_wd_large_eps", NNOPT_YOGI, h_.lr = 0.05; h_.weight_decay = 0.1; h_.eps = 0.1);
+    CASE("yogi_maximize", NNOPT_YOGI, h_.maximize = 1; h_.beta1 = 0.8);
+    CASE("lamb", NNOPT_LAMB, h_.lr = 1e-2);
+    CASE("lamb_wd", NNOPT_LAMB, h_.lr = 1e-2; h_.weight_decay = 0.1);
+    CASE("lamb_large_eps_maximize", NNOPT_LAMB, h_.lr = 1e-2; h_.eps = 0.1; h_.maximize = 1);
+    CASE("lars", NNOPT_LARS, (void)0);
+    CASE("lars_nesterov_wd", NNOPT_LARS, h_.lr = 5.0; h_.nesterov = 1; h_.weight_decay = 0.1);
+    CASE("lars_no_momentum_eps", NNOPT_LARS, h_.lr = 10.0; h_.momentum = 0; h_.eps = 1e-3);
+    CASE("lars_maximize", NNOPT_LARS, h_.lr = 2.0; h_.maximize = 1; h_.trust_coefficient = 0.01);
+#undef CASE
+    return n;
+}
+
+static void test_reference_beyond_torch(void)
+{
+    ref_case cases[32];
+    int count = reference_cases(cases), c;
+    float *p = th_alloc_floats(N_GOLDEN, 1), *g = th_alloc_floats(N_GOLDEN, 2);
+    double ref[N_GOLDEN];
+    float ref_f[N_GOLDEN];
+    size_t i;
+    for (c = 0; c < count; c++) {
+        CHECKF(quadratic_run(&cases[c].h, p, g, N_GOLDEN, 60, NULL) == NNOPT_OK, "%s", cases[c].label);
+        reference_run(&cases[c].h, ref, N_GOLDEN, 60);
+        for (i = 0; i < N_GOLDEN; i++) ref_f[i] = (float)ref[i];
+        check_close(p, ref_f, N_GOLDEN, "after 60 steps", cases[c].label);
+    }
+    th_free_floats(p, 1);
+    th_free_floats(g, 2);
+}
+
+/* ---- Bit identity across paths ---------------------------------------------------------
+   Every golden and reference case, at every test length, with unaligned pointers: each path
+   must give exactly the portable path's bits. */
+static void check_paths(const nnopt_hparams *h, const char *label, float *ref, float *p, float *g)
 {
     static const size_t lengths[] = { 0, 1, 7, 8, 15, 16, 17, 63, 1000, 100003 };
-    static golden_case cases[GOLDEN_MAX_CASES];
-    int count = golden_load(file, kind, cases, GOLDEN_MAX_CASES), c;
-    nnopt_isa initial = nnopt_isa_get(), isa;
+    nnopt_isa isa;
     size_t L;
     for (L = 0; L < sizeof lengths / sizeof lengths[0]; L++) {
         size_t n = lengths[L];
-        float *ref = th_alloc_floats(n, 0), *p = th_alloc_floats(n, 1), *g = th_alloc_floats(n, 3);
-        for (c = 0; c < count; c++) {
-            char what[128];
-            nnopt_isa_set(NNOPT_ISA_SCALAR);
-            CHECK(run_quadratic(&cases[c].h, ref, g, n, steps, NULL) == NNOPT_OK);
-            for (isa = NNOPT_ISA_AVX2; isa <= nnopt_isa_best(); isa = (nnopt_isa)(isa + 1)) {
-                nnopt_isa_set(isa);
-                CHECK(run_quadratic(&cases[c].h, p, g, n, steps, NULL) == NNOPT_OK);
-                snprintf(what, sizeof what, "%s %s n=%zu %s vs scalar", file, cases[c].label, n,
-                         nnopt_isa_name(isa));
-                th_same_bits(p, ref, n, what);
-            }
+        int steps = n > 1000 ? 3 : 20;
+        char what[160];
+        nnopt_isa_set(NNOPT_ISA_SCALAR);
+        CHECKF(quadratic_run(h, ref, g, n, steps, NULL) == NNOPT_OK, "%s", label);
+        for (isa = NNOPT_ISA_AVX2; isa <= nnopt_isa_best(); isa = (nnopt_isa)(isa + 1)) {
+            nnopt_isa_set(isa);
+            CHECKF(quadratic_run(h, p, g, n, steps, NULL) == NNOPT_OK, "%s", label);
+            snprintf(what, sizeof what, "%s %s n=%zu %s vs scalar", nnopt_kind_name(h->kind), label, n,
+                     nnopt_isa_name(isa));
+            th_same_bits(p, ref, n, what);
         }
-        th_free_floats(ref, 0); th_free_floats(p, 1); th_free_floats(g, 3);
     }
-    nnopt_isa_set(initial);
 }
 
-/* ---- SGD ----------------------------------------------------------------------------- */
-
-static void test_sgd_golden(void) { check_golden_file("sgd.txt", NNOPT_SGD); }
-static void test_sgd_paths_identical(void) { check_paths_identical("sgd.txt", NNOPT_SGD, 20); }
-
-static void test_sgd_defaults(void)
+static void test_paths_identical(void)
 {
-    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
-    CHECK(h.kind == NNOPT_SGD);
-    CHECK(h.lr == 1e-3);
+    static golden_case cases[MAX_CASES];
+    ref_case refs[32];
+    nnopt_isa initial = nnopt_isa_get();
+    float *ref = th_alloc_floats(100003, 0), *p = th_alloc_floats(100003, 1), *g = th_alloc_floats(100003, 3);
+    int kind, c, count;
+    if (nnopt_isa_best() == NNOPT_ISA_SCALAR) {   /* one path: nothing to compare */
+        th_free_floats(ref, 0); th_free_floats(p, 1); th_free_floats(g, 3);
+        return;
+    }
+    for (kind = NNOPT_SGD; kind <= NNOPT_ASGD; kind++) {
+        count = golden_load((nnopt_kind)kind, cases, MAX_CASES);
+        for (c = 0; c < count; c++) check_paths(&cases[c].h, cases[c].label, ref, p, g);
+    }
+    count = reference_cases(refs);
+    for (c = 0; c < count; c++) check_paths(&refs[c].h, refs[c].label, ref, p, g);
+    nnopt_isa_set(initial);
+    th_free_floats(ref, 0); th_free_floats(p, 1); th_free_floats(g, 3);
+}
+
+/* ---- Defaults ----------------------------------------------------------------------- */
+
+static void test_defaults(void)
+{
+    static const struct { nnopt_kind kind; const char *name; double lr, beta1, beta2, eps, weight_decay; int decoupled; } table[] = {
+        { NNOPT_SGD, "sgd", 1e-3, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_ADAM, "adam", 1e-3, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_ADAMW, "adamw", 1e-3, 0.9, 0.999, 1e-8, 1e-2, 1 },
+        { NNOPT_ADAGRAD, "adagrad", 1e-2, 0.9, 0.999, 1e-10, 0, 0 },
+        { NNOPT_RMSPROP, "rmsprop", 1e-2, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_ADADELTA, "adadelta", 1.0, 0.9, 0.999, 1e-6, 0, 0 },
+        { NNOPT_ADAMAX, "adamax", 2e-3, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_NADAM, "nadam", 2e-3, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_RADAM, "radam", 1e-3, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_RPROP, "rprop", 1e-2, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_ASGD, "asgd", 1e-2, 0.9, 0.999, 1e-8, 0, 0 },
+        { NNOPT_LION, "lion", 1e-4, 0.9, 0.99, 1e-8, 0, 1 },
+        { NNOPT_ADABELIEF, "adabelief", 1e-3, 0.9, 0.999, 1e-16, 0, 1 },
+        { NNOPT_YOGI, "yogi", 1e-2, 0.9, 0.999, 1e-3, 0, 0 },
+        { NNOPT_LAMB, "lamb", 1e-3, 0.9, 0.999, 1e-6, 0, 0 },
+        { NNOPT_LARS, "lars", 1.0, 0.9, 0.999, 0.0, 0, 0 },
+    };
+    size_t i;
+    nnopt_hparams h;
+    CHECK(sizeof table / sizeof table[0] == NNOPT_KIND_COUNT);
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        nnopt_optimizer *opt;
+        h = nnopt_defaults(table[i].kind);
+        CHECKF(h.kind == table[i].kind && strcmp(nnopt_kind_name(h.kind), table[i].name) == 0, "%s", table[i].name);
+        CHECKF(h.lr == table[i].lr, "%s lr %g", table[i].name, h.lr);
+        CHECKF(h.beta1 == table[i].beta1 && h.beta2 == table[i].beta2, "%s betas", table[i].name);
+        CHECKF(h.eps == table[i].eps, "%s eps %g", table[i].name, h.eps);
+        CHECKF(h.weight_decay == table[i].weight_decay && h.decoupled_weight_decay == table[i].decoupled,
+               "%s weight decay", table[i].name);
+        CHECKF(h.maximize == 0 && h.nonfinite_guard == 0 && h.amsgrad == 0, "%s flags", table[i].name);
+        opt = nnopt_create(&h, 5);
+        CHECKF(opt != NULL, "%s defaults are not accepted", table[i].name);
+        nnopt_destroy(opt);
+    }
+    h = nnopt_defaults(NNOPT_SGD);
     CHECK(h.momentum == 0 && h.dampening == 0 && h.nesterov == 0);
-    CHECK(h.weight_decay == 0 && h.decoupled_weight_decay == 0 && h.maximize == 0);
-    CHECK(h.nonfinite_guard == 0);
-    CHECK(strcmp(nnopt_kind_name(NNOPT_SGD), "sgd") == 0);
+    h = nnopt_defaults(NNOPT_ADAGRAD);
+    CHECK(h.lr_decay == 0 && h.initial_accumulator_value == 0);
+    h = nnopt_defaults(NNOPT_RMSPROP);
+    CHECK(h.alpha == 0.99 && h.momentum == 0 && h.centered == 0);
+    h = nnopt_defaults(NNOPT_ADADELTA);
+    CHECK(h.rho == 0.9);
+    h = nnopt_defaults(NNOPT_NADAM);
+    CHECK(h.momentum_decay == 4e-3);
+    h = nnopt_defaults(NNOPT_RPROP);
+    CHECK(h.eta_minus == 0.5 && h.eta_plus == 1.2 && h.step_size_min == 1e-6 && h.step_size_max == 50);
+    h = nnopt_defaults(NNOPT_ASGD);
+    CHECK(h.lambd == 1e-4 && h.alpha == 0.75 && h.t0 == 1e6);
+    h = nnopt_defaults(NNOPT_ADABELIEF);
+    CHECK(h.rectify == 1);
+    h = nnopt_defaults(NNOPT_YOGI);
+    CHECK(h.initial_accumulator_value == 1e-6);
+    h = nnopt_defaults(NNOPT_LARS);
+    CHECK(h.momentum == 0.9 && h.trust_coefficient == 1e-3 && h.nesterov == 0);
     CHECK(strcmp(nnopt_kind_name(NNOPT_KIND_COUNT), "unknown") == 0);
 }
 
-/* The first momentum step copies the gradient into the buffer, undamped (torch semantics):
-   p1 = p0 - lr*g exactly; the second step then damps: b = mu*g1 + (1-d)*g2. */
-static void test_sgd_first_step_copies_gradient(void)
-{
-    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
-    float p[19], g1[19], g2[19];
-    nnopt_optimizer *opt;
-    int i;
-    h.lr = 0.125; h.momentum = 0.5; h.dampening = 0.75;
-    opt = nnopt_create(&h, 19);
-    if (!CHECK(opt != NULL)) return;
-    for (i = 0; i < 19; i++) { p[i] = (float)i; g1[i] = 2.0f + (float)i; g2[i] = 1.0f; }
-    CHECK(nnopt_step(opt, p, g1) == NNOPT_OK);
-    for (i = 0; i < 19; i++)
-        CHECKF(p[i] == (float)i - 0.125f * g1[i], "element %d: %.9g", i, (double)p[i]);
-    CHECK(nnopt_step(opt, p, g2) == NNOPT_OK);
-    for (i = 0; i < 19; i++) {
-        float b = 0.5f * g1[i] + 0.25f * g2[i];   /* exact in float for these values */
-        CHECKF(p[i] == (float)i - 0.125f * g1[i] - 0.125f * b, "element %d: %.9g", i, (double)p[i]);
-    }
-    CHECK(nnopt_step_count(opt) == 2);
-    nnopt_destroy(opt);
-}
+/* ---- Invalid hyper-parameters --------------------------------------------------------- */
 
-static void test_sgd_invalid_hparams(void)
+static void test_invalid_hparams(void)
 {
-    nnopt_hparams base = nnopt_defaults(NNOPT_SGD), h;
-    double *fields[] = { &h.lr, &h.weight_decay, &h.momentum, &h.dampening, &h.beta1, &h.beta2,
-                         &h.eps, &h.alpha, &h.rho, &h.lr_decay, &h.initial_accumulator_value,
-                         &h.momentum_decay };
     const double bad_values[] = { NAN, INFINITY, -INFINITY };
-    size_t f, v;
-    nnopt_optimizer *opt;
-
+    nnopt_hparams h;
+    int kind;
+    size_t v;
     CHECK(nnopt_create(NULL, 10) == NULL);
-    h = base; h.lr = -1e-3;                       CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.weight_decay = -0.1;              CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.momentum = -0.5;                  CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.nesterov = 1;                     CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.nesterov = 1; h.momentum = 0.9; h.dampening = 0.1;
-    CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.kind = NNOPT_KIND_COUNT;          CHECK(nnopt_create(&h, 10) == NULL);
-    h = base; h.kind = (nnopt_kind)-1;            CHECK(nnopt_create(&h, 10) == NULL);
-    for (f = 0; f < sizeof fields / sizeof fields[0]; f++)
-        for (v = 0; v < 3; v++) {
-            h = base;
-            *fields[f] = bad_values[v];
-            CHECKF(nnopt_create(&h, 10) == NULL, "field %zu = %g accepted", f, bad_values[v]);
-        }
+    h = nnopt_defaults(NNOPT_SGD); h.kind = NNOPT_KIND_COUNT; CHECK(nnopt_create(&h, 10) == NULL);
+    h = nnopt_defaults(NNOPT_SGD); h.kind = (nnopt_kind)-1;   CHECK(nnopt_create(&h, 10) == NULL);
+    for (kind = 0; kind < NNOPT_KIND_COUNT; kind++) {
+        const nnopt_hparams base = nnopt_defaults((nnopt_kind)kind);
+        double *fields[] = { &h.lr, &h.weight_decay, &h.momentum, &h.dampening, &h.beta1, &h.beta2,
+                             &h.eps, &h.alpha, &h.rho, &h.lr_decay, &h.initial_accumulator_value,
+                             &h.momentum_decay, &h.eta_minus, &h.eta_plus, &h.step_size_min,
+                             &h.step_size_max, &h.lambd, &h.t0, &h.trust_coefficient };
+        size_t f;
+        const char *name = nnopt_kind_name((nnopt_kind)kind);
+        for (f = 0; f < sizeof fields / sizeof fields[0]; f++)
+            for (v = 0; v < 3; v++) {
+                h = base;
+                *fields[f] = bad_values[v];
+                CHECKF(nnopt_create(&h, 10) == NULL, "%s: field %zu = %g accepted", name, f, bad_values[v]);
+            }
+        h = base; h.lr = -1e-3;         CHECKF(nnopt_create(&h, 10) == NULL, "%s: lr < 0", name);
+        h = base; h.weight_decay = -1;  CHECKF(nnopt_create(&h, 10) == NULL, "%s: weight_decay < 0", name);
+        h = base; h.eps = -1e-8;        CHECKF(nnopt_create(&h, 10) == NULL, "%s: eps < 0", name);
+    }
+#define REFUSED(kind_, ...) do { h = nnopt_defaults(kind_); __VA_ARGS__; \
+        CHECKF(nnopt_create(&h, 10) == NULL, "accepted: %s", #__VA_ARGS__); } while (0)
+    REFUSED(NNOPT_SGD, h.momentum = -0.5);
+    REFUSED(NNOPT_SGD, h.nesterov = 1);
+    REFUSED(NNOPT_SGD, h.nesterov = 1; h.momentum = 0.9; h.dampening = 0.1);
+    REFUSED(NNOPT_ADAM, h.beta1 = 1.0);
+    REFUSED(NNOPT_ADAM, h.beta2 = -0.1);
+    REFUSED(NNOPT_ADAMW, h.beta2 = 1.5);
+    REFUSED(NNOPT_NADAM, h.momentum_decay = -1);
+    REFUSED(NNOPT_RADAM, h.beta1 = 1.0);
+    REFUSED(NNOPT_ADAMAX, h.beta2 = 1.0);
+    REFUSED(NNOPT_ADAGRAD, h.lr_decay = -0.1);
+    REFUSED(NNOPT_ADAGRAD, h.initial_accumulator_value = -0.1);
+    REFUSED(NNOPT_RMSPROP, h.alpha = -0.1);
+    REFUSED(NNOPT_RMSPROP, h.momentum = -0.1);
+    REFUSED(NNOPT_ADADELTA, h.rho = 1.1);
+    REFUSED(NNOPT_ADADELTA, h.rho = -0.1);
+    REFUSED(NNOPT_RPROP, h.eta_minus = 1.0);
+    REFUSED(NNOPT_RPROP, h.eta_minus = 0.0);
+    REFUSED(NNOPT_RPROP, h.eta_plus = 1.0);
+    REFUSED(NNOPT_RPROP, h.step_size_min = 100);
+    REFUSED(NNOPT_RPROP, h.step_size_min = -1);
+    REFUSED(NNOPT_ASGD, h.lambd = -1);
+    REFUSED(NNOPT_ASGD, h.t0 = -1);
+    REFUSED(NNOPT_LION, h.beta1 = 1.0);
+    REFUSED(NNOPT_ADABELIEF, h.beta2 = 1.0);
+    REFUSED(NNOPT_YOGI, h.initial_accumulator_value = -1);
+    REFUSED(NNOPT_LAMB, h.decoupled_weight_decay = 1);
+    REFUSED(NNOPT_LARS, h.decoupled_weight_decay = 1);
+    REFUSED(NNOPT_LARS, h.trust_coefficient = -1);
+    REFUSED(NNOPT_LARS, h.momentum = 0; h.nesterov = 1);
+#undef REFUSED
+    /* The valid edges are accepted. */
+    h = nnopt_defaults(NNOPT_ADADELTA); h.rho = 1.0;
+    {
+        nnopt_optimizer *opt = nnopt_create(&h, 10);
+        CHECK(opt != NULL);
+        nnopt_destroy(opt);
+    }
     /* State sizes that overflow. */
-    h = base; h.momentum = 0.9;
+    h = nnopt_defaults(NNOPT_ADAM); h.amsgrad = 1;
     CHECK(nnopt_create(&h, SIZE_MAX) == NULL);
     CHECK(nnopt_create(&h, SIZE_MAX / 4) == NULL);
-    h = base;
+    CHECK(nnopt_create(&h, SIZE_MAX / 12 + 1) == NULL);
+    h = nnopt_defaults(NNOPT_SGD);
     CHECK(nnopt_create(&h, SIZE_MAX) == NULL);
-    /* The valid edges are accepted. */
-    h = base; h.lr = 0; h.nesterov = 1; h.momentum = 0.9;
-    opt = nnopt_create(&h, 10);
-    CHECK(opt != NULL);
-    nnopt_destroy(opt);
-    nnopt_destroy(NULL);
-}
-
-/* Bad calls return NNOPT_ERR_INVALID and change neither the parameters nor the state: a
-   later good step gives exactly what a fresh optimizer's first... second step gives. */
-static void test_sgd_invalid_step_writes_nothing(void)
-{
-    enum { N = 37 };
-    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
-    nnopt_optimizer *opt, *ref;
-    float *buf = th_alloc_floats(3 * N, 0), *p = buf, *g = buf + N, *saved = buf + 2 * N;
-    float expect[N];
-    int i;
-    h.lr = 0.1; h.momentum = 0.9;
-    opt = nnopt_create(&h, N);
-    ref = nnopt_create(&h, N);
-    if (!CHECK(opt && ref)) return;
-    for (i = 0; i < N; i++) { p[i] = (float)i * 0.5f; g[i] = 1.0f - (float)i * 0.25f; }
-    CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
-    memcpy(saved, p, sizeof expect);
-
-    CHECK(nnopt_step(NULL, p, g) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_step(opt, NULL, g) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_step(opt, p, NULL) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_step(opt, p, p) == NNOPT_ERR_INVALID);              /* aliasing */
-    CHECK(nnopt_step(opt, p + 1, p) == NNOPT_ERR_INVALID);          /* partial overlap */
-    CHECK(nnopt_step(opt, g, g + N - 1) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_step(opt, (float *)((char *)p + 1), g) == NNOPT_ERR_INVALID);   /* misaligned */
-    CHECK(nnopt_step(opt, p, (const float *)((char *)g + 2)) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_set_lr(opt, -1) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_set_lr(opt, NAN) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_set_lr(NULL, 0.1) == NNOPT_ERR_INVALID);
-    th_same_bits(p, saved, N, "parameters after refused calls");
-    CHECK(nnopt_step_count(opt) == 1);
-
-    /* Same two steps on a fresh optimizer: identical bits, so the state was untouched. */
-    CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
-    for (i = 0; i < N; i++) expect[i] = (float)i * 0.5f;
-    CHECK(nnopt_step(ref, expect, g) == NNOPT_OK);
-    CHECK(nnopt_step(ref, expect, g) == NNOPT_OK);
-    th_same_bits(p, expect, N, "parameters after the next good step");
-    nnopt_destroy(opt);
-    nnopt_destroy(ref);
-    th_free_floats(buf, 0);
-}
-
-static void test_sgd_zero_length(void)
-{
-    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
-    nnopt_optimizer *opt;
-    float x = 3.0f;
-    h.momentum = 0.9;
-    opt = nnopt_create(&h, 0);
-    if (!CHECK(opt != NULL)) return;
-    CHECK(nnopt_step(opt, NULL, NULL) == NNOPT_OK);
-    CHECK(nnopt_step(opt, &x, &x) == NNOPT_OK);   /* nothing to read or write */
-    CHECK(x == 3.0f);
-    CHECK(nnopt_step_count(opt) == 2);
-    nnopt_destroy(opt);
-}
-
-/* With the guard on, a gradient holding NaN or +-Inf anywhere (first element, middle, the
-   vector tail) is refused and nothing changes; without it the step goes through. */
-static void test_nonfinite_guard(void)
-{
-    static const size_t lengths[] = { 1, 7, 8, 15, 16, 17, 63, 1000 };
-    const float bad[] = { NAN, INFINITY, -INFINITY };
-    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
-    size_t L, where, b;
-    h.momentum = 0.9; h.lr = 0.1; h.nonfinite_guard = 1;
-    for (L = 0; L < sizeof lengths / sizeof lengths[0]; L++) {
-        size_t n = lengths[L], i;
-        float *p = th_alloc_floats(n, 1), *g = th_alloc_floats(n, 2), *saved = th_alloc_floats(n, 0);
-        nnopt_optimizer *opt = nnopt_create(&h, n);
-        if (!CHECK(opt != NULL)) continue;
-        for (i = 0; i < n; i++) { p[i] = (float)i; g[i] = 0.5f; }
-        CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
-        memcpy(saved, p, n * sizeof(float));
-        for (where = 0; where < 3; where++) {
-            size_t at = where == 0 ? 0 : where == 1 ? n / 2 : n - 1;
-            for (b = 0; b < 3; b++) {
-                g[at] = bad[b];
-                CHECKF(nnopt_step(opt, p, g) == NNOPT_ERR_NONFINITE, "n=%zu at %zu", n, at);
-                g[at] = 0.5f;
-            }
-        }
-        th_same_bits(p, saved, n, "parameters after refused steps");
-        CHECK(nnopt_step_count(opt) == 1);
-        CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
-        nnopt_destroy(opt);
-        th_free_floats(p, 1); th_free_floats(g, 2); th_free_floats(saved, 0);
-    }
-    {   /* guard off: NaN goes through, as in torch */
-        float p1[3] = { 1, 2, 3 }, g1[3] = { 0, NAN, 0 };
-        nnopt_optimizer *opt;
-        h.nonfinite_guard = 0;
-        opt = nnopt_create(&h, 3);
-        CHECK(nnopt_step(opt, p1, g1) == NNOPT_OK);
-        CHECK(p1[1] != p1[1] && p1[0] == 1.0f);
-        nnopt_destroy(opt);
-    }
 }
 
 void register_optim_tests(void)
 {
-    th_register("sgd_defaults", test_sgd_defaults, TH_ONCE);
-    th_register("sgd_golden_torch", test_sgd_golden, TH_EACH_ISA);
-    th_register("sgd_paths_identical", test_sgd_paths_identical, TH_ONCE);
-    th_register("sgd_first_step_copies_gradient", test_sgd_first_step_copies_gradient, TH_EACH_ISA);
-    th_register("sgd_invalid_hparams", test_sgd_invalid_hparams, TH_ONCE);
-    th_register("sgd_invalid_step_writes_nothing", test_sgd_invalid_step_writes_nothing, TH_EACH_ISA);
-    th_register("sgd_zero_length", test_sgd_zero_length, TH_EACH_ISA);
-    th_register("nonfinite_guard", test_nonfinite_guard, TH_EACH_ISA);
+    th_register("defaults", test_defaults, TH_ONCE);
+    th_register("invalid_hparams", test_invalid_hparams, TH_ONCE);
+    th_register("golden_torch_sgd", test_golden_sgd, TH_EACH_ISA);
+    th_register("golden_torch_adam", test_golden_adam, TH_EACH_ISA);
+    th_register("golden_torch_adamw", test_golden_adamw, TH_EACH_ISA);
+    th_register("golden_torch_adagrad", test_golden_adagrad, TH_EACH_ISA);
+    th_register("golden_torch_rmsprop", test_golden_rmsprop, TH_EACH_ISA);
+    th_register("golden_torch_adadelta", test_golden_adadelta, TH_EACH_ISA);
+    th_register("golden_torch_adamax", test_golden_adamax, TH_EACH_ISA);
+    th_register("golden_torch_nadam", test_golden_nadam, TH_EACH_ISA);
+    th_register("golden_torch_radam", test_golden_radam, TH_EACH_ISA);
+    th_register("golden_torch_rprop", test_golden_rprop, TH_EACH_ISA);
+    th_register("golden_torch_asgd", test_golden_asgd, TH_EACH_ISA);
+    th_register("reference_lion_adabelief_yogi_lamb_lars", test_reference_beyond_torch, TH_EACH_ISA);
+    th_register("paths_identical_all_optimizers", test_paths_identical, TH_ONCE);
 }
