@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # nnopt build driver.
-#   ./build.sh            the main job: the conformance suite, then a short demo
+#   ./build.sh            the main job: quick benchmarks and the convergence summary
 #   ./build.sh test       the conformance suite over every build configuration
-#   ./build.sh bench      microbenchmarks
+#   ./build.sh bench      all microbenchmarks -> bench/results/*.json, docs/performance.md
 #   ./build.sh converge   convergence suite
 #   ./build.sh examples   build and run examples/
 #   ./build.sh all        test, examples, bench, converge
@@ -182,13 +182,75 @@ cmd_examples() {
     return $status
 }
 
-cmd_bench()    { echo "build.sh bench: the microbenchmarks are not built yet"; }
+# ---- benchmarks ----------------------------------------------------------------------
+
+need_bench_tools() {
+    need_compilers
+    [ -f /usr/include/benchmark/benchmark.h ] || apt_install libbenchmark-dev
+}
+
+# The library and the benchmarks are built the way a user builds: -O2, no -march. Only the
+# baselines that say so are built otherwise (naive-native: -O3 -march=native; the roof).
+BENCH_FLAGS="-O2"
+build_bench() {
+    need_bench_tools
+    local B=$BUILD/bench
+    mkdir -p "$B"
+    g++ -std=c++17 -O2 -c bench/shim.cc -o "$B/shim.o" &&
+    gcc -std=c11 $BENCH_FLAGS -c bench/naive.c -o "$B/naive_O2.o" &&
+    gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
+    gcc -std=c11 -O3 -march=native -ffast-math -c bench/roof.c -o "$B/roof.o" &&
+    gcc -std=c11 $BENCH_FLAGS -Wall -Wextra -c bench/main.c -o "$B/main.o" &&
+    gcc -std=c11 $BENCH_FLAGS -Wall -Wextra -c bench/bench_optim.c -o "$B/bench_optim.o" &&
+    g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o "$B"/bench_optim.o \
+        -o "$B/nnopt_bench" -lbenchmark -lpthread -lm
+}
+
+bench_context() {
+    local cpu flags
+    cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | xargs | tr ',' ' ')
+    flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512dq|avx512bw|avx512vl)$' | tr '\n' ' ' | xargs)
+    echo "nnopt_cpu=$cpu,nnopt_flags=$flags,nnopt_compiler=$(gcc -dumpfullversion) (gcc),nnopt_build=library and benchmarks gcc $BENCH_FLAGS (no -march)"
+}
+
+cmd_bench() {
+    build_bench || return 1
+    mkdir -p bench/results
+    local stamp out torch_json=""
+    stamp=$(date -u +%Y%m%dT%H%M%SZ)
+    out=bench/results/bench-$stamp.json
+    echo "== benchmarks (full set: every kernel, size and path; about 6 minutes)"
+    "$BUILD/bench/nnopt_bench" --benchmark_out="$out" --benchmark_out_format=json \
+        --benchmark_min_time=0.2 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+        --benchmark_context="$(bench_context)" "$@" || return 1
+    cp "$out" bench/results/latest.json
+    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+        torch_json=bench/results/torch-$stamp.json
+        /usr/bin/python3 bench/compare_torch.py "$torch_json" && cp "$torch_json" bench/results/torch-latest.json
+    else
+        echo "build.sh bench: torch not installed; no torch comparison (apt-get install python3-torch)"
+    fi
+    python3 bench/report.py "$out" $torch_json > docs/performance.md && echo "wrote docs/performance.md"
+}
+
+# The main job: a quick subset of the benchmarks, printed as the report's tables.
+cmd_quick() {
+    build_bench || return 1
+    local out=$BUILD/bench/quick.json
+    echo "== quick benchmarks (adam, sgd_momentum, lamb; ./build.sh bench runs everything)"
+    "$BUILD/bench/nnopt_bench" --benchmark_filter='^(adam|sgd_momentum|lamb)/' \
+        --benchmark_min_time=0.1 --benchmark_out="$out" --benchmark_out_format=json \
+        --benchmark_context="$(bench_context)" >/dev/null || return 1
+    python3 bench/report.py "$out" | sed -n '/^## /,$p'
+    cmd_converge
+}
+
 cmd_converge() { echo "build.sh converge: the convergence suite is not built yet"; }
 
 case "${1:-}" in
-    "")        cmd_test && { echo; echo "== demo: examples/minimal.c"; "$BUILD/test/minimal"; } ;;
+    "")        cmd_quick ;;
     test)      cmd_test ;;
-    bench)     cmd_bench ;;
+    bench)     shift; cmd_bench "$@" ;;
     converge)  cmd_converge ;;
     examples)  cmd_examples ;;
     all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;

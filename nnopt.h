@@ -1601,6 +1601,10 @@ NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
     {                                                                                      \
         args_type a = *args;                                                               \
         size_t i = 0;                                                                      \
+        for (; i + 2 * NNOPT__W <= a.n; i += 2 * NNOPT__W) {                               \
+            V(name##_block)(&a, i, NNOPT__W);                                              \
+            V(name##_block)(&a, i + NNOPT__W, NNOPT__W);                                   \
+        }                                                                                  \
         for (; i + NNOPT__W <= a.n; i += NNOPT__W) V(name##_block)(&a, i, NNOPT__W);       \
         if (i < a.n) V(name##_block)(&a, i, a.n - i);                                      \
         *args = a;                                                                         \
