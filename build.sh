@@ -66,7 +66,7 @@ record() {   # record NAME STATUS(0 = pass)
 
 # run_suite NAME COMPILER LANGFLAGS CFLAGS... : build the suite in one configuration and run it.
 # The suite's own "N passed, M failed" line is added to the totals.
-SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c tests/test_core.c tests/test_optim.c tests/test_optim_api.c"
+SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c tests/test_core.c tests/test_optim.c tests/test_optim_api.c tests/test_sched.c"
 # With RUNNER set (e.g. an emulator), the binary runs under it.
 run_suite() {
     local name=$1 cc=$2 lang=$3; shift 3
@@ -189,7 +189,8 @@ need_bench_tools() {
     [ -f /usr/include/benchmark/benchmark.h ] || apt_install libbenchmark-dev
 }
 
-# The library and the benchmarks are built the way a user builds: -O2, no -march. Only the
+# The library and the benchmarks are built the way a user builds: -O2, no -march (plus
+# -fopenmp, for the thread-scaling cases; every other case runs on one thread). Only the
 # baselines that say so are built otherwise (naive-native: -O3 -march=native; the roof).
 BENCH_FLAGS="-O2"
 build_bench() {
@@ -200,17 +201,17 @@ build_bench() {
     gcc -std=c11 $BENCH_FLAGS -c bench/naive.c -o "$B/naive_O2.o" &&
     gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
     gcc -std=c11 -O3 -march=native -ffast-math -c bench/roof.c -o "$B/roof.o" &&
-    gcc -std=c11 $BENCH_FLAGS -Wall -Wextra -c bench/main.c -o "$B/main.o" &&
-    gcc -std=c11 $BENCH_FLAGS -Wall -Wextra -c bench/bench_optim.c -o "$B/bench_optim.o" &&
+    gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" &&
+    gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/bench_optim.c -o "$B/bench_optim.o" &&
     g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o "$B"/bench_optim.o \
-        -o "$B/nnopt_bench" -lbenchmark -lpthread -lm
+        -o "$B/nnopt_bench" -fopenmp -lbenchmark -lpthread -lm
 }
 
 bench_context() {
     local cpu flags
     cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | xargs | tr ',' ' ')
     flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512dq|avx512bw|avx512vl)$' | tr '\n' ' ' | xargs)
-    echo "nnopt_cpu=$cpu,nnopt_flags=$flags,nnopt_compiler=$(gcc -dumpfullversion) (gcc),nnopt_build=library and benchmarks gcc $BENCH_FLAGS (no -march)"
+    echo "nnopt_cpu=$cpu,nnopt_flags=$flags,nnopt_compiler=$(gcc -dumpfullversion) (gcc),nnopt_build=library and benchmarks gcc $BENCH_FLAGS -fopenmp (no -march)"
 }
 
 cmd_bench() {

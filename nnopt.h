@@ -140,7 +140,16 @@ typedef struct nnopt_hparams {
     double trust_coefficient;                                   /* LARS */
     int    rectify;                                             /* AdaBelief */
     int    nonfinite_guard;          /* refuse a step whose gradient holds NaN or Inf */
+    /* Weight averaging and Lookahead, around any kind: */
+    int    average;                  /* NNOPT_AVERAGE_NONE, _SWA (running mean) or _EMA */
+    double average_decay;            /* EMA: avg = decay avg + (1 - decay) p */
+    int    average_warmup;           /* EMA: decay min(decay, (1 + n)/(10 + n)), n averaged so far */
+    int    average_start;            /* first step whose parameters enter the average */
+    int    lookahead_k;              /* Lookahead: every k steps p = slow += alpha (p - slow); 0 off */
+    double lookahead_alpha;
 } nnopt_hparams;
+
+enum { NNOPT_AVERAGE_NONE = 0, NNOPT_AVERAGE_SWA = 1, NNOPT_AVERAGE_EMA = 2 };
 
 /* One tensor of a multi-tensor optimizer: its length and how it differs from the rest. */
 typedef struct nnopt_group {
@@ -187,8 +196,20 @@ NNOPT_API nnopt_status     nnopt_get_group(const nnopt_optimizer *opt, size_t in
 NNOPT_API nnopt_status     nnopt_set_group(nnopt_optimizer *opt, size_t index, const nnopt_group *g);
 NNOPT_API size_t           nnopt_param_count(const nnopt_optimizer *opt);     /* total n */
 NNOPT_API uint64_t         nnopt_step_count(const nnopt_optimizer *opt);      /* successful steps */
-/* ASGD's running average of the parameters (flat, all groups); NULL for other kinds. */
+/* The averaged parameters (flat, all groups): the SWA or EMA average when hparams.average is
+   set, else ASGD's running average; NULL when there is none. */
 NNOPT_API const float     *nnopt_averaged_params(const nnopt_optimizer *opt);
+
+/* Averaging outside an optimizer (ensembles, evaluation copies). count = updates made so far;
+   count 0 copies p (torch AveragedModel). SWA: avg += (p - avg) / (count + 1);
+   EMA: avg = decay avg + (1 - decay) p. */
+NNOPT_API nnopt_status     nnopt_swa_update(float *avg, const float *p, size_t n, uint64_t count);
+NNOPT_API nnopt_status     nnopt_ema_update(float *avg, const float *p, size_t n, double decay,
+                                            uint64_t count);
+/* Prediction averaging: the mean over `models` of softmax(logits[m]) for each of `rows` rows
+   of `classes` logits, written to probs (rows x classes). */
+NNOPT_API nnopt_status     nnopt_ensemble_softmax(const float *const *logits, size_t models,
+                                                  size_t rows, size_t classes, float *probs);
 
 /* Checkpoints: the whole optimizer (hyper-parameters, groups, step counts, state) as bytes in
    the format of docs/api.md. nnopt_load accepts only a checkpoint of an optimizer with the same
@@ -211,6 +232,108 @@ NNOPT_API nnopt_status     nnopt_clip_grad_norm_groups(float *const *grads, cons
 NNOPT_API nnopt_status     nnopt_clip_grad_value(float *grad, size_t n, double clip_value);
 
 #endif /* NNOPT_NO_OPTIM */
+
+/* ---- Learning-rate schedules ------------------------------------------------------- */
+#ifndef NNOPT_NO_SCHED
+
+typedef enum nnopt_sched_kind {
+    NNOPT_SCHED_CONSTANT,          /* ConstantLR: lr0 * factor until total_iters, then lr0 */
+    NNOPT_SCHED_STEP,              /* StepLR: times gamma every step_size steps */
+    NNOPT_SCHED_MULTISTEP,         /* MultiStepLR: times gamma at each milestone */
+    NNOPT_SCHED_EXPONENTIAL,       /* ExponentialLR: times gamma every step */
+    NNOPT_SCHED_INVERSE_TIME,      /* lr0 / (1 + gamma t) */
+    NNOPT_SCHED_COSINE,            /* CosineAnnealingLR: period 2 T_max, not clamped */
+    NNOPT_SCHED_COSINE_RESTARTS,   /* CosineAnnealingWarmRestarts: T_0, T_mult */
+    NNOPT_SCHED_LINEAR,            /* LinearLR: start_factor to end_factor over total_iters */
+    NNOPT_SCHED_POLYNOMIAL,        /* PolynomialLR: lr0 (1 - t/total_iters)^power */
+    NNOPT_SCHED_ONE_CYCLE,         /* OneCycleLR, with momentum or beta1 cycling */
+    NNOPT_SCHED_PLATEAU,           /* ReduceLROnPlateau: stepped with a metric */
+    NNOPT_SCHED_SWA,               /* SWALR: anneal to swa_lr over anneal_epochs, then hold */
+    NNOPT_SCHED_KIND_COUNT
+} nnopt_sched_kind;
+
+#define NNOPT_SCHED_MAX_MILESTONES 32
+#define NNOPT_SCHED_MAX_CHILDREN 8
+
+/* Schedule parameters, named as torch.optim.lr_scheduler's; nnopt_sched_defaults() fills the
+   torch defaults. */
+typedef struct nnopt_sched_params {
+    nnopt_sched_kind kind;
+    double gamma;                  /* STEP, MULTISTEP, EXPONENTIAL; INVERSE_TIME's k */
+    int    step_size;              /* STEP */
+    int    milestones[NNOPT_SCHED_MAX_MILESTONES];   /* MULTISTEP: non-decreasing (a repeat */
+    int    milestone_count;                          /* multiplies gamma again) */
+    int    T_max;                  /* COSINE */
+    double eta_min;                /* COSINE, COSINE_RESTARTS */
+    int    T_0, T_mult;            /* COSINE_RESTARTS */
+    double factor;                 /* CONSTANT; PLATEAU's reduction */
+    double start_factor, end_factor, power;
+    int    total_iters;            /* CONSTANT, LINEAR, POLYNOMIAL */
+    double max_lr;                 /* ONE_CYCLE: */
+    int    total_steps;
+    double pct_start, div_factor, final_div_factor, base_momentum, max_momentum;
+    int    anneal_linear;          /* ONE_CYCLE, SWA: linear instead of cosine annealing */
+    int    cycle_momentum, three_phase;
+    int    mode_max;               /* PLATEAU: maximize the metric */
+    int    threshold_abs;          /* PLATEAU: absolute instead of relative threshold */
+    double threshold, min_lr, eps;
+    int    patience, cooldown;
+    double swa_lr;                 /* SWA */
+    int    anneal_epochs;
+} nnopt_sched_params;
+
+/* Per-schedule state; fields are private. */
+typedef struct nnopt_sched_node {
+    nnopt_sched_params p;
+    double base_lr;                /* torch's initial_lr */
+    long   last_epoch, step_count, t_cur, t_i, bad_epochs, cooldown_counter;
+    double best;
+} nnopt_sched_node;
+
+/* A schedule, or a composition (sequential or chained) of up to 8. Declare it anywhere (no
+   allocation); fields are private. */
+typedef struct nnopt_scheduler {
+    int    composition;            /* 0 one schedule, 1 sequential, 2 chained */
+    int    count;
+    int    milestones[NNOPT_SCHED_MAX_CHILDREN];
+    long   last_epoch;
+    double lr, momentum;           /* the group's current lr and (one-cycle) momentum */
+    double initial_lr;             /* torch's group['initial_lr'] */
+    int    restarted;
+    nnopt_sched_node node[NNOPT_SCHED_MAX_CHILDREN];
+} nnopt_scheduler;
+
+NNOPT_API nnopt_sched_params nnopt_sched_defaults(nnopt_sched_kind kind);
+/* A schedule for an optimizer whose lr is initial_lr; like torch, construction takes the
+   first step, so nnopt_sched_lr() is then the lr of step 0. */
+NNOPT_API nnopt_status nnopt_sched_init(nnopt_scheduler *s, const nnopt_sched_params *p,
+                                        double initial_lr);
+/* SequentialLR: children[i] runs from milestones[i-1] (count - 1 increasing milestones). */
+NNOPT_API nnopt_status nnopt_sched_init_sequential(nnopt_scheduler *s,
+                                                   const nnopt_sched_params *children, int count,
+                                                   const int *milestones, double initial_lr);
+/* ChainedScheduler: every child steps, each multiplying the lr the previous left. */
+NNOPT_API nnopt_status nnopt_sched_init_chained(nnopt_scheduler *s,
+                                                const nnopt_sched_params *children, int count,
+                                                double initial_lr);
+NNOPT_API nnopt_status nnopt_sched_step(nnopt_scheduler *s);
+NNOPT_API nnopt_status nnopt_sched_step_metric(nnopt_scheduler *s, double metric);   /* PLATEAU */
+NNOPT_API double       nnopt_sched_lr(const nnopt_scheduler *s);
+/* One-cycle momentum (or beta1) for this step; 0 when the schedule does not cycle it. */
+NNOPT_API int          nnopt_sched_momentum(const nnopt_scheduler *s, double *momentum);
+/* COSINE_RESTARTS: 1 when the last step started a new cycle (snapshot ensembles take a copy of
+   the parameters then: the end of the previous cycle). */
+NNOPT_API int          nnopt_sched_restarted(const nnopt_scheduler *s);
+#ifndef NNOPT_NO_OPTIM
+/* Sets the optimizer's lr (every group follows through its lr_scale) and, for a one-cycle
+   schedule that cycles momentum, its beta1 (kinds with betas) or momentum. */
+NNOPT_API nnopt_status nnopt_sched_apply(const nnopt_scheduler *s, nnopt_optimizer *opt);
+/* Drives one group: its lr_scale becomes lr / hparams.lr (hparams.lr must be > 0). */
+NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_optimizer *opt,
+                                               size_t group);
+#endif
+
+#endif /* NNOPT_NO_SCHED */
 
 #ifdef __cplusplus
 }
@@ -293,7 +416,7 @@ typedef struct nnopt__optim_args {
     size_t n;
     float *param;
     const float *grad;
-    float *s[4];
+    float *s[6];
     int   maximize;          /* g = -g first */
     float weight_decay;      /* coupled: g += weight_decay * p (0: off) */
     float decay;             /* decoupled: p *= decay (1: off) */
@@ -321,6 +444,8 @@ typedef struct nnopt__optim_args {
                  weight_decay, neg_lr_ratio; } lamb;
         struct { float weight_decay, momentum, neg_lr_ratio; int nesterov; } lars;
         struct { float lo, hi, scale; } clip;
+        struct { float divisor, decay, one_minus_decay; int mode; } average;
+        struct { float alpha; } lookahead;
     } k;
     double sum[2][16];       /* reducing kernels: two sums, 16 lanes each */
 } nnopt__optim_args;
@@ -510,7 +635,9 @@ NNOPT__PRIVATE int nnopt__all_finite(const float *x, size_t n)
 #  include <omp.h>
 #endif
 
-#define NNOPT__MAX_STATE 4
+#define NNOPT__MAX_STATE 6          /* the kind's buffers 0-3, the average 4, Lookahead 5 */
+#define NNOPT__AVERAGE_BUF 4
+#define NNOPT__SLOW_BUF 5
 #define NNOPT__ALIGN 64
 
 typedef void (*nnopt__optim_kernel)(nnopt__optim_args *);
@@ -614,6 +741,7 @@ typedef struct nnopt__group_state {
     uint64_t step;          /* this group's updates so far (torch's per-parameter step) */
     double   mu_product;    /* NAdam: product of the momentum schedule */
     double   eta, mu;       /* ASGD: step size and averaging weight for the next update */
+    uint64_t averaged;      /* updates that entered the SWA/EMA average */
 } nnopt__group_state;
 
 struct nnopt_optimizer {
@@ -652,6 +780,8 @@ NNOPT_API nnopt_hparams nnopt_defaults(nnopt_kind kind)
     h.eta_minus = 0.5; h.eta_plus = 1.2; h.step_size_min = 1e-6; h.step_size_max = 50;
     h.lambd = 1e-4; h.t0 = 1e6;
     h.trust_coefficient = 1e-3;
+    h.average_decay = 0.999;       /* torch swa_utils.get_ema_avg_fn */
+    h.lookahead_alpha = 0.5;       /* Lookahead paper and timm (timm k = 6, paper k = 5) */
     switch (kind) {
     case NNOPT_SGD: case NNOPT_ADAM: case NNOPT_RADAM: break;
     case NNOPT_ADAMW:     h.weight_decay = 1e-2; h.decoupled_weight_decay = 1; break;
@@ -689,13 +819,16 @@ static const size_t nnopt__hp_doubles[] = {
     offsetof(nnopt_hparams, eta_minus), offsetof(nnopt_hparams, eta_plus),
     offsetof(nnopt_hparams, step_size_min), offsetof(nnopt_hparams, step_size_max),
     offsetof(nnopt_hparams, lambd), offsetof(nnopt_hparams, t0),
-    offsetof(nnopt_hparams, trust_coefficient)
+    offsetof(nnopt_hparams, trust_coefficient), offsetof(nnopt_hparams, average_decay),
+    offsetof(nnopt_hparams, lookahead_alpha)
 };
 static const size_t nnopt__hp_ints[] = {
     offsetof(nnopt_hparams, decoupled_weight_decay), offsetof(nnopt_hparams, maximize),
     offsetof(nnopt_hparams, nesterov), offsetof(nnopt_hparams, amsgrad),
     offsetof(nnopt_hparams, centered), offsetof(nnopt_hparams, rectify),
-    offsetof(nnopt_hparams, nonfinite_guard)
+    offsetof(nnopt_hparams, nonfinite_guard), offsetof(nnopt_hparams, average),
+    offsetof(nnopt_hparams, average_warmup), offsetof(nnopt_hparams, average_start),
+    offsetof(nnopt_hparams, lookahead_k)
 };
 #define NNOPT__HP_DOUBLES (sizeof nnopt__hp_doubles / sizeof nnopt__hp_doubles[0])
 #define NNOPT__HP_INTS    (sizeof nnopt__hp_ints / sizeof nnopt__hp_ints[0])
@@ -711,6 +844,10 @@ static int nnopt__hparams_valid(const nnopt_hparams *h)
     for (i = 0; i < NNOPT__HP_DOUBLES; i++)
         if (!nnopt__finite(NNOPT__HP_DOUBLE((nnopt_hparams *)h, i))) return 0;
     if (h->lr < 0 || h->weight_decay < 0 || h->eps < 0) return 0;
+    if (h->average < NNOPT_AVERAGE_NONE || h->average > NNOPT_AVERAGE_EMA || h->average_start < 0 ||
+        h->average_decay < 0 || h->average_decay > 1 || h->lookahead_k < 0 ||
+        h->lookahead_alpha < 0 || h->lookahead_alpha > 1)
+        return 0;
     switch (h->kind) {
     case NNOPT_SGD:
         return h->momentum >= 0 && (!h->nesterov || (h->momentum > 0 && h->dampening == 0));
@@ -742,8 +879,14 @@ static int nnopt__hparams_valid(const nnopt_hparams *h)
     return 0;
 }
 
-/* Which state buffers a kind keeps (bit k: buffer k). */
+/* Which state buffers an optimizer keeps (bit k: buffer k). */
+static unsigned nnopt__kind_layout(const nnopt_hparams *h);
 static unsigned nnopt__layout(const nnopt_hparams *h)
+{
+    return nnopt__kind_layout(h) | (h->average ? 1u << NNOPT__AVERAGE_BUF : 0u) |
+           (h->lookahead_k ? 1u << NNOPT__SLOW_BUF : 0u);
+}
+static unsigned nnopt__kind_layout(const nnopt_hparams *h)
 {
     switch (h->kind) {
     case NNOPT_SGD:       return h->momentum != 0 ? 1u : 0u;                /* momentum */
@@ -814,7 +957,7 @@ static void nnopt__reset_state(nnopt_optimizer *opt)
     if (opt->h.kind == NNOPT_ADAGRAD || opt->h.kind == NNOPT_YOGI)
         init = (float)opt->h.initial_accumulator_value;
     for (k = 0; k < NNOPT__MAX_STATE; k++) {
-        float v = (opt->h.kind == NNOPT_YOGI || k == 0) ? init : 0.0f;
+        float v = (k < 2 && (opt->h.kind == NNOPT_YOGI || k == 0)) ? init : 0.0f;
         if (!opt->state[k]) continue;
         if (v == 0.0f) memset(opt->state[k], 0, opt->n * sizeof(float));
         else for (i = 0; i < opt->n; i++) opt->state[k][i] = v;
@@ -824,6 +967,7 @@ static void nnopt__reset_state(nnopt_optimizer *opt)
         opt->groups[i].mu_product = 1.0;
         opt->groups[i].eta = 0.0;    /* ASGD: the group's lr, taken at its first step */
         opt->groups[i].mu = 1.0;
+        opt->groups[i].averaged = 0;
     }
     opt->steps = 0;
 }
@@ -890,6 +1034,51 @@ NNOPT_API void nnopt_destroy(nnopt_optimizer *opt)
 
 /* ---- Stepping ------------------------------------------------------------------------ */
 
+/* Arguments for a pass over one group's parameters and one of its buffers (s[0]). */
+static nnopt__optim_args nnopt__buffer_args(const nnopt_optimizer *opt, const nnopt__group_state *gs,
+                                            float *param, int buffer)
+{
+    nnopt__optim_args a;
+    memset(&a, 0, sizeof a);
+    a.n = gs->g.n;
+    a.param = param;
+    a.s[0] = opt->state[buffer] + gs->offset;
+    return a;
+}
+
+/* Before a group's first update, Lookahead's slow weights start as the parameters. */
+static void nnopt__before_update(nnopt_optimizer *opt, nnopt__group_state *gs, float *param)
+{
+    if (opt->h.lookahead_k && gs->step == 0) {
+        nnopt__optim_args a = nnopt__buffer_args(opt, gs, param, NNOPT__SLOW_BUF);
+        a.k.average.mode = 0;                        /* copy */
+        NNOPT__RUN(average, &a);
+    }
+}
+
+/* After it: every k-th step Lookahead pulls the parameters back to slow + alpha (p - slow),
+   then the parameters enter the SWA or EMA average (from average_start on). */
+static void nnopt__after_update(nnopt_optimizer *opt, nnopt__group_state *gs, float *param)
+{
+    const nnopt_hparams *h = &opt->h;
+    if (h->lookahead_k && gs->step % (uint64_t)h->lookahead_k == 0) {
+        nnopt__optim_args a = nnopt__buffer_args(opt, gs, param, NNOPT__SLOW_BUF);
+        a.k.lookahead.alpha = (float)h->lookahead_alpha;
+        NNOPT__RUN(lookahead, &a);
+    }
+    if (h->average && gs->step >= (uint64_t)h->average_start) {
+        nnopt__optim_args a = nnopt__buffer_args(opt, gs, param, NNOPT__AVERAGE_BUF);
+        double n = (double)gs->averaged, decay = h->average_decay;
+        if (h->average_warmup && (1.0 + n) / (10.0 + n) < decay) decay = (1.0 + n) / (10.0 + n);
+        a.k.average.mode = gs->averaged == 0 ? 0 : h->average;
+        a.k.average.divisor = (float)(n + 1.0);
+        a.k.average.decay = (float)decay;
+        a.k.average.one_minus_decay = (float)(1.0 - decay);
+        NNOPT__RUN(average, &a);
+        gs->averaged++;
+    }
+}
+
 /* One group's update at step t = gs->step + 1: per-step coefficients in double, rounded
    once, then the kernel. */
 static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, float *param,
@@ -911,6 +1100,7 @@ static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, floa
     a.maximize = h->maximize != 0;
     a.decay = 1.0f;
     a.first_step = gs->step == 0;
+    nnopt__before_update(opt, gs, param);
     if (wd != 0 && h->kind != NNOPT_LAMB && h->kind != NNOPT_LARS) {  /* those decay inside */
         if (h->decoupled_weight_decay) a.decay = (float)(1.0 - lr * wd);
         else a.weight_decay = (float)wd;
@@ -1081,6 +1271,7 @@ static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, floa
         break;
     }
     gs->step++;
+    nnopt__after_update(opt, gs, param);
 }
 
 /* Parameter and gradient arrays of group i, from one flat pair or from per-group arrays. */
@@ -1174,17 +1365,79 @@ NNOPT_API nnopt_status nnopt_set_group(nnopt_optimizer *opt, size_t index, const
 
 NNOPT_API const float *nnopt_averaged_params(const nnopt_optimizer *opt)
 {
-    return opt && opt->h.kind == NNOPT_ASGD ? opt->state[0] : NULL;
+    if (!opt) return NULL;
+    if (opt->h.average) return opt->state[NNOPT__AVERAGE_BUF];
+    return opt->h.kind == NNOPT_ASGD ? opt->state[0] : NULL;
+}
+
+/* ---- Averaging outside an optimizer ---------------------------------------------------- */
+
+static nnopt_status nnopt__average_into(float *avg, const float *p, size_t n, int mode,
+                                        double divisor, double decay)
+{
+    nnopt__optim_args a;
+    if (!nnopt__ptr_ok(avg, n) || !nnopt__ptr_ok(p, n) || nnopt__overlap(avg, p, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.param = (float *)p;          /* read only */
+    a.s[0] = avg;
+    a.k.average.mode = mode;
+    a.k.average.divisor = (float)divisor;
+    a.k.average.decay = (float)decay;
+    a.k.average.one_minus_decay = (float)(1.0 - decay);
+    NNOPT__RUN(average, &a);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_swa_update(float *avg, const float *p, size_t n, uint64_t count)
+{
+    return nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_SWA : 0, (double)count + 1.0, 0.0);
+}
+
+NNOPT_API nnopt_status nnopt_ema_update(float *avg, const float *p, size_t n, double decay,
+                                        uint64_t count)
+{
+    if (!nnopt__finite(decay) || decay < 0 || decay > 1) return NNOPT_ERR_INVALID;
+    return nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_EMA : 0, 1.0, decay);
+}
+
+/* Softmax of each model's row (max subtracted, in double), averaged over the models. One code
+   path, so every build gives the same bits for the same libm. */
+NNOPT_API nnopt_status nnopt_ensemble_softmax(const float *const *logits, size_t models,
+                                              size_t rows, size_t classes, float *probs)
+{
+    size_t m, r, c;
+    if (!logits || !probs || models == 0 || classes == 0 || rows > SIZE_MAX / classes ||
+        !nnopt__ptr_ok(probs, rows * classes))
+        return NNOPT_ERR_INVALID;
+    for (m = 0; m < models; m++)
+        if (!nnopt__ptr_ok(logits[m], rows * classes) ||
+            nnopt__overlap(logits[m], probs, rows * classes * sizeof(float)))
+            return NNOPT_ERR_INVALID;
+    for (r = 0; r < rows; r++) {
+        float *out = probs + r * classes;
+        for (c = 0; c < classes; c++) out[c] = 0.0f;
+        for (m = 0; m < models; m++) {
+            const float *x = logits[m] + r * classes;
+            double top = x[0], sum = 0.0;
+            for (c = 1; c < classes; c++) if (x[c] > top) top = x[c];
+            for (c = 0; c < classes; c++) sum += exp((double)x[c] - top);
+            for (c = 0; c < classes; c++)
+                out[c] = (float)((double)out[c] + exp((double)x[c] - top) / sum / (double)models);
+        }
+    }
+    return NNOPT_OK;
 }
 
 /* ---- Checkpoints ----------------------------------------------------------------------
    Little-endian: "NNOPTCKP", u32 format version, u32 kind, u32 D, u32 I, D f64 and I i32
    hyper-parameters (nnopt__hp_doubles/ints order), u64 total n, u64 groups, per group
    {u64 n, f64 lr_scale, f64 weight_decay_scale, u32 frozen, u32 0, u64 step, f64 mu_product,
-   f64 eta, f64 mu}, u64 steps, u32 state layout, u32 0, each state buffer present (n f32),
+   f64 eta, f64 mu, u64 averaged}, u64 steps, u32 state layout, u32 0, each state buffer present (n f32),
    and last the u64 FNV-1a hash of every byte before it. */
 #define NNOPT__CKPT_VERSION 1u
-#define NNOPT__CKPT_GROUP_BYTES 64u
+#define NNOPT__CKPT_GROUP_BYTES 72u
 
 static const unsigned char nnopt__ckpt_magic[8] = { 'N', 'N', 'O', 'P', 'T', 'C', 'K', 'P' };
 
@@ -1269,6 +1522,7 @@ NNOPT_API nnopt_status nnopt_save(const nnopt_optimizer *opt, void *buffer, size
         p = nnopt__put_f64(p, gs->mu_product);
         p = nnopt__put_f64(p, gs->eta);
         p = nnopt__put_f64(p, gs->mu);
+        p = nnopt__put(p, gs->averaged, 8);
     }
     p = nnopt__put(p, opt->steps, 8);
     p = nnopt__put(p, opt->layout, 4);
@@ -1320,6 +1574,7 @@ NNOPT_API nnopt_status nnopt_load(nnopt_optimizer *opt, const void *buffer, size
         reserved = nnopt__get(&r, 4);
         (void)nnopt__get(&r, 8);
         mu_product = nnopt__get_f64(&r); eta = nnopt__get_f64(&r); mu = nnopt__get_f64(&r);
+        (void)nnopt__get(&r, 8);
         if (!r.ok || g.n != opt->groups[i].g.n || frozen > 1 || reserved != 0 ||
             !nnopt__group_valid(&g) || !nnopt__finite(mu_product) || !nnopt__finite(eta) ||
             !nnopt__finite(mu))
@@ -1342,6 +1597,7 @@ NNOPT_API nnopt_status nnopt_load(nnopt_optimizer *opt, const void *buffer, size
         gs->mu_product = nnopt__get_f64(&r);
         gs->eta = nnopt__get_f64(&r);
         gs->mu = nnopt__get_f64(&r);
+        gs->averaged = nnopt__get(&r, 8);
     }
     opt->steps = nnopt__get(&r, 8);
     (void)nnopt__get(&r, 8);
@@ -1426,6 +1682,403 @@ NNOPT_API nnopt_status nnopt_clip_grad_value(float *grad, size_t n, double clip_
 }
 
 #endif /* NNOPT_NO_OPTIM */
+
+/* =====================================================================================
+   Learning-rate schedules
+   ===================================================================================== */
+#ifndef NNOPT_NO_SCHED
+
+/* Each schedule reproduces torch.optim.lr_scheduler step for step: the recursive ("chainable")
+   get_lr on the group's current lr, the closed form where torch uses one (SequentialLR's
+   step(0)), and the same double operations in the same order, so values agree with torch to
+   the last bits or nearly. */
+
+#define NNOPT__PI 3.14159265358979323846
+
+NNOPT_API nnopt_sched_params nnopt_sched_defaults(nnopt_sched_kind kind)
+{
+    nnopt_sched_params p;
+    memset(&p, 0, sizeof p);
+    p.kind = kind;
+    p.gamma = 0.1;                                   /* StepLR, MultiStepLR */
+    if (kind == NNOPT_SCHED_EXPONENTIAL || kind == NNOPT_SCHED_INVERSE_TIME)
+        p.gamma = 0.0;                               /* required, as in torch */
+    p.T_mult = 1;
+    p.factor = kind == NNOPT_SCHED_PLATEAU ? 0.1 : 1.0 / 3.0;
+    p.start_factor = 1.0 / 3.0; p.end_factor = 1.0; p.power = 1.0; p.total_iters = 5;
+    p.pct_start = 0.3; p.div_factor = 25.0; p.final_div_factor = 1e4;
+    p.base_momentum = 0.85; p.max_momentum = 0.95; p.cycle_momentum = 1;
+    p.threshold = 1e-4; p.patience = 10; p.eps = 1e-8;
+    p.anneal_epochs = 10;
+    return p;
+}
+
+static int nnopt__sched_valid(const nnopt_sched_params *p)
+{
+    const double all[] = { p->gamma, p->eta_min, p->factor, p->start_factor, p->end_factor,
+                           p->power, p->max_lr, p->pct_start, p->div_factor, p->final_div_factor,
+                           p->base_momentum, p->max_momentum, p->threshold, p->min_lr, p->eps,
+                           p->swa_lr };
+    size_t i;
+    int m;
+    for (i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!nnopt__finite(all[i])) return 0;
+    switch (p->kind) {
+    case NNOPT_SCHED_STEP:
+        return p->step_size > 0 && p->gamma > 0;
+    case NNOPT_SCHED_MULTISTEP:
+        if (p->gamma <= 0 || p->milestone_count < 0 || p->milestone_count > NNOPT_SCHED_MAX_MILESTONES)
+            return 0;
+        for (m = 1; m < p->milestone_count; m++)
+            if (p->milestones[m] < p->milestones[m - 1]) return 0;
+        return 1;
+    case NNOPT_SCHED_EXPONENTIAL: case NNOPT_SCHED_INVERSE_TIME:
+        return p->gamma > 0;
+    case NNOPT_SCHED_COSINE:
+        return p->T_max > 0;
+    case NNOPT_SCHED_COSINE_RESTARTS:
+        return p->T_0 > 0 && p->T_mult >= 1;
+    case NNOPT_SCHED_CONSTANT:
+        return p->factor > 0 && p->factor <= 1 && p->total_iters >= 0;
+    case NNOPT_SCHED_LINEAR:
+        return p->start_factor > 0 && p->start_factor <= 1 && p->end_factor >= 0 &&
+               p->end_factor <= 1 && p->total_iters > 0;
+    case NNOPT_SCHED_POLYNOMIAL:
+        return p->total_iters > 0 && p->power >= 0;
+    case NNOPT_SCHED_ONE_CYCLE:
+        return p->max_lr >= 0 && p->total_steps > 0 && p->pct_start > 0 && p->pct_start < 1 &&
+               p->div_factor > 0 && p->final_div_factor > 0;
+    case NNOPT_SCHED_PLATEAU:
+        return p->factor >= 0 && p->factor < 1 && p->patience >= 0 && p->cooldown >= 0 &&
+               p->threshold >= 0 && p->min_lr >= 0 && p->eps >= 0;
+    case NNOPT_SCHED_SWA:
+        return p->swa_lr >= 0 && p->anneal_epochs >= 0;
+    case NNOPT_SCHED_KIND_COUNT: break;
+    }
+    return 0;
+}
+
+/* OneCycleLR's phases: the end step and the (lr, momentum) it anneals between. */
+static double nnopt__anneal(const nnopt_sched_params *p, double start, double end, double pct)
+{
+    if (p->anneal_linear) return (end - start) * pct + start;
+    return end + (start - end) / 2.0 * (cos(NNOPT__PI * pct) + 1);
+}
+
+static void nnopt__one_cycle(nnopt_scheduler *s, const nnopt_sched_node *nd, double *lr, double *mom)
+{
+    const nnopt_sched_params *p = &nd->p;
+    const double initial = p->max_lr / p->div_factor, min_lr = initial / p->final_div_factor;
+    double ends[3], lrs[4], moms[4], start_step = 0, step = (double)nd->last_epoch;
+    int phases, i;
+    (void)s;
+    if (p->three_phase) {
+        phases = 3;
+        ends[0] = p->pct_start * p->total_steps - 1;
+        ends[1] = 2 * p->pct_start * p->total_steps - 2;
+        ends[2] = p->total_steps - 1;
+        lrs[0] = initial; lrs[1] = p->max_lr; lrs[2] = initial; lrs[3] = min_lr;
+        moms[0] = p->max_momentum; moms[1] = p->base_momentum; moms[2] = p->max_momentum;
+        moms[3] = p->max_momentum;
+    } else {
+        phases = 2;
+        ends[0] = p->pct_start * p->total_steps - 1;
+        ends[1] = p->total_steps - 1;
+        lrs[0] = initial; lrs[1] = p->max_lr; lrs[2] = min_lr;
+        moms[0] = p->max_momentum; moms[1] = p->base_momentum; moms[2] = p->max_momentum;
+    }
+    for (i = 0; i < phases; i++) {
+        if (step <= ends[i] || i == phases - 1) {
+            double pct = (step - start_step) / (ends[i] - start_step);
+            *lr = nnopt__anneal(p, lrs[i], lrs[i + 1], pct);
+            *mom = nnopt__anneal(p, moms[i], moms[i + 1], pct);
+            return;
+        }
+        start_step = ends[i];
+    }
+}
+
+/* The recursive get_lr (closed = 0) or the closed form (closed = 1) of node nd at its
+   last_epoch, from the group's current lr. */
+static double nnopt__sched_value(nnopt_scheduler *s, nnopt_sched_node *nd, int closed)
+{
+    const nnopt_sched_params *p = &nd->p;
+    const long e = nd->last_epoch;
+    const double lr = s->lr, base = nd->base_lr;
+    int m, hits;
+    switch (p->kind) {
+    case NNOPT_SCHED_STEP:
+        if (closed) return base * pow(p->gamma, (double)(e / p->step_size));
+        return (e == 0 || e % p->step_size != 0) ? lr : lr * p->gamma;
+    case NNOPT_SCHED_MULTISTEP:
+        for (m = 0, hits = 0; m < p->milestone_count; m++)
+            hits += closed ? p->milestones[m] <= e : p->milestones[m] == e;
+        if (closed) return base * pow(p->gamma, (double)hits);
+        return hits ? lr * pow(p->gamma, (double)hits) : lr;
+    case NNOPT_SCHED_EXPONENTIAL:
+        if (closed) return base * pow(p->gamma, (double)e);
+        return e == 0 ? lr : lr * p->gamma;
+    case NNOPT_SCHED_INVERSE_TIME:                   /* LambdaLR(1 / (1 + k t)) */
+        return base * (1.0 / (1.0 + p->gamma * (double)e));
+    case NNOPT_SCHED_CONSTANT:
+        if (closed) return base * (p->factor + (double)(e >= p->total_iters) * (1 - p->factor));
+        if (e == 0) return lr * p->factor;
+        return e != p->total_iters ? lr : lr * (1.0 / p->factor);
+    case NNOPT_SCHED_LINEAR: {
+        const double d = p->end_factor - p->start_factor;
+        if (closed)
+            return base * (p->start_factor + d * (double)(e < p->total_iters ? e : p->total_iters) / p->total_iters);
+        if (e == 0) return lr * p->start_factor;
+        if (e > p->total_iters) return lr;
+        return lr * (1. + d / (p->total_iters * p->start_factor + (double)(e - 1) * d));
+    }
+    case NNOPT_SCHED_POLYNOMIAL:
+        if (closed)
+            return base * pow(1.0 - (double)(e < p->total_iters ? e : p->total_iters) / p->total_iters, p->power);
+        if (e == 0 || e > p->total_iters) return lr;
+        return lr * pow((1.0 - (double)e / p->total_iters) / (1.0 - (double)(e - 1) / p->total_iters), p->power);
+    case NNOPT_SCHED_COSINE: {
+        const double T = p->T_max;
+        if (closed || (nd->step_count == 1 && e > 0))
+            return p->eta_min + (base - p->eta_min) * (1 + cos(NNOPT__PI * (double)e / T)) / 2;
+        if (e == 0) return lr;
+        if ((e - 1 - p->T_max) % (2 * (long)p->T_max) == 0)
+            return lr + (base - p->eta_min) * (1 - cos(NNOPT__PI / T)) / 2;
+        return (1 + cos(NNOPT__PI * (double)e / T)) / (1 + cos(NNOPT__PI * (double)(e - 1) / T)) *
+               (lr - p->eta_min) + p->eta_min;
+    }
+    case NNOPT_SCHED_COSINE_RESTARTS:
+        return p->eta_min + (base - p->eta_min) * (1 + cos(NNOPT__PI * (double)nd->t_cur / (double)nd->t_i)) / 2;
+    case NNOPT_SCHED_ONE_CYCLE: {
+        double out = lr, mom = s->momentum;
+        nnopt__one_cycle(s, nd, &out, &mom);
+        if (p->cycle_momentum) s->momentum = mom;
+        return out;
+    }
+    case NNOPT_SCHED_SWA: {
+        long step = nd->step_count - 1;
+        double prev_t, t, prev_alpha, alpha, prev_lr, span = p->anneal_epochs > 1 ? p->anneal_epochs : 1;
+        if (p->anneal_epochs == 0 && step < 1) step = 1;
+        prev_t = (double)(step - 1) / span;
+        prev_t = prev_t < 0 ? 0 : prev_t > 1 ? 1 : prev_t;
+        t = (double)step / span;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        prev_alpha = p->anneal_linear ? prev_t : (1 - cos(NNOPT__PI * prev_t)) / 2;
+        alpha = p->anneal_linear ? t : (1 - cos(NNOPT__PI * t)) / 2;
+        prev_lr = prev_alpha == 1 ? p->swa_lr : (lr - prev_alpha * p->swa_lr) / (1 - prev_alpha);
+        return p->swa_lr * alpha + prev_lr * (1 - alpha);
+    }
+    case NNOPT_SCHED_PLATEAU: case NNOPT_SCHED_KIND_COUNT: break;
+    }
+    return lr;
+}
+
+/* One step of node nd (torch's step(), or step(epoch) when given). */
+static void nnopt__node_step(nnopt_scheduler *s, nnopt_sched_node *nd, int given, long epoch)
+{
+    nd->step_count++;
+    if (nd->p.kind == NNOPT_SCHED_COSINE_RESTARTS) {
+        if (!given && nd->last_epoch < 0) { given = 1; epoch = 0; }
+        if (!given) {
+            epoch = nd->last_epoch + 1;
+            if (++nd->t_cur >= nd->t_i) {
+                nd->t_cur -= nd->t_i;
+                nd->t_i *= nd->p.T_mult;
+                s->restarted = 1;
+            }
+        } else {                                     /* integer epochs below T_0 * ... */
+            long n = 0, ti = nd->p.T_0, start = 0;
+            while (epoch >= start + ti) { start += ti; ti *= nd->p.T_mult; n++; }
+            nd->t_i = ti;
+            nd->t_cur = epoch - start;
+        }
+        nd->last_epoch = epoch;
+        s->lr = nnopt__sched_value(s, nd, 0);
+        return;
+    }
+    if (given) nd->last_epoch = epoch; else nd->last_epoch++;
+    s->lr = nnopt__sched_value(s, nd, given);
+}
+
+/* torch's constructor: base lr from the group's initial_lr (one-cycle sets it), then the first
+   step. */
+static void nnopt__node_init(nnopt_scheduler *s, nnopt_sched_node *nd, const nnopt_sched_params *p)
+{
+    memset(nd, 0, sizeof *nd);
+    nd->p = *p;
+    nd->last_epoch = -1;
+    if (p->kind == NNOPT_SCHED_ONE_CYCLE) {
+        s->initial_lr = p->max_lr / p->div_factor;
+        if (p->cycle_momentum) s->momentum = p->max_momentum;
+    }
+    nd->base_lr = s->initial_lr;
+    if (p->kind == NNOPT_SCHED_PLATEAU) {            /* not stepped at construction */
+        nd->last_epoch = 0;
+        nd->best = p->mode_max ? -INFINITY : INFINITY;
+        return;
+    }
+    nnopt__node_step(s, nd, 0, 0);
+}
+
+static nnopt_status nnopt__sched_begin(nnopt_scheduler *s, const nnopt_sched_params *children,
+                                       int count, double initial_lr, int composition)
+{
+    int c;
+    if (!s || !children || count < 1 || count > NNOPT_SCHED_MAX_CHILDREN ||
+        !nnopt__finite(initial_lr) || initial_lr < 0)
+        return NNOPT_ERR_INVALID;
+    for (c = 0; c < count; c++)
+        if (!nnopt__sched_valid(&children[c]) ||
+            (composition && children[c].kind == NNOPT_SCHED_PLATEAU))
+            return NNOPT_ERR_INVALID;
+    memset(s, 0, sizeof *s);
+    s->composition = composition;
+    s->count = count;
+    s->lr = s->initial_lr = initial_lr;
+    s->momentum = NAN;
+    for (c = 0; c < count; c++) nnopt__node_init(s, &s->node[c], &children[c]);
+    s->restarted = 0;
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_sched_init(nnopt_scheduler *s, const nnopt_sched_params *p,
+                                        double initial_lr)
+{
+    return nnopt__sched_begin(s, p, 1, initial_lr, 0);
+}
+
+NNOPT_API nnopt_status nnopt_sched_init_chained(nnopt_scheduler *s, const nnopt_sched_params *children,
+                                                int count, double initial_lr)
+{
+    return nnopt__sched_begin(s, children, count, initial_lr, 2);
+}
+
+NNOPT_API nnopt_status nnopt_sched_init_sequential(nnopt_scheduler *s,
+                                                   const nnopt_sched_params *children, int count,
+                                                   const int *milestones, double initial_lr)
+{
+    nnopt_scheduler built;
+    nnopt_status st;
+    int c;
+    if (!s || (count > 1 && !milestones)) return NNOPT_ERR_INVALID;
+    for (c = 1; c < count; c++)
+        if (milestones[c - 1] <= 0 || (c > 1 && milestones[c - 1] <= milestones[c - 2]))
+            return NNOPT_ERR_INVALID;
+    st = nnopt__sched_begin(&built, children, count, initial_lr, 1);
+    if (st != NNOPT_OK) return st;
+    /* torch: reset the lr to the initial one, undo every child's construction step, and redo
+       the first child's. */
+    for (c = 1; c < count; c++) built.milestones[c - 1] = milestones[c - 1];
+    built.last_epoch = 0;
+    built.lr = built.initial_lr;
+    for (c = 0; c < count; c++) built.node[c].last_epoch--;
+    built.node[0].step_count = 0;
+    nnopt__node_step(&built, &built.node[0], 0, 0);
+    built.restarted = 0;
+    *s = built;
+    return NNOPT_OK;
+}
+
+static int nnopt__sched_exhausted(const nnopt_sched_node *nd)
+{
+    return nd->p.kind == NNOPT_SCHED_ONE_CYCLE && nd->last_epoch + 1 > nd->p.total_steps;
+}
+
+NNOPT_API nnopt_status nnopt_sched_step(nnopt_scheduler *s)
+{
+    int c;
+    if (!s || s->count < 1 || s->count > NNOPT_SCHED_MAX_CHILDREN) return NNOPT_ERR_INVALID;
+    s->restarted = 0;
+    if (s->composition == 1) {
+        long e = s->last_epoch + 1;
+        int idx = 0;
+        while (idx < s->count - 1 && s->milestones[idx] <= e) idx++;
+        if (nnopt__sched_exhausted(&s->node[idx]) && !(idx > 0 && s->milestones[idx - 1] == e))
+            return NNOPT_ERR_INVALID;
+        s->last_epoch = e;
+        if (idx > 0 && s->milestones[idx - 1] == e) nnopt__node_step(s, &s->node[idx], 1, 0);
+        else nnopt__node_step(s, &s->node[idx], 0, 0);
+        return NNOPT_OK;
+    }
+    for (c = 0; c < s->count; c++)
+        if (s->node[c].p.kind == NNOPT_SCHED_PLATEAU || nnopt__sched_exhausted(&s->node[c]))
+            return NNOPT_ERR_INVALID;               /* plateau steps with a metric */
+    for (c = 0; c < s->count; c++) nnopt__node_step(s, &s->node[c], 0, 0);
+    return NNOPT_OK;
+}
+
+/* ReduceLROnPlateau.step(metric). */
+NNOPT_API nnopt_status nnopt_sched_step_metric(nnopt_scheduler *s, double metric)
+{
+    nnopt_sched_node *nd;
+    const nnopt_sched_params *p;
+    int better;
+    if (!s || s->composition || s->node[0].p.kind != NNOPT_SCHED_PLATEAU || metric != metric)
+        return NNOPT_ERR_INVALID;
+    nd = &s->node[0];
+    p = &nd->p;
+    nd->last_epoch++;
+    if (p->mode_max) better = p->threshold_abs ? metric > nd->best + p->threshold
+                                               : metric > nd->best * (p->threshold + 1.);
+    else better = p->threshold_abs ? metric < nd->best - p->threshold
+                                   : metric < nd->best * (1. - p->threshold);
+    if (better) { nd->best = metric; nd->bad_epochs = 0; }
+    else nd->bad_epochs++;
+    if (nd->cooldown_counter > 0) { nd->cooldown_counter--; nd->bad_epochs = 0; }
+    if (nd->bad_epochs > p->patience) {
+        double reduced = s->lr * p->factor;
+        if (reduced < p->min_lr) reduced = p->min_lr;
+        if (s->lr - reduced > p->eps) s->lr = reduced;
+        nd->cooldown_counter = p->cooldown;
+        nd->bad_epochs = 0;
+    }
+    return NNOPT_OK;
+}
+
+NNOPT_API double nnopt_sched_lr(const nnopt_scheduler *s) { return s ? s->lr : NAN; }
+
+NNOPT_API int nnopt_sched_momentum(const nnopt_scheduler *s, double *momentum)
+{
+    if (!s || s->momentum != s->momentum) return 0;
+    if (momentum) *momentum = s->momentum;
+    return 1;
+}
+
+NNOPT_API int nnopt_sched_restarted(const nnopt_scheduler *s) { return s ? s->restarted : 0; }
+
+#ifndef NNOPT_NO_OPTIM
+NNOPT_API nnopt_status nnopt_sched_apply(const nnopt_scheduler *s, nnopt_optimizer *opt)
+{
+    nnopt_hparams h;
+    double m;
+    if (!s || !opt) return NNOPT_ERR_INVALID;
+    h = opt->h;
+    h.lr = s->lr;
+    if (nnopt_sched_momentum(s, &m)) {
+        switch (h.kind) {
+        case NNOPT_SGD: case NNOPT_RMSPROP: case NNOPT_LARS:
+            h.momentum = m; break;
+        case NNOPT_ADAGRAD: case NNOPT_ADADELTA: case NNOPT_RPROP: case NNOPT_ASGD:
+            return NNOPT_ERR_INVALID;               /* nothing to cycle (torch raises too) */
+        default:
+            h.beta1 = m; break;
+        }
+    }
+    return nnopt_set_hparams(opt, &h);
+}
+
+NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_optimizer *opt,
+                                               size_t group)
+{
+    nnopt_group g;
+    if (!s || !opt || !(opt->h.lr > 0) || nnopt_get_group(opt, group, &g) != NNOPT_OK)
+        return NNOPT_ERR_INVALID;
+    g.lr_scale = s->lr / opt->h.lr;
+    return nnopt_set_group(opt, group, &g);
+}
+#endif
+
+#endif /* NNOPT_NO_SCHED */
 
 #if defined(__GNUC__) && !defined(__clang__)
 #  pragma GCC pop_options
@@ -2001,6 +2654,35 @@ NNOPT__OP void V(grad_clamp_block)(nnopt__optim_args *a, size_t i, size_t k)
     NNOPT__STORE(a->param, V(min)(V(set1)(a->k.clip.hi), g));
 }
 NNOPT__KERNEL(grad_clamp, nnopt__optim_args)
+
+/* Averaging. s0 = the average; a->param is read only. Mode 0 copies p (the first update),
+   SWA: avg += (p - avg) / divisor (divisor = updates so far + 1, torch AveragedModel),
+   EMA: avg = decay avg + (1 - decay) p (torch get_ema_avg_fn). */
+NNOPT__OP void V(average_block)(nnopt__optim_args *a, size_t i, size_t k)
+{
+    V(vec) p = NNOPT__LOAD(a->param), avg;
+    if (a->k.average.mode == 0) {
+        avg = p;
+    } else if (a->k.average.mode == NNOPT_AVERAGE_SWA) {
+        avg = NNOPT__LOAD(a->s[0]);
+        avg = V(add)(avg, V(div)(V(sub)(p, avg), V(set1)(a->k.average.divisor)));
+    } else {
+        avg = V(add)(V(mul)(NNOPT__LOAD(a->s[0]), V(set1)(a->k.average.decay)),
+                     V(mul)(p, V(set1)(a->k.average.one_minus_decay)));
+    }
+    NNOPT__STORE(a->s[0], avg);
+}
+NNOPT__KERNEL(average, nnopt__optim_args)
+
+/* Lookahead. s0 = slow weights. slow += alpha (p - slow); p = slow. */
+NNOPT__OP void V(lookahead_block)(nnopt__optim_args *a, size_t i, size_t k)
+{
+    V(vec) slow = NNOPT__LOAD(a->s[0]);
+    slow = V(fma)(V(sub)(NNOPT__LOAD(a->param), slow), V(set1)(a->k.lookahead.alpha), slow);
+    NNOPT__STORE(a->s[0], slow);
+    NNOPT__STORE(a->param, slow);
+}
+NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 #undef NNOPT__LOAD
 #undef NNOPT__STORE

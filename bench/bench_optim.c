@@ -1,11 +1,16 @@
 /* Optimizer benchmarks: every kind at 4K, 16K, 64K, 1M and 16M parameters on each ISA path, beside
    the plain C loop (-O2; and -O3 -march=native), and the streaming roof with the kernel's
-   traffic. Counters: roof (fraction of the roof's bytes/s), vs_naive, vs_native. */
+   traffic. Counters: roof (fraction of the roof's bytes/s), vs_naive, vs_native. Built with
+   OpenMP, the 16M case of the best path also runs on every core (counter: scaling, the
+   speed-up over its one-thread run). */
 #include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#  include <omp.h>
+#endif
 
 typedef struct {
     const char *name;
@@ -18,6 +23,8 @@ typedef struct {
     const optim_case *c;
     size_t n;
     int isa;                    /* nnopt_isa, or one of the baselines below */
+    int threads;                /* OpenMP threads (1 unless a scaling case) */
+    double *single_seconds;     /* the one-thread run of the same case, for the scaling counter */
 } optim_bench;
 
 enum { BASE_NAIVE_O2 = -1, BASE_NAIVE_NATIVE = -2, BASE_ROOF = -3 };
@@ -106,6 +113,13 @@ static double baseline(const optim_bench *b, int which)
     return *slot;
 }
 
+static void set_totals(nb_state *st, const optim_bench *b)
+{
+    int64_t iters = nb_iterations(st);
+    nb_set_items(st, iters * (int64_t)b->n);
+    nb_set_bytes(st, (int64_t)((double)iters * case_bytes(b->c, b->n)));
+}
+
 static void optim_bench_fn(nb_state *st, void *ctx)
 {
     const optim_bench *b = (const optim_bench *)ctx;
@@ -119,6 +133,9 @@ static void optim_bench_fn(nb_state *st, void *ctx)
     } else {
         float **arr = bench_arrays();
         nnopt_optimizer *opt;
+#ifdef _OPENMP
+        omp_set_num_threads(b->threads);
+#endif
         if (nnopt_isa_set((nnopt_isa)b->isa) != NNOPT_OK) { nb_skip(st, "path not available"); return; }
         opt = nnopt_create(&b->c->h, b->n);
         if (!opt) { nb_skip(st, "create failed"); return; }
@@ -127,34 +144,55 @@ static void optim_bench_fn(nb_state *st, void *ctx)
         iters = nb_iterations(st);
         seconds = (bench_now() - start) / (double)(iters ? iters : 1);
         nnopt_destroy(opt);
+        if (b->threads > 1) {
+            if (*b->single_seconds > 0) nb_counter(st, "scaling", *b->single_seconds / seconds);
+            nb_counter(st, "threads", b->threads);
+            set_totals(st, b);
+            return;
+        }
+        if (b->single_seconds) *b->single_seconds = seconds;
         nb_counter(st, "roof", baseline(b, BASE_ROOF) / seconds);
         nb_counter(st, "vs_naive", baseline(b, BASE_NAIVE_O2) / seconds);
         nb_counter(st, "vs_native", baseline(b, BASE_NAIVE_NATIVE) / seconds);
     }
-    iters = nb_iterations(st);
-    nb_set_items(st, iters * (int64_t)b->n);
-    nb_set_bytes(st, (int64_t)((double)iters * case_bytes(b->c, b->n)));
+    set_totals(st, b);
 }
 
 void register_optim_benchmarks(void)
 {
-    static optim_bench benches[(NNOPT_KIND_COUNT + 1) * SIZE_COUNT * 6];
-    int nb = 0, c, which;
+    static optim_bench benches[(NNOPT_KIND_COUNT + 1) * SIZE_COUNT * 7];
+    static double single[NNOPT_KIND_COUNT + 1];
+    int nb = 0, c, which, threads = 1;
     size_t s;
+#ifdef _OPENMP
+    threads = omp_get_num_procs();
+#endif
     define_cases();
     for (c = 0; c < case_count; c++)
         for (s = 0; s < SIZE_COUNT; s++)
             for (which = BASE_NAIVE_O2; which >= BASE_ROOF; which--) {
                 optim_bench *b = &benches[nb++];
                 const char *label = which == BASE_NAIVE_O2 ? "naive-O2" : which == BASE_NAIVE_NATIVE ? "naive-native" : "roof";
-                b->c = &cases[c]; b->n = sizes[s]; b->isa = which;
+                b->c = &cases[c]; b->n = sizes[s]; b->isa = which; b->threads = 1;
                 bench_register("optim", cases[c].name, label, sizes[s], optim_bench_fn, b);
             }
     for (c = 0; c < case_count; c++)
         for (s = 0; s < SIZE_COUNT; s++)
             for (which = NNOPT_ISA_SCALAR; which <= (int)nnopt_isa_best(); which++) {
                 optim_bench *b = &benches[nb++];
-                b->c = &cases[c]; b->n = sizes[s]; b->isa = which;
+                b->c = &cases[c]; b->n = sizes[s]; b->isa = which; b->threads = 1;
+                /* the best path at the DRAM size also runs on every core: its one-thread time
+                   is kept for the scaling counter */
+                if (s + 1 == SIZE_COUNT && which == (int)nnopt_isa_best()) b->single_seconds = &single[c];
                 bench_register("optim", cases[c].name, nnopt_isa_name((nnopt_isa)which), sizes[s], optim_bench_fn, b);
             }
+    if (threads > 1)
+        for (c = 0; c < case_count; c++) {
+            optim_bench *b = &benches[nb++];
+            char variant[32];
+            b->c = &cases[c]; b->n = sizes[SIZE_COUNT - 1]; b->isa = (int)nnopt_isa_best();
+            b->threads = threads; b->single_seconds = &single[c];
+            snprintf(variant, sizeof variant, "%s-%dthreads", nnopt_isa_name(nnopt_isa_best()), threads);
+            bench_register("optim", cases[c].name, variant, b->n, optim_bench_fn, b);
+        }
 }

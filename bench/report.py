@@ -51,14 +51,16 @@ def main():
             out.append("- %s: %s" % (key[6:], ctx[key]))
     out.append("- one thread; G = 1e9 elements per second; bytes/s counts every array read and "
                "written once per element")
+    out.append("- `thread scaling`: with OpenMP, the DRAM-sized case on every core over the same "
+               "case on one thread")
     out.append("- `roof`: the kernel's bytes/s over a streaming loop with the same reads and "
                "writes (bench/roof.c, -O3 -march=native); `vs naive`: over the plain C loop "
                "built -O2 with no -march (bench/naive.c); `vs native`: over the same loop built "
                "-O3 -march=native -fno-math-errno\n")
     for kernel, sizes in rows.items():
         out.append("## %s\n" % kernel)
-        head = "| size | path | G elem/s | GB/s | roof | vs naive | vs native |"
-        sep = "|---|---|---|---|---|---|---|"
+        head = "| size | path | G elem/s | GB/s | roof | vs naive | vs native | thread scaling |"
+        sep = "|---|---|---|---|---|---|---|---|"
         if torch:
             head += " vs torch |"
             sep += "---|"
@@ -66,13 +68,14 @@ def main():
         out.append(sep)
         for size in sorted(sizes, key=lambda s: SIZE_ORDER.get(s, 99)):
             variants = sizes[size]
-            for variant in ("avx512", "avx2", "scalar", "naive-O2", "naive-native", "roof"):
+            threaded = sorted(v for v in variants if v.endswith("threads"))
+            for variant in ["avx512", "avx2", "scalar"] + threaded + ["naive-O2", "naive-native", "roof"]:
                 b = variants.get(variant)
                 if not b:
                     continue
                 items = b.get("items_per_second", 0) / 1e9
                 gbs = b.get("bytes_per_second", 0) / 1e9
-                cells = ["%.3f" % b[c] if c in b else "" for c in ("roof", "vs_naive", "vs_native")]
+                cells = ["%.3f" % b[c] if c in b else "" for c in ("roof", "vs_naive", "vs_native", "scaling")]
                 line = "| %s | %s | %.3f | %.1f | %s |" % (size, variant, items, gbs, " | ".join(cells))
                 if torch:
                     t = torch.get(kernel, {}).get(size)

@@ -103,6 +103,7 @@ int main(int argc, char **argv)
     register_core_tests();
     register_optim_tests();
     register_optim_api_tests();
+    register_sched_tests();
 
     initial = nnopt_isa_get();
     for (i = 0; i < th_count; i++) {

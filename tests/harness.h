@@ -31,6 +31,7 @@ const char *th_golden_dir(void);
 void register_core_tests(void);
 void register_optim_tests(void);
 void register_optim_api_tests(void);
+void register_sched_tests(void);
 
 /* Floats in an allocation whose first element sits `offset` floats past a 64-byte boundary
    (offset 1 gives a pointer that no vector load can assume aligned). */

@@ -41,6 +41,8 @@ static int set_hparam(nnopt_hparams *h, const char *key, const char *value)
         { "eta_minus", &h->eta_minus, NULL }, { "eta_plus", &h->eta_plus, NULL },
         { "step_size_min", &h->step_size_min, NULL }, { "step_size_max", &h->step_size_max, NULL },
         { "lambd", &h->lambd, NULL }, { "t0", &h->t0, NULL },
+        { "average", NULL, &h->average }, { "average_start", NULL, &h->average_start },
+        { "average_decay", &h->average_decay, NULL },
     };
     size_t k;
     for (k = 0; k < sizeof fields / sizeof fields[0]; k++) {

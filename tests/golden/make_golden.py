@@ -42,10 +42,16 @@ def noise(t, n):
                          for i in range(n)], dtype=torch.float32)
 
 
-def run(make_opt, before_step=None):
+def run(make_opt, before_step=None, averaged=None):
+    """averaged: (AveragedModel avg_fn or None for the running mean, first step averaged)."""
     a, c, p0 = problem(N)
-    p = p0.clone().requires_grad_(True)
+    module = torch.nn.Module()
+    module.p = torch.nn.Parameter(p0.clone())
+    p = module.p
     opt = make_opt([p])
+    swa = None
+    if averaged:
+        swa = torch.optim.swa_utils.AveragedModel(module, avg_fn=averaged[0])
     snapshots = {}
     for t in range(1, STEPS + 1):
         with torch.no_grad():
@@ -53,11 +59,15 @@ def run(make_opt, before_step=None):
             if before_step:
                 before_step(p)
         opt.step()
+        if swa is not None and t >= averaged[1]:
+            swa.update_parameters(module)
         if t in (1, STEPS):
             snapshots[t] = p.detach().clone()
     state = opt.state[p]
     if "ax" in state:                            # ASGD's averaged parameters
         snapshots["avg"] = state["ax"].detach().clone()
+    if swa is not None:
+        snapshots["avg"] = swa.module.p.detach().clone()
     return snapshots
 
 
@@ -96,6 +106,10 @@ CASES = {
         ("maximize", dict(lr=0.01, momentum=0.5, maximize=1)),
         ("maximize_wd", dict(lr=0.01, weight_decay=0.2, maximize=1)),
         ("decoupled", dict(lr=0.02, momentum=0.9, weight_decay=0.05, decoupled_weight_decay=1)),
+        # weight averaging (torch.optim.swa_utils.AveragedModel): the running mean from step 10,
+        # and an EMA (torch 2.x get_ema_avg_fn: decay*avg + (1-decay)*p) from step 1
+        ("swa_from_10", dict(lr=0.05, momentum=0.9, average=1, average_start=10)),
+        ("ema", dict(lr=0.05, momentum=0.5, average=2, average_decay=0.9)),
     ],
     "adam": [
         ("default_lr", dict()),
@@ -182,6 +196,14 @@ def torch_case(kind, hp):
     """torch constructor kwargs, and the emulations torch 1.13 needs for this case."""
     kw = dict(hp)
     emulate_maximize = emulate_decoupled = False
+    averaged = None
+    mode = kw.pop("average", 0)
+    start = kw.pop("average_start", 1)
+    decay = kw.pop("average_decay", 0.999)
+    if mode == 1:
+        averaged = (None, start)
+    elif mode == 2:
+        averaged = (lambda avg, p, n: decay * avg + (1 - decay) * p, start)
     lr = kw.setdefault("lr", LR_DEFAULT[kind])
     if "beta1" in kw or "beta2" in kw:
         kw["betas"] = (kw.pop("beta1", 0.9), kw.pop("beta2", 0.999))
@@ -210,7 +232,169 @@ def torch_case(kind, hp):
             p.grad.neg_()
         if emulate_decoupled:
             p.mul_(1 - lr * wd)
-    return (lambda ps: opt_class(ps, **kw)), before_step
+    return (lambda ps: opt_class(ps, **kw)), before_step, averaged
+
+
+# ---- Learning-rate schedules ---------------------------------------------------------------
+SCHED_STEPS = 300
+
+
+def plateau_metrics_min():
+    out = []
+    for t in range(1, SCHED_STEPS + 1):
+        m = round(1.0 / (1 + 0.05 * min(t, 100)), 3)
+        if t % 7 == 0:
+            m += 0.05                                # worse epochs
+        out.append(m)
+    return out
+
+
+def plateau_metrics_max():
+    return [round(min(0.9, 0.5 + t / 400.0), 2) - (0.02 if t % 11 == 0 else 0.0)
+            for t in range(1, SCHED_STEPS + 1)]
+
+
+SCHEDULES = [
+    ("constant_half", dict(kind="constant", factor=0.5, total_iters=50)),
+    ("constant_default", dict(kind="constant")),
+    ("step_30", dict(kind="step", step_size=30, gamma=0.5)),
+    ("step_7", dict(kind="step", step_size=7, gamma=0.9)),
+    ("multistep_repeat", dict(kind="multistep", milestones=[50, 100, 100, 250], gamma=0.5)),
+    ("multistep", dict(kind="multistep", milestones=[30, 80])),
+    ("exponential_099", dict(kind="exponential", gamma=0.99)),
+    ("exponential_095", dict(kind="exponential", gamma=0.95)),
+    ("inverse_time_001", dict(kind="inverse_time", gamma=0.01)),
+    ("inverse_time_05", dict(kind="inverse_time", gamma=0.5)),
+    ("cosine_300", dict(kind="cosine", T_max=300)),
+    ("cosine_periodic", dict(kind="cosine", T_max=40, eta_min=0.001)),
+    ("restarts_mult2", dict(kind="cosine_restarts", T_0=10, T_mult=2)),
+    ("restarts_eta", dict(kind="cosine_restarts", T_0=25, eta_min=0.005)),
+    ("linear_warmup", dict(kind="linear", start_factor=0.1, end_factor=1.0, total_iters=20)),
+    ("linear_decay", dict(kind="linear", start_factor=1.0, end_factor=0.2, total_iters=100)),
+    ("polynomial_linear", dict(kind="polynomial", total_iters=300, power=1.0)),
+    ("polynomial_square", dict(kind="polynomial", total_iters=100, power=2.0)),
+    ("one_cycle", dict(kind="one_cycle", max_lr=1.0, total_steps=300)),
+    ("one_cycle_three_linear_beta1", dict(kind="one_cycle", max_lr=0.5, total_steps=300, three_phase=1,
+                                          anneal_linear=1, pct_start=0.25, optimizer="adam")),
+    ("one_cycle_no_momentum", dict(kind="one_cycle", max_lr=0.2, total_steps=300, cycle_momentum=0,
+                                   div_factor=10.0, final_div_factor=100.0)),
+    ("plateau_min", dict(kind="plateau", patience=5, cooldown=3)),
+    ("plateau_max_abs", dict(kind="plateau", mode_max=1, threshold_abs=1, threshold=0.01, patience=2,
+                             min_lr=1e-4, factor=0.5)),
+    ("swa_cos", dict(kind="swa", swa_lr=0.05)),
+    ("swa_linear_0", dict(kind="swa", swa_lr=0.02, anneal_epochs=0, anneal_linear=1)),
+    ("swa_linear_25", dict(kind="swa", swa_lr=0.02, anneal_epochs=25, anneal_linear=1)),
+    ("sequential_warmup_cosine", dict(kind="sequential", milestones=[10], children=[
+        dict(kind="linear", start_factor=0.01, total_iters=10), dict(kind="cosine", T_max=290)])),
+    ("sequential_three", dict(kind="sequential", milestones=[5, 100], children=[
+        dict(kind="constant", factor=0.1, total_iters=5), dict(kind="exponential", gamma=0.99),
+        dict(kind="step", step_size=40, gamma=0.5)])),
+    ("chained_constant_exponential", dict(kind="chained", children=[
+        dict(kind="constant", factor=0.1, total_iters=2), dict(kind="exponential", gamma=0.9)])),
+    ("chained_step_cosine", dict(kind="chained", children=[
+        dict(kind="step", step_size=50, gamma=0.5), dict(kind="cosine", T_max=60)])),
+]
+
+
+def make_scheduler(opt, sp):
+    import torch.optim.lr_scheduler as L
+    k = sp["kind"]
+    if k == "constant":
+        return L.ConstantLR(opt, factor=sp.get("factor", 1.0 / 3), total_iters=sp.get("total_iters", 5))
+    if k == "step":
+        return L.StepLR(opt, step_size=sp["step_size"], gamma=sp.get("gamma", 0.1))
+    if k == "multistep":
+        return L.MultiStepLR(opt, milestones=sp["milestones"], gamma=sp.get("gamma", 0.1))
+    if k == "exponential":
+        return L.ExponentialLR(opt, gamma=sp["gamma"])
+    if k == "inverse_time":
+        g = sp["gamma"]
+        return L.LambdaLR(opt, lambda e: 1.0 / (1.0 + g * e))
+    if k == "cosine":
+        return L.CosineAnnealingLR(opt, T_max=sp["T_max"], eta_min=sp.get("eta_min", 0))
+    if k == "cosine_restarts":
+        return L.CosineAnnealingWarmRestarts(opt, T_0=sp["T_0"], T_mult=sp.get("T_mult", 1),
+                                             eta_min=sp.get("eta_min", 0))
+    if k == "linear":
+        return L.LinearLR(opt, start_factor=sp.get("start_factor", 1.0 / 3),
+                          end_factor=sp.get("end_factor", 1.0), total_iters=sp.get("total_iters", 5))
+    if k == "polynomial":
+        return L.PolynomialLR(opt, total_iters=sp.get("total_iters", 5), power=sp.get("power", 1.0))
+    if k == "one_cycle":
+        return L.OneCycleLR(opt, max_lr=sp["max_lr"], total_steps=sp["total_steps"],
+                            pct_start=sp.get("pct_start", 0.3),
+                            anneal_strategy="linear" if sp.get("anneal_linear") else "cos",
+                            cycle_momentum=bool(sp.get("cycle_momentum", 1)),
+                            div_factor=sp.get("div_factor", 25.0),
+                            final_div_factor=sp.get("final_div_factor", 1e4),
+                            three_phase=bool(sp.get("three_phase", 0)))
+    if k == "plateau":
+        return L.ReduceLROnPlateau(opt, mode="max" if sp.get("mode_max") else "min",
+                                   factor=sp.get("factor", 0.1), patience=sp.get("patience", 10),
+                                   threshold=sp.get("threshold", 1e-4),
+                                   threshold_mode="abs" if sp.get("threshold_abs") else "rel",
+                                   cooldown=sp.get("cooldown", 0), min_lr=sp.get("min_lr", 0),
+                                   eps=sp.get("eps", 1e-8))
+    if k == "swa":
+        return torch.optim.swa_utils.SWALR(opt, swa_lr=sp["swa_lr"], anneal_epochs=sp.get("anneal_epochs", 10),
+                                           anneal_strategy="linear" if sp.get("anneal_linear") else "cos")
+    if k == "sequential":
+        children = [make_scheduler(opt, c) for c in sp["children"]]
+        return L.SequentialLR(opt, children, milestones=sp["milestones"])
+    if k == "chained":
+        return L.ChainedScheduler([make_scheduler(opt, c) for c in sp["children"]])
+    raise ValueError(k)
+
+
+def schedule_line(label, sp):
+    def params(d):
+        return ":".join("%s=%s" % (k, ",".join(map(str, v)) if isinstance(v, list) else v if isinstance(v, str) else repr(v))
+                        for k, v in d.items() if k not in ("children", "optimizer"))
+    words = ["case", label, "initial_lr=0.1", params(sp)]
+    for child in sp.get("children", []):
+        words.append("child=" + params(child))
+    return " ".join(w for w in words if w)
+
+
+def write_schedules():
+    path = os.path.join(HERE, "schedules.txt")
+    with open(path, "w") as f:
+        f.write("# generated by tests/golden/make_golden.py with torch %s; %d steps, initial lr 0.1\n"
+                % (torch.__version__, SCHED_STEPS))
+        f.write("# lr (and momentum or beta1 for one-cycle) after construction and after every step\n")
+        for label, sp in SCHEDULES:
+            p = torch.nn.Parameter(torch.zeros(1))
+            if sp.get("optimizer") == "adam":
+                opt = torch.optim.Adam([p], lr=0.1)
+            else:
+                opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+            sched = make_scheduler(opt, sp)
+            metrics = None
+            if sp["kind"] == "plateau":
+                metrics = plateau_metrics_max() if sp.get("mode_max") else plateau_metrics_min()
+            lrs, moms = [opt.param_groups[0]["lr"]], []
+            cycles = sp["kind"] == "one_cycle" and sp.get("cycle_momentum", 1)
+            use_beta = "betas" in opt.param_groups[0]
+
+            def momentum():
+                g = opt.param_groups[0]
+                return g["betas"][0] if use_beta else g["momentum"]
+            moms.append(momentum())
+            for t in range(SCHED_STEPS):
+                opt.step()
+                if metrics is not None:
+                    sched.step(metrics[t])
+                else:
+                    sched.step()
+                lrs.append(opt.param_groups[0]["lr"])
+                moms.append(momentum())
+            f.write(schedule_line(label, sp) + "\n")
+            if metrics is not None:
+                f.write("metric " + " ".join(repr(m) for m in metrics) + "\n")
+            f.write("lr " + " ".join(repr(v) for v in lrs) + "\n")
+            if cycles:
+                f.write("momentum " + " ".join(repr(v) for v in moms) + "\n")
+    print("wrote", path)
 
 
 if __name__ == "__main__":
@@ -218,6 +402,7 @@ if __name__ == "__main__":
     for kind, cases in CASES.items():
         rows = []
         for label, hp in cases:
-            make, before = torch_case(kind, hp)
-            rows.append((label, hp, run(make, before)))
+            make, before, averaged = torch_case(kind, hp)
+            rows.append((label, hp, run(make, before, averaged)))
         write(kind + ".txt", rows)
+    write_schedules()
