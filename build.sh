@@ -200,7 +200,7 @@ build_bench() {
     g++ -std=c++17 -O2 -c bench/shim.cc -o "$B/shim.o" &&
     gcc -std=c11 $BENCH_FLAGS -c bench/naive.c -o "$B/naive_O2.o" &&
     gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
-    gcc -std=c11 -O3 -march=native -ffast-math -c bench/roof.c -o "$B/roof.o" &&
+    gcc -std=c11 -O3 -march=native -mprefer-vector-width=512 -ffast-math -c bench/roof.c -o "$B/roof.o" &&
     gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" &&
     gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/bench_optim.c -o "$B/bench_optim.o" &&
     g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o "$B"/bench_optim.o \

@@ -932,8 +932,10 @@ static size_t nnopt__layout_bytes(const nnopt_hparams *h, const nnopt_group *gro
     }
     if (ngroups > (SIZE_MAX / 2) / sizeof(nnopt__group_state)) return 0;
     gbytes = (ngroups * sizeof(nnopt__group_state) + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1);
-    if (n > (SIZE_MAX / 2) / sizeof(float)) return 0;
-    bbytes = (n * sizeof(float) + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1);
+    if (n > (SIZE_MAX / 2) / sizeof(float) - 8192) return 0;
+    /* Buffers start 320 bytes apart modulo 4096, so the streams of one update do not alias
+       in the 4K-indexed load/store disambiguation (which slows large updates by ~10%). */
+    bbytes = ((n * sizeof(float) + 4095) & ~(size_t)4095) + 320;
     layout = nnopt__layout(h);
     for (k = 0; k < NNOPT__MAX_STATE; k++) nbuf += (layout >> k) & 1u;
     bytes = head + gbytes + NNOPT__ALIGN;            /* slack: caller memory of any alignment */

@@ -21,7 +21,10 @@ float **bench_arrays(void)
     if (!arrays[0]) {
         size_t k, i;
         for (k = 0; k < 6; k++) {
-            arrays[k] = (float *)aligned_alloc(64, (size_t)BENCH_MAX_N * sizeof(float));
+            /* 320 bytes more per array (the offset of the STREAM benchmark): no two arrays
+               share their address modulo 4096, which would alias loads with stores */
+            char *raw = (char *)aligned_alloc(4096, (size_t)BENCH_MAX_N * sizeof(float) + 4096);
+            arrays[k] = raw ? (float *)(raw + 320 * k) : NULL;
             if (!arrays[k]) { fprintf(stderr, "bench: out of memory\n"); exit(1); }
             for (i = 0; i < BENCH_MAX_N; i++)   /* parameters ~1, gradients ~1e-3, state small */
                 arrays[k][i] = k == 0 ? 1.0f : k == 1 ? 1e-3f * (float)((i * 7919) % 1000) / 1000.0f : 1e-4f;

@@ -20,6 +20,12 @@ void NAIVE_STEP(const naive_args *a)
     size_t i;
     (void)s2;
     switch (a->kind) {
+    case -1:                                   /* SWA update of s0 with p */
+        for (i = 0; i < n; i++) s0[i] += (p[i] - s0[i]) / (float)(a->t + 1);
+        break;
+    case -2:                                   /* EMA update of s0 with p */
+        for (i = 0; i < n; i++) s0[i] = 0.999f * s0[i] + 0.001f * p[i];
+        break;
     case NNOPT_SGD:
         for (i = 0; i < n; i++) { s0[i] = mu * s0[i] + g[i]; p[i] -= lr * s0[i]; }
         break;

@@ -53,6 +53,10 @@ def main():
                "written once per element")
     out.append("- `thread scaling`: with OpenMP, the DRAM-sized case on every core over the same "
                "case on one thread")
+    out.append("- `roof`, `vs naive`, `vs native` are measured by timing the kernel and each baseline "
+               "alternately (5 rounds of at least 5 ms each, best round of each), so they compare "
+               "like with like even when the machine's speed drifts; G elem/s and GB/s are Google "
+               "Benchmark's own measurement of each row")
     out.append("- `roof`: the kernel's bytes/s over a streaming loop with the same reads and "
                "writes (bench/roof.c, -O3 -march=native); `vs naive`: over the plain C loop "
                "built -O2 with no -march (bench/naive.c); `vs native`: over the same loop built "
@@ -79,7 +83,7 @@ def main():
                 line = "| %s | %s | %.3f | %.1f | %s |" % (size, variant, items, gbs, " | ".join(cells))
                 if torch:
                     t = torch.get(kernel, {}).get(size)
-                    line += (" %.1f |" % (items / t) if t and variant in ("avx512", "avx2", "scalar")
+                    line += (" %.1f |" % (items * 1e9 / t) if t and variant in ("avx512", "avx2", "scalar")
                              else " |")
                 out.append(line)
         out.append("")

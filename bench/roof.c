@@ -1,6 +1,6 @@
 /* The memory roof: the same reads and writes as a kernel, with one add per element, built
-   with -O3 -march=native -ffast-math so every loop (the read-only sum included) is as wide
-   as the machine allows. Results go through pointers the compiler cannot see past (or into
+   with -O3 -march=native -mprefer-vector-width=512 -ffast-math so every loop (the read-only
+   sum included) is as wide as the machine allows. Results go through pointers the compiler cannot see past (or into
    a volatile), so nothing can be optimized away. */
 #include "naive.h"
 

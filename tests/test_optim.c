@@ -342,6 +342,15 @@ static void test_paths_identical(void)
     }
     count = reference_cases(refs);
     for (c = 0; c < count; c++) check_paths(&refs[c].h, refs[c].label, ref, p, g);
+    {   /* Lookahead and averaging around other kinds */
+        nnopt_hparams h = nnopt_defaults(NNOPT_ADAM);
+        h.lr = 0.01; h.lookahead_k = 3; h.lookahead_alpha = 0.6; h.average = NNOPT_AVERAGE_EMA;
+        h.average_warmup = 1;
+        check_paths(&h, "lookahead_ema", ref, p, g);
+        h = nnopt_defaults(NNOPT_LAMB);
+        h.lr = 0.01; h.lookahead_k = 4; h.average = NNOPT_AVERAGE_SWA; h.average_start = 2;
+        check_paths(&h, "lookahead_swa", ref, p, g);
+    }
     nnopt_isa_set(initial);
     th_free_floats(ref, 0); th_free_floats(p, 1); th_free_floats(g, 3);
 }

@@ -25,6 +25,9 @@ static int all_settings(nnopt_hparams *out)
         if (kind == NNOPT_ADAM || kind == NNOPT_ADAMW || kind == NNOPT_ADABELIEF) h.amsgrad = 1;
         if (kind == NNOPT_RMSPROP) h.centered = 1;
         if (kind == NNOPT_ASGD) h.t0 = 5;
+        if (kind % 3 == 0) { h.lookahead_k = 4; h.lookahead_alpha = 0.7; }
+        if (kind % 3 == 1) { h.average = NNOPT_AVERAGE_SWA; h.average_start = 3; }
+        if (kind % 3 == 2) { h.average = NNOPT_AVERAGE_EMA; h.average_warmup = 1; }
         out[n++] = h;
     }
     return n;
@@ -386,7 +389,7 @@ static void test_checkpoint_resume(void)
         CHECKF(th_same_bits(q, p, N, "resumed vs straight"), "%s", name);
         if (nnopt_averaged_params(straight))
             CHECKF(th_same_bits(nnopt_averaged_params(resumed), nnopt_averaged_params(straight), N,
-                                "ASGD averages"), "%s", name);
+                                "averaged parameters"), "%s", name);
         free(buf);
         nnopt_destroy(straight); nnopt_destroy(resumed);
     }
