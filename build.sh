@@ -5,6 +5,7 @@
 #   ./build.sh bench      all microbenchmarks -> bench/results/*.json, docs/performance.md
 #   ./build.sh converge   convergence suite
 #   ./build.sh examples   build and run examples/
+#   ./build.sh docs       redraw the figures in docs/ (schedule plots)
 #   ./build.sh all        test, examples, bench, converge
 #   ./build.sh clean      remove build/
 set -u
@@ -15,7 +16,7 @@ BUILD=$ROOT/build
 WARN="-Wall -Wextra -Wpedantic -Werror"
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- tools ---------------------------------------------------------------------------
@@ -220,9 +221,9 @@ cmd_bench() {
     local stamp out torch_json=""
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     out=bench/results/bench-$stamp.json
-    echo "== benchmarks (full set: every kernel, size and path; about 6 minutes)"
+    echo "== benchmarks (full set: every kernel, size and path; about 8 minutes)"
     "$BUILD/bench/nnopt_bench" --benchmark_out="$out" --benchmark_out_format=json \
-        --benchmark_min_time=0.2 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+        --benchmark_min_time=0.3 \
         --benchmark_context="$(bench_context)" "$@" || return 1
     cp "$out" bench/results/latest.json
     if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -248,11 +249,20 @@ cmd_quick() {
 
 cmd_converge() { echo "build.sh converge: the convergence suite is not built yet"; }
 
+# Figures in docs/ drawn by the project's own code.
+cmd_docs() {
+    need_compilers
+    mkdir -p "$BUILD/docs" docs/figures
+    gcc -std=c99 -O2 -Wall -Wextra bench/plot_schedules.c -o "$BUILD/docs/plot_schedules" -lm &&
+        "$BUILD/docs/plot_schedules" docs/figures
+}
+
 case "${1:-}" in
     "")        cmd_quick ;;
     test)      cmd_test ;;
     bench)     shift; cmd_bench "$@" ;;
     converge)  cmd_converge ;;
+    docs)      cmd_docs ;;
     examples)  cmd_examples ;;
     all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;
     clean)     rm -rf "$BUILD" ;;
