@@ -20,6 +20,11 @@
      run time, so no -mavx2 or -march is needed. Every path gives bit-identical results.
 
    SEMANTICS
+     Contents: optimizers (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam,
+     Rprop, ASGD, Lion, AdaBelief, Yogi, LAMB, LARS) with parameter groups, checkpoints,
+     clipping, SWA/EMA averaging and Lookahead; learning-rate schedules (torch.optim.
+     lr_scheduler). Reference: docs/api.md.
+
      Optimizers follow torch.optim (PyTorch 2.x defaults). Per-step scalar coefficients are
      computed in double and rounded once to float; each element's update is a fixed sequence of
      IEEE single-precision operations (explicit fused multiply-adds, exactly rounded sqrt and
@@ -35,11 +40,11 @@
      NNOPT_ASSERT(x)         internal invariant check (default assert(x))
      NNOPT_NO_SIMD           portable C path only
      NNOPT_NO_AVX512         drop the AVX-512 path (keep AVX2+FMA)
-     NNOPT_NO_OPTIM          remove the optimizer section
-     NNOPT_NO_SCHED, NNOPT_NO_REG, NNOPT_NO_DROPOUT, NNOPT_NO_BATCHNORM, NNOPT_NO_AUGMENT
-                             remove the schedule, regularization, dropout, batch-norm and
-                             augmentation sections (accepted now; those sections are not in this
-                             version yet)
+     NNOPT_NO_OPTIM          remove the optimizer section (and the schedules' apply functions)
+     NNOPT_NO_SCHED          remove the learning-rate schedule section
+     NNOPT_NO_REG, NNOPT_NO_DROPOUT, NNOPT_NO_BATCHNORM, NNOPT_NO_AUGMENT
+                             remove the regularization, dropout, batch-norm and augmentation
+                             sections (accepted now; those sections are not in this version yet)
      NNOPT_SELF "path/nnopt.h"
                              how the header re-includes itself to compile its kernels once per
                              instruction set; only needed on a compiler without __FILE_NAME__
@@ -2098,6 +2103,8 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
      V(set1) V(loadn) V(storen)   broadcast; load/store the first k <= W lanes (others: 0)
      V(add) V(sub) V(mul) V(div) V(fma) V(sqrt) V(min) V(max) V(neg) V(abs)
      V(lt) V(le) V(gt) V(eq) V(select) V(all)
+     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch_write) a hint for a stream
+     that is written without being read (the hardware prefetcher follows loads, not stores)
    with the semantics of the scalar definitions: min/max as (a < b ? a : b), comparisons
    false on NaN, fma fused, sqrt and div exactly rounded.
    A kernel is a block function V(name_block)(args, i, k) over elements [i, i+k), run by
@@ -2145,6 +2152,7 @@ NNOPT__OP int   V(gt)(float a, float b) { return a > b; }
 NNOPT__OP int   V(eq)(float a, float b) { return a == b; }
 NNOPT__OP float V(select)(int m, float a, float b) { return m ? a : b; }
 NNOPT__OP int   V(all)(int m) { return m; }
+NNOPT__OP void  V(prefetch_write)(const float *p, size_t ahead) { (void)p; (void)ahead; }
 /* Reductions: 16 double lanes; element o of each 16-element block adds into lane o. */
 typedef struct { double d[16]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 16; l++) s->d[l] = 0.0; }
@@ -2181,6 +2189,8 @@ NNOPT__OP __m256 V(gt)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_
 NNOPT__OP __m256 V(eq)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m256 V(select)(__m256 m, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, m); }
 NNOPT__OP int V(all)(__m256 m) { return _mm256_movemask_ps(m) == 0xFF; }
+NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m256d d[4]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 4; l++) s->d[l] = _mm256_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m256 x, __m256d *lo, __m256d *hi)
@@ -2228,6 +2238,8 @@ NNOPT__OP __mmask16 V(gt)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, 
 NNOPT__OP __mmask16 V(eq)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m512 V(select)(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
 NNOPT__OP int V(all)(__mmask16 m) { return m == 0xFFFF; }
+NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m512d d[2]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { s->d[0] = s->d[1] = _mm512_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m512 x, __m512d *lo, __m512d *hi)
@@ -2497,7 +2509,8 @@ NNOPT__OP void V(asgd_block)(nnopt__optim_args *a, size_t i, size_t k)
     V(vec) g = V(grad_prologue)(a, &p, NNOPT__LOAD(a->grad));
     p = V(fma)(g, V(set1)(a->k.asgd.neg_eta), V(mul)(p, V(set1)(a->k.asgd.decay)));
     NNOPT__STORE(a->param, p);
-    if (a->k.asgd.mu == 1.0f) {
+    if (a->k.asgd.mu == 1.0f) {                      /* ax is only written: prefetch it */
+        V(prefetch_write)(a->s[0] + i, 512);
         NNOPT__STORE(a->s[0], p);
     } else {
         V(vec) ax = NNOPT__LOAD(a->s[0]);

@@ -1,4 +1,5 @@
-/* Optimizer and averaging benchmarks: every optimizer kind (and the SWA and EMA updates) at
+/* Optimizer benchmarks: every optimizer kind (and the SWA and EMA updates, and the gradient
+   norm of clipping) at
    4K, 16K, 64K, 1M and 16M elements on each ISA path, beside three baselines: the plain C
    loop built -O2 with no -march (naive-O2), the same loop built -O3 -march=native
    (naive-native), and a streaming loop with the kernel's reads and writes (roof).
@@ -15,12 +16,12 @@
 #  include <omp.h>
 #endif
 
-enum { AVG_NONE = 0, AVG_SWA = 1, AVG_EMA = 2 };
+enum { AVG_NONE = 0, AVG_SWA = 1, AVG_EMA = 2, CLIP_NORM = 3 };
 
 typedef struct {
     const char *name;
     nnopt_hparams h;            /* optimizers */
-    int average;                /* AVG_SWA / AVG_EMA: the averaging kernels instead */
+    int average;                /* AVG_SWA / AVG_EMA / CLIP_NORM: that kernel instead */
     int passes;                 /* streaming passes: {reads, writes} each */
     int traffic[2][2];
 } bench_case;
@@ -37,7 +38,7 @@ typedef struct {
 
 enum { BASE_NAIVE_O2 = -1, BASE_NAIVE_NATIVE = -2, BASE_ROOF = -3 };
 
-static bench_case cases[NNOPT_KIND_COUNT + 3];
+static bench_case cases[NNOPT_KIND_COUNT + 4];
 static int case_count;
 static const size_t sizes[] = { 4096, 16384, 65536, 1 << 20, 1 << 24 };
 #define SIZE_COUNT (sizeof sizes / sizeof sizes[0])
@@ -74,6 +75,7 @@ static void define_cases(void)
     h = nnopt_defaults(NNOPT_SGD);
     add_case("swa_update", h, AVG_SWA, 2, 1, 0, 0);             /* reads avg, p; writes avg */
     add_case("ema_update", h, AVG_EMA, 2, 1, 0, 0);
+    add_case("clip_grad_norm", h, CLIP_NORM, 1, 0, 0, 0);     /* the norm; under max_norm */
 }
 
 static double case_bytes(const bench_case *c, size_t n)
@@ -106,7 +108,8 @@ static void run_baseline(const bench_case *c, size_t n, int which, double t)
 static void run_kernel(const bench_case *c, nnopt_optimizer *opt, size_t n, double t)
 {
     float **arr = bench_arrays();
-    if (c->average == AVG_SWA) nnopt_swa_update(arr[2], arr[0], n, (uint64_t)t);
+    if (c->average == CLIP_NORM) nnopt_clip_grad_norm(arr[1], n, 1e30, 2.0, 0, NULL);
+    else if (c->average == AVG_SWA) nnopt_swa_update(arr[2], arr[0], n, (uint64_t)t);
     else if (c->average == AVG_EMA) nnopt_ema_update(arr[2], arr[0], n, 0.999, (uint64_t)t);
     else nnopt_step(opt, arr[0], arr[1]);
 }
@@ -191,8 +194,8 @@ static void bench_fn(nb_state *st, void *ctx)
 
 void register_optim_benchmarks(void)
 {
-    static bench_item items[(NNOPT_KIND_COUNT + 3) * SIZE_COUNT * 7];
-    static double single[NNOPT_KIND_COUNT + 3];
+    static bench_item items[(NNOPT_KIND_COUNT + 4) * SIZE_COUNT * 7];
+    static double single[NNOPT_KIND_COUNT + 4];
     static const char *const baseline_names[] = { "", "naive-O2", "naive-native", "roof" };
     int nb = 0, c, v, threads = 1;
     size_t s;

@@ -7,7 +7,13 @@
 
 #ifndef NAIVE_STEP
 #  define NAIVE_STEP naive_O2_step
+#  define NAIVE_SINK naive_O2_sink
+#else
+#  define NAIVE_SINK naive_native_sink
 #endif
+
+volatile double NAIVE_SINK;   /* where a loop that only reads leaves its result */
+#define naive_sink NAIVE_SINK
 
 void NAIVE_STEP(const naive_args *a)
 {
@@ -26,6 +32,12 @@ void NAIVE_STEP(const naive_args *a)
     case -2:                                   /* EMA update of s0 with p */
         for (i = 0; i < n; i++) s0[i] = 0.999f * s0[i] + 0.001f * p[i];
         break;
+    case -3: {                                 /* the 2-norm of g, as clipping computes it */
+        double sum = 0;
+        for (i = 0; i < n; i++) sum += (double)g[i] * g[i];
+        naive_sink = sqrt(sum);
+        break;
+    }
     case NNOPT_SGD:
         for (i = 0; i < n; i++) { s0[i] = mu * s0[i] + g[i]; p[i] -= lr * s0[i]; }
         break;

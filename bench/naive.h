@@ -11,7 +11,7 @@ typedef struct naive_args {
     float *p;
     const float *g;
     float *s[3];                       /* state buffers, in nnopt's order for the kind */
-    int kind;                          /* nnopt_kind; -1 SWA, -2 EMA update of s[0] with p */
+    int kind;                          /* nnopt_kind; -1 SWA, -2 EMA update of s[0] with p, -3 norm of g */
     double lr, beta1, beta2, eps, weight_decay, momentum, t;   /* t: this step, from 1 */
 } naive_args;
 

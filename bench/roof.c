@@ -18,6 +18,7 @@ void roof_stream(float *const *arrays, int reads, int writes, size_t n)
     case 42: for (i = 0; i < n; i++) { float x = b[i] + d[i]; a[i] += x; c[i] += x; } break;
     case 43: for (i = 0; i < n; i++) { float x = b[i]; a[i] += x; c[i] += x; d[i] += x; } break;
     case 54: for (i = 0; i < n; i++) { float x = b[i]; a[i] += x; c[i] += x; d[i] += x; e[i] += x; } break;
+    case 10: { float s = 0; for (i = 0; i < n; i++) s += b[i] * b[i]; roof_sink = s; break; }
     case 20: { float s = 0; for (i = 0; i < n; i++) s += a[i] * b[i]; roof_sink = s; break; }
     default: for (i = 0; i < n; i++) a[i] += b[i]; break;
     }

@@ -433,7 +433,8 @@ static void test_invalid_hparams(void)
         double *fields[] = { &h.lr, &h.weight_decay, &h.momentum, &h.dampening, &h.beta1, &h.beta2,
                              &h.eps, &h.alpha, &h.rho, &h.lr_decay, &h.initial_accumulator_value,
                              &h.momentum_decay, &h.eta_minus, &h.eta_plus, &h.step_size_min,
-                             &h.step_size_max, &h.lambd, &h.t0, &h.trust_coefficient };
+                             &h.step_size_max, &h.lambd, &h.t0, &h.trust_coefficient,
+                             &h.average_decay, &h.lookahead_alpha };
         size_t f;
         const char *name = nnopt_kind_name((nnopt_kind)kind);
         for (f = 0; f < sizeof fields / sizeof fields[0]; f++)
