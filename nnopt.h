@@ -448,7 +448,7 @@ typedef struct nnopt__optim_args {
         struct { float beta1, one_minus_beta1, beta2, one_minus_beta2, inv_bc1, inv_bc2, eps,
                  weight_decay, neg_lr_ratio; } lamb;
         struct { float weight_decay, momentum, neg_lr_ratio; int nesterov; } lars;
-        struct { float lo, hi, scale; } clip;
+        struct { float lo, hi, scale; int absolute; } clip;
         struct { float divisor, decay, one_minus_decay; int mode; } average;
         struct { float alpha; } lookahead;
     } k;
@@ -1639,7 +1639,8 @@ NNOPT_API nnopt_status nnopt_clip_grad_norm_groups(float *const *grads, const si
         memset(&a, 0, sizeof a);
         a.n = sizes[i];
         a.grad = grads[i];
-        NNOPT__RUN_REDUCE(grad_sums, &a, sums);           /* sum g^2, sum |g| */
+        a.k.clip.absolute = norm_type == 1.0;
+        NNOPT__RUN_REDUCE(grad_sums, &a, sums);           /* sum g^2 (and sum |g| for p = 1) */
         squares += sums[0];
         absolute += sums[1];
         if (norm_type == (double)INFINITY) {
@@ -2200,8 +2201,8 @@ NNOPT__OP void V(dacc_add)(V(dacc) *s, __m256 x, size_t part)
   s->d[2 * part] = _mm256_add_pd(s->d[2 * part], lo); s->d[2 * part + 1] = _mm256_add_pd(s->d[2 * part + 1], hi); }
 NNOPT__OP void V(dacc_add_sq)(V(dacc) *s, __m256 x, size_t part)
 { __m256d lo, hi; V(dacc_split)(x, &lo, &hi);
-  s->d[2 * part] = _mm256_add_pd(s->d[2 * part], _mm256_mul_pd(lo, lo));
-  s->d[2 * part + 1] = _mm256_add_pd(s->d[2 * part + 1], _mm256_mul_pd(hi, hi)); }
+  s->d[2 * part] = _mm256_fmadd_pd(lo, lo, s->d[2 * part]);          /* x*x is exact in double, */
+  s->d[2 * part + 1] = _mm256_fmadd_pd(hi, hi, s->d[2 * part + 1]); } /* so fma = mul then add */
 NNOPT__OP void V(dacc_max)(V(dacc) *s, __m256 x, size_t part)
 { __m256d lo, hi; V(dacc_split)(x, &lo, &hi);
   s->d[2 * part] = _mm256_max_pd(s->d[2 * part], lo); s->d[2 * part + 1] = _mm256_max_pd(s->d[2 * part + 1], hi); }
@@ -2251,7 +2252,7 @@ NNOPT__OP void V(dacc_add)(V(dacc) *s, __m512 x, size_t part)
   s->d[0] = _mm512_add_pd(s->d[0], lo); s->d[1] = _mm512_add_pd(s->d[1], hi); }
 NNOPT__OP void V(dacc_add_sq)(V(dacc) *s, __m512 x, size_t part)
 { __m512d lo, hi; (void)part; V(dacc_split)(x, &lo, &hi);
-  s->d[0] = _mm512_add_pd(s->d[0], _mm512_mul_pd(lo, lo)); s->d[1] = _mm512_add_pd(s->d[1], _mm512_mul_pd(hi, hi)); }
+  s->d[0] = _mm512_fmadd_pd(lo, lo, s->d[0]); s->d[1] = _mm512_fmadd_pd(hi, hi, s->d[1]); }
 NNOPT__OP void V(dacc_max)(V(dacc) *s, __m512 x, size_t part)
 { __m512d lo, hi; (void)part; V(dacc_split)(x, &lo, &hi);
   s->d[0] = _mm512_maskz_max_pd(0xFF, s->d[0], lo); s->d[1] = _mm512_maskz_max_pd(0xFF, s->d[1], hi); }
@@ -2640,7 +2641,7 @@ NNOPT__OP void V(lars_apply_block)(nnopt__optim_args *a, size_t i, size_t k)
 }
 NNOPT__KERNEL(lars_apply, nnopt__optim_args)
 
-/* Gradient clipping: sums of g^2 and |g|, per-lane maxima of |g|, scaling, clamping (the
+/* Gradient clipping: sums of g^2 (and of |g| for the 1-norm), per-lane maxima of |g|, scaling, clamping (the
    bound first, so NaN passes through as in torch.clamp). The gradient is a->grad when read,
    a->param when written. */
 NNOPT__OP void V(grad_sums_block)(nnopt__optim_args *a, size_t i, size_t k, size_t part,
@@ -2648,7 +2649,7 @@ NNOPT__OP void V(grad_sums_block)(nnopt__optim_args *a, size_t i, size_t k, size
 {
     V(vec) g = NNOPT__LOAD(a->grad);
     V(dacc_add_sq)(sq, g, part);
-    V(dacc_add)(ab, V(abs)(g), part);
+    if (a->k.clip.absolute) V(dacc_add)(ab, V(abs)(g), part);
 }
 NNOPT__REDUCING_KERNEL(grad_sums)
 NNOPT__OP void V(grad_max_abs_block)(nnopt__optim_args *a, size_t i, size_t k, size_t part,
