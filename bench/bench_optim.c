@@ -4,7 +4,7 @@
    loop built -O2 with no -march (naive-O2), the same loop built -O3 -march=native
    (naive-native), and a streaming loop with the kernel's reads and writes (roof).
    The counters roof, vs_naive and vs_native compare the kernel with the baselines timed
-   alternately with it in the same run (best of 5 rounds each; 3 from cold caches at 16M), so a
+   alternately with it in the same run (best of 5 rounds each, from cold caches at 16M), so a
    slow moment of the machine affects both sides. Built with OpenMP, the 16M case of the best path also runs on
    every core (counter: scaling, over its one-thread time). */
 #include "bench.h"
@@ -125,15 +125,15 @@ static void flush_caches(void)
     if (junk) memset(junk, ++fill, bytes);
 }
 
-/* Seconds per call of the kernel and of each baseline, timed alternately: 5 rounds (3 at
-   16M), each a batch of calls lasting at least 5 ms; the best round of each. At 16M every
-   batch starts from cold caches. */
+/* Seconds per call of the kernel and of each baseline, timed alternately: 5 rounds, each a
+   batch of calls lasting at least 5 ms; the best round of each. At 16M every batch starts
+   from cold caches. */
 static void interleaved_seconds(const bench_item *b, nnopt_optimizer *opt, double best[4])
 {
     int round, v;
     double t = 1;
     for (v = 0; v < 4; v++) best[v] = 1e30;
-    for (round = 0; round < (b->n >= BENCH_MAX_N ? 3 : 5); round++)
+    for (round = 0; round < 5; round++)
         for (v = 0; v < 4; v++) {
             double start, elapsed;
             long calls = 0;

@@ -28,7 +28,7 @@ def targets(rows, torch):
     best = "avx512" if get("adam", "16M", "avx512", "roof") is not None else "avx2"
     out = ["## Targets\n", "| target | measured (%s path) | met |" % best, "|---|---|---|"]
 
-    def row(text, value, ok, fmt="%.2f"):
+    def row(text, value, ok, fmt="%.3f"):
         out.append("| %s | %s | %s |" % (text, fmt % value if value is not None else "n/a",
                                          "yes" if value is not None and ok(value) else "no"))
     row("Adam 16K: at least 4x the plain -O2 loop", get("adam", "16K", best, "vs_naive"), lambda v: v >= 4)
@@ -46,7 +46,8 @@ def targets(rows, torch):
         row("Adam 16M: at least 4x torch.optim.Adam (one thread)", ratio, lambda v: v >= 4)
     out.append("")
     out.append("Ratios come from one run on a shared 2-core virtual machine; repeated runs move "
-               "them by a few percent (see the roof notes above).\n")
+               "them by a few percent (see the roof notes above), so a value within a few percent "
+               "of its target can read either way from run to run.\n")
     return out
 
 
@@ -86,6 +87,12 @@ def main():
                "alternately (5 rounds of at least 5 ms each, best round of each), so they compare "
                "like with like even when the machine's speed drifts; G elem/s and GB/s are Google "
                "Benchmark's own measurement of each row")
+    out.append("- the roof (bench/roof.c) reads every array the kernel reads and writes back the "
+               "ones it writes, one add per element, built -O3 -march=native -mprefer-vector-width=512; "
+               "its results go to memory through pointers the compiler cannot see past (or to a "
+               "volatile), so it cannot be optimized away. Arrays start 320 bytes apart modulo 4096 "
+               "(no 4K aliasing) and 16M cases start from cold caches; a roof fraction slightly above "
+               "1 is run-to-run noise, a large one would mean a wrong roof")
     out.append("- `roof`: the kernel's bytes/s over a streaming loop with the same reads and "
                "writes (bench/roof.c, -O3 -march=native); `vs naive`: over the plain C loop "
                "built -O2 with no -march (bench/naive.c); `vs native`: over the same loop built "
