@@ -1766,20 +1766,21 @@ static int nnopt__sched_valid(const nnopt_sched_params *p)
     return 0;
 }
 
-/* OneCycleLR's phases: the end step and the (lr, momentum) it anneals between. */
+/* OneCycleLR: anneal from start to end as pct goes from 0 to 1 (cosine or linear). */
 static double nnopt__anneal(const nnopt_sched_params *p, double start, double end, double pct)
 {
     if (p->anneal_linear) return (end - start) * pct + start;
     return end + (start - end) / 2.0 * (cos(NNOPT__PI * pct) + 1);
 }
 
-static void nnopt__one_cycle(nnopt_scheduler *s, const nnopt_sched_node *nd, double *lr, double *mom)
+/* OneCycleLR at the node's step: find the phase (its end step and the lr and momentum it
+   anneals between) and interpolate. */
+static void nnopt__one_cycle(const nnopt_sched_node *nd, double *lr, double *mom)
 {
     const nnopt_sched_params *p = &nd->p;
     const double initial = p->max_lr / p->div_factor, min_lr = initial / p->final_div_factor;
     double ends[3], lrs[4], moms[4], start_step = 0, step = (double)nd->last_epoch;
     int phases, i;
-    (void)s;
     if (p->three_phase) {
         phases = 3;
         ends[0] = p->pct_start * p->total_steps - 1;
@@ -1859,7 +1860,7 @@ static double nnopt__sched_value(nnopt_scheduler *s, nnopt_sched_node *nd, int c
         return p->eta_min + (base - p->eta_min) * (1 + cos(NNOPT__PI * (double)nd->t_cur / (double)nd->t_i)) / 2;
     case NNOPT_SCHED_ONE_CYCLE: {
         double out = lr, mom = s->momentum;
-        nnopt__one_cycle(s, nd, &out, &mom);
+        nnopt__one_cycle(nd, &out, &mom);
         if (p->cycle_momentum) s->momentum = mom;
         return out;
     }
@@ -1894,9 +1895,9 @@ static void nnopt__node_step(nnopt_scheduler *s, nnopt_sched_node *nd, int given
                 nd->t_i *= nd->p.T_mult;
                 s->restarted = 1;
             }
-        } else {                                     /* integer epochs below T_0 * ... */
-            long n = 0, ti = nd->p.T_0, start = 0;
-            while (epoch >= start + ti) { start += ti; ti *= nd->p.T_mult; n++; }
+        } else {                                     /* step(epoch): find epoch's cycle */
+            long ti = nd->p.T_0, start = 0;
+            while (epoch >= start + ti) { start += ti; ti *= nd->p.T_mult; }
             nd->t_i = ti;
             nd->t_cur = epoch - start;
         }
