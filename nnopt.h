@@ -902,8 +902,9 @@ static unsigned nnopt__kind_layout(const nnopt_hparams *h)
                                                             /* square_avg, momentum, grad_avg */
     case NNOPT_ADADELTA:  return 3u;                                        /* square_avg, acc_delta */
     case NNOPT_ADAMAX:    return 3u;                                        /* m, u */
-    case NNOPT_NADAM: case NNOPT_RADAM: case NNOPT_YOGI: case NNOPT_LAMB:
+    case NNOPT_NADAM: case NNOPT_RADAM: case NNOPT_YOGI:
                           return 3u;                                        /* m, v */
+    case NNOPT_LAMB:      return 7u;                                        /* m, v, update */
     case NNOPT_RPROP:     return 3u;                                        /* prev, step_size */
     case NNOPT_ASGD:      return 1u;                                        /* ax */
     case NNOPT_LION:      return 1u;                                        /* m */
@@ -1254,7 +1255,7 @@ static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, floa
         a.k.lamb.inv_bc2 = (float)(1.0 / bc2);
         a.k.lamb.eps = (float)h->eps;
         a.k.lamb.weight_decay = (float)wd;
-        NNOPT__RUN_REDUCE(lamb_moments, &a, sums);     /* updates m, v; sums |p|^2, |u|^2 */
+        NNOPT__RUN_REDUCE(lamb_moments, &a, sums);     /* m, v, u; sums |p|^2, |u|^2 */
         pn = sqrt(sums[0]); un = sqrt(sums[1]);
         ratio = (pn == 0.0 || un == 0.0) ? 1.0 : pn / un;
         a.k.lamb.neg_lr_ratio = (float)(-lr * ratio);
@@ -2582,9 +2583,9 @@ NNOPT__OP void V(yogi_block)(nnopt__optim_args *a, size_t i, size_t k)
 }
 NNOPT__KERNEL(yogi, nnopt__optim_args)
 
-/* LAMB, two passes. The update u = (m/bc1) / (sqrt(v/bc2) + eps) + wd p; the first pass
-   advances m, v and sums |p|^2 and |u|^2, the second recomputes u from the stored moments
-   (the same operations, so the same bits) and applies p -= lr (|p|/|u|) u. */
+/* LAMB, two passes. s0 = m, s1 = v, s2 = the update u = (m/bc1) / (sqrt(v/bc2) + eps) + wd p.
+   The first pass advances m, v, stores u and sums |p|^2 and |u|^2; the second applies
+   p -= lr (|p|/|u|) u (keeping u saves the second pass a divide and a square root). */
 NNOPT__OP V(vec) V(lamb_update)(const nnopt__optim_args *a, V(vec) p, V(vec) m, V(vec) v)
 {
     V(vec) adam = V(div)(V(mul)(m, V(set1)(a->k.lamb.inv_bc1)),
@@ -2598,17 +2599,19 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(vec) g = V(grad_prologue)(a, &p, NNOPT__LOAD(a->grad));
     V(vec) m = V(ema)(NNOPT__LOAD(a->s[0]), a->k.lamb.beta1, g, a->k.lamb.one_minus_beta1);
     V(vec) v = V(ema)(NNOPT__LOAD(a->s[1]), a->k.lamb.beta2, V(mul)(g, g), a->k.lamb.one_minus_beta2);
+    V(vec) u = V(lamb_update)(a, p, m, v);
     NNOPT__STORE(a->s[0], m);
     NNOPT__STORE(a->s[1], v);
+    V(prefetch_write)(a->s[2] + i, 512);           /* u is only written here */
+    NNOPT__STORE(a->s[2], u);
     V(dacc_add_sq)(p_sq, p, part);
-    V(dacc_add_sq)(u_sq, V(lamb_update)(a, p, m, v), part);
+    V(dacc_add_sq)(u_sq, u, part);
 }
 NNOPT__REDUCING_KERNEL(lamb_moments)
 NNOPT__OP void V(lamb_apply_block)(nnopt__optim_args *a, size_t i, size_t k)
 {
     V(vec) p = NNOPT__LOAD(a->param);
-    V(vec) u = V(lamb_update)(a, p, NNOPT__LOAD(a->s[0]), NNOPT__LOAD(a->s[1]));
-    NNOPT__STORE(a->param, V(fma)(u, V(set1)(a->k.lamb.neg_lr_ratio), p));
+    NNOPT__STORE(a->param, V(fma)(NNOPT__LOAD(a->s[2]), V(set1)(a->k.lamb.neg_lr_ratio), p));
 }
 NNOPT__KERNEL(lamb_apply, nnopt__optim_args)
 

@@ -65,7 +65,7 @@ static void define_cases(void)
         case NNOPT_ADAGRAD: case NNOPT_RMSPROP: case NNOPT_ASGD: case NNOPT_LION:
             add_case(name, h, AVG_NONE, 3, 2, 0, 0); break;
         case NNOPT_LAMB:
-            add_case(name, h, AVG_NONE, 4, 2, 3, 1); break;    /* moments + norms, then apply */
+            add_case(name, h, AVG_NONE, 4, 3, 2, 1); break;    /* moments, update, norms; apply */
         case NNOPT_LARS:
             add_case(name, h, AVG_NONE, 2, 0, 3, 2); break;    /* norms, then apply */
         default:
