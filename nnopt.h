@@ -921,30 +921,41 @@ static int nnopt__group_valid(const nnopt_group *g)
            nnopt__finite(g->weight_decay_scale) && g->weight_decay_scale >= 0;
 }
 
+static int nnopt__state_count(unsigned layout)   /* buffers in a layout */
+{
+    int k, c = 0;
+    for (k = 0; k < NNOPT__MAX_STATE; k++) c += (layout >> k) & 1u;
+    return c;
+}
+
+/* x rounded up to a multiple of NNOPT__ALIGN. */
+static size_t nnopt__align_up(size_t x)
+{
+    return (x + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1);
+}
+
 /* Bytes for an optimizer: struct, group table, then each state buffer, all 64-byte aligned
    (plus slack to align caller memory). 0 if the arguments are invalid or sizes overflow. */
 static size_t nnopt__layout_bytes(const nnopt_hparams *h, const nnopt_group *groups,
                                   size_t ngroups, size_t *total_n, size_t *group_bytes,
                                   size_t *buffer_bytes)
 {
-    const size_t head = (sizeof(nnopt_optimizer) + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1);
     size_t n = 0, gbytes, bbytes, i, bytes;
-    unsigned layout;
-    int k, nbuf = 0;
+    int nbuf;
     if (!nnopt__hparams_valid(h) || !groups || ngroups == 0) return 0;
     for (i = 0; i < ngroups; i++) {
         if (!nnopt__group_valid(&groups[i]) || groups[i].n > SIZE_MAX - n) return 0;
         n += groups[i].n;
     }
     if (ngroups > (SIZE_MAX / 2) / sizeof(nnopt__group_state)) return 0;
-    gbytes = (ngroups * sizeof(nnopt__group_state) + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1);
+    gbytes = nnopt__align_up(ngroups * sizeof(nnopt__group_state));
     if (n > (SIZE_MAX / 2) / sizeof(float) - 8192) return 0;
     /* Buffers start 320 bytes apart modulo 4096, so the streams of one update do not alias
        in the 4K-indexed load/store disambiguation (which slows large updates by ~10%). */
     bbytes = ((n * sizeof(float) + 4095) & ~(size_t)4095) + 320;
-    layout = nnopt__layout(h);
-    for (k = 0; k < NNOPT__MAX_STATE; k++) nbuf += (layout >> k) & 1u;
-    bytes = head + gbytes + NNOPT__ALIGN;            /* slack: caller memory of any alignment */
+    nbuf = nnopt__state_count(nnopt__layout(h));
+    /* the struct, the groups, and slack for caller memory of any alignment */
+    bytes = nnopt__align_up(sizeof(nnopt_optimizer)) + gbytes + NNOPT__ALIGN;
     if (nbuf && bbytes > (SIZE_MAX - bytes) / (size_t)nbuf) return 0;
     bytes += bbytes * (size_t)nbuf;
     *total_n = n; *group_bytes = gbytes; *buffer_bytes = bbytes;
@@ -993,7 +1004,7 @@ NNOPT_API nnopt_optimizer *nnopt_init(void *memory, size_t bytes, const nnopt_hp
     base = ((uintptr_t)memory + NNOPT__ALIGN - 1) & ~(uintptr_t)(NNOPT__ALIGN - 1);
     opt = (nnopt_optimizer *)base;
     memset(opt, 0, sizeof *opt);
-    next = (char *)base + ((sizeof(nnopt_optimizer) + NNOPT__ALIGN - 1) & ~(size_t)(NNOPT__ALIGN - 1));
+    next = (char *)base + nnopt__align_up(sizeof(nnopt_optimizer));
     opt->h = *h;
     opt->n = n;
     opt->ngroups = ngroups;
@@ -1487,13 +1498,6 @@ static double nnopt__get_f64(nnopt__reader *r)
     double d;
     memcpy(&d, &v, sizeof d);
     return d;
-}
-
-static int nnopt__state_count(unsigned layout)
-{
-    int k, c = 0;
-    for (k = 0; k < NNOPT__MAX_STATE; k++) c += (layout >> k) & 1u;
-    return c;
 }
 
 NNOPT_API size_t nnopt_save_size(const nnopt_optimizer *opt)
