@@ -67,7 +67,7 @@ record() {   # record NAME STATUS(0 = pass)
 
 # run_suite NAME COMPILER LANGFLAGS CFLAGS... : build the suite in one configuration and run it.
 # The suite's own "N passed, M failed" line is added to the totals.
-SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c tests/test_core.c tests/test_optim.c tests/test_optim_api.c tests/test_sched.c"
+SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c $(ls tests/test_*.c | tr "\n" " ")"
 # With RUNNER set (e.g. an emulator), the binary runs under it.
 run_suite() {
     local name=$1 cc=$2 lang=$3; shift 3
@@ -202,9 +202,13 @@ build_bench() {
     gcc -std=c11 $BENCH_FLAGS -c bench/naive.c -o "$B/naive_O2.o" &&
     gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
     gcc -std=c11 -O3 -march=native -mprefer-vector-width=512 -ffast-math -c bench/roof.c -o "$B/roof.o" &&
-    gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" &&
-    gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/bench_optim.c -o "$B/bench_optim.o" &&
-    g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o "$B"/bench_optim.o \
+    gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" || return 1
+    local src objs=""
+    for src in bench/bench_*.c; do
+        gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c "$src" -o "$B/$(basename "$src" .c).o" || return 1
+        objs="$objs $B/$(basename "$src" .c).o"
+    done
+    g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o $objs \
         -o "$B/nnopt_bench" -fopenmp -lbenchmark -lpthread -lm
 }
 

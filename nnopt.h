@@ -340,6 +340,39 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 
 #endif /* NNOPT_NO_SCHED */
 
+/* ---- Random numbers (Philox4x32-10) ---------------------------------------------- */
+/* RNG-API-SLOT */
+
+
+
+#ifndef NNOPT_NO_REG
+/* ---- Regularization: penalties, proximal step, max-norm ------------------------- */
+/* REG-API-SLOT */
+#endif /* NNOPT_NO_REG */
+
+
+
+#ifndef NNOPT_NO_DROPOUT
+/* ---- Dropout and DropConnect ----------------------------------------------------- */
+/* DROPOUT-API-SLOT */
+#endif /* NNOPT_NO_DROPOUT */
+
+
+
+#ifndef NNOPT_NO_BATCHNORM
+/* ---- Batch normalization ---------------------------------------------------------- */
+/* BATCHNORM-API-SLOT */
+#endif /* NNOPT_NO_BATCHNORM */
+
+
+
+#ifndef NNOPT_NO_AUGMENT
+/* ---- Image augmentation ----------------------------------------------------------- */
+/* AUGMENT-API-SLOT */
+#endif /* NNOPT_NO_AUGMENT */
+
+
+
 #ifdef __cplusplus
 }
 #endif
@@ -455,6 +488,34 @@ typedef struct nnopt__optim_args {
     double sum[2][16];       /* reducing kernels: two sums, 16 lanes each */
 } nnopt__optim_args;
 #endif
+
+/* RNG-ARGS-SLOT */
+
+
+
+#ifndef NNOPT_NO_REG
+/* REG-ARGS-SLOT */
+#endif
+
+
+
+#ifndef NNOPT_NO_DROPOUT
+/* DROPOUT-ARGS-SLOT */
+#endif
+
+
+
+#ifndef NNOPT_NO_BATCHNORM
+/* BATCHNORM-ARGS-SLOT */
+#endif
+
+
+
+#ifndef NNOPT_NO_AUGMENT
+/* AUGMENT-ARGS-SLOT */
+#endif
+
+
 
 /* ---- The kernels, once per instruction set ----------------------------------------
    The kernel section at the end of this file is compiled three times, each time with its
@@ -2094,6 +2155,49 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 
 #endif /* NNOPT_NO_SCHED */
 
+/* =====================================================================================
+   Random numbers
+   ===================================================================================== */
+/* RNG-IMPL-SLOT */
+
+
+
+#ifndef NNOPT_NO_REG
+/* =====================================================================================
+   Regularization
+   ===================================================================================== */
+/* REG-IMPL-SLOT */
+#endif /* NNOPT_NO_REG */
+
+
+
+#ifndef NNOPT_NO_DROPOUT
+/* =====================================================================================
+   Dropout and DropConnect
+   ===================================================================================== */
+/* DROPOUT-IMPL-SLOT */
+#endif /* NNOPT_NO_DROPOUT */
+
+
+
+#ifndef NNOPT_NO_BATCHNORM
+/* =====================================================================================
+   Batch normalization
+   ===================================================================================== */
+/* BATCHNORM-IMPL-SLOT */
+#endif /* NNOPT_NO_BATCHNORM */
+
+
+
+#ifndef NNOPT_NO_AUGMENT
+/* =====================================================================================
+   Image augmentation
+   ===================================================================================== */
+/* AUGMENT-IMPL-SLOT */
+#endif /* NNOPT_NO_AUGMENT */
+
+
+
 #if defined(__GNUC__) && !defined(__clang__)
 #  pragma GCC pop_options
 #endif
@@ -2712,6 +2816,39 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 #undef NNOPT__STORE
 #undef NNOPT__REDUCING_KERNEL
 #endif /* NNOPT_NO_OPTIM */
+
+/* ---- Random-number kernels -------------------------------------------------------- */
+/* RNG-KERNEL-SLOT */
+
+
+
+#ifndef NNOPT_NO_REG
+/* ---- Regularization kernels ------------------------------------------------------- */
+/* REG-KERNEL-SLOT */
+#endif /* NNOPT_NO_REG */
+
+
+
+#ifndef NNOPT_NO_DROPOUT
+/* ---- Dropout and DropConnect kernels ---------------------------------------------- */
+/* DROPOUT-KERNEL-SLOT */
+#endif /* NNOPT_NO_DROPOUT */
+
+
+
+#ifndef NNOPT_NO_BATCHNORM
+/* ---- Batch-normalization kernels -------------------------------------------------- */
+/* BATCHNORM-KERNEL-SLOT */
+#endif /* NNOPT_NO_BATCHNORM */
+
+
+
+#ifndef NNOPT_NO_AUGMENT
+/* ---- Augmentation kernels --------------------------------------------------------- */
+/* AUGMENT-KERNEL-SLOT */
+#endif /* NNOPT_NO_AUGMENT */
+
+
 
 #undef NNOPT__KERNEL
 #undef NNOPT__OP

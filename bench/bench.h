@@ -16,5 +16,18 @@ void    bench_register(const char *family, const char *kernel, const char *varia
                        nb_fn fn, void *ctx);
 
 void register_optim_benchmarks(void);
+void register_random_benchmarks(void);
+
+
+void register_reg_benchmarks(void);
+
+
+void register_dropout_benchmarks(void);
+
+
+void register_batchnorm_benchmarks(void);
+
+
+void register_augment_benchmarks(void);
 
 #endif

@@ -47,5 +47,18 @@ void bench_register(const char *family, const char *kernel, const char *variant,
 int main(int argc, char **argv)
 {
     register_optim_benchmarks();
+    register_random_benchmarks();
+
+
+    register_reg_benchmarks();
+
+
+    register_dropout_benchmarks();
+
+
+    register_batchnorm_benchmarks();
+
+
+    register_augment_benchmarks();
     return nb_main(argc, argv);
 }

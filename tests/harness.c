@@ -104,6 +104,19 @@ int main(int argc, char **argv)
     register_optim_tests();
     register_optim_api_tests();
     register_sched_tests();
+    register_random_tests();
+
+
+    register_reg_tests();
+
+
+    register_dropout_tests();
+
+
+    register_batchnorm_tests();
+
+
+    register_augment_tests();
 
     initial = nnopt_isa_get();
     for (i = 0; i < th_count; i++) {

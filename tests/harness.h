@@ -32,6 +32,19 @@ void register_core_tests(void);
 void register_optim_tests(void);
 void register_optim_api_tests(void);
 void register_sched_tests(void);
+void register_random_tests(void);
+
+
+void register_reg_tests(void);
+
+
+void register_dropout_tests(void);
+
+
+void register_batchnorm_tests(void);
+
+
+void register_augment_tests(void);
 
 /* Floats in an allocation whose first element sits `offset` floats past a 64-byte boundary
    (offset 1 gives a pointer that no vector load can assume aligned). */
