@@ -7,7 +7,10 @@ in docs/performance.md. Writes JSON {kernel: {size: elements_per_second}}.
 Skips (exit 0, no file) when torch is not installed. Each optimizer runs its torch default
 single-tensor (for-loop) path on one float32 tensor, as a user's training loop would.
 """
+import glob
+import importlib.util
 import json
+import os
 import sys
 import time
 
@@ -47,6 +50,19 @@ def measure(make, n, min_time):
             return n * calls / elapsed
 
 
+def section_modules():
+    """bench/torch_<section>.py: each section's torch baselines; measure(only) returns
+    {kernel: {size: elements_per_second}} (only: kernel names to run, or None for all)."""
+    mods = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "torch_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return mods
+
+
 def main():
     torch.set_num_threads(1)
     out = {"_version": torch.__version__}
@@ -58,6 +74,8 @@ def main():
         for label, n in SIZES.items():
             out[name][label] = measure(make, n, 0.3 if n < (1 << 24) else 1.0)
             print("torch %-12s %4s %.3f G elem/s" % (name, label, out[name][label] / 1e9), flush=True)
+    for mod in section_modules():
+        out.update(mod.measure(only))
     with open(sys.argv[1], "w") as f:
         json.dump(out, f, indent=1)
 

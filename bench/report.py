@@ -9,11 +9,31 @@ measured in the same run; vs_naive: speed-up over the plain -O2 loop; vs_native:
 same loop built -O3 -march=native), and the baselines' own throughput. With TORCH.json
 (bench/compare_torch.py) a column gives the ratio over torch on one thread.
 """
+import glob
+import importlib.util
 import json
+import os
 import sys
 from collections import OrderedDict
 
 SIZE_ORDER = {"4K": 0, "16K": 1, "64K": 2, "1M": 3, "16M": 4}
+
+
+def load_sections():
+    """bench/report_<section>.py: each section's own targets. A module lists the benchmark
+    kernels it owns in KERNELS and adds its rows with targets(get, best, torch, row)."""
+    mods = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "report_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return mods
+
+
+SECTIONS = load_sections()
+SECTION_KERNELS = {k for m in SECTIONS for k in getattr(m, "KERNELS", ())}
 
 
 def load(path):
@@ -36,7 +56,7 @@ def targets(rows, torch):
         lambda v: v >= 1)
     row("Adam 16M: at least 0.90 of the streaming roof", get("adam", "16M", best, "roof"), lambda v: v >= 0.9)
     for kernel in rows:
-        if kernel in ("adam", "clip_grad_norm"):
+        if kernel in ("adam", "clip_grad_norm") or kernel in SECTION_KERNELS:
             continue
         need = 0.9 if kernel in ("swa_update", "ema_update") else 0.85
         row("%s 16M: at least %.2f of its roof" % (kernel, need), get(kernel, "16M", best, "roof"),
@@ -44,6 +64,8 @@ def targets(rows, torch):
     if torch and torch.get("adam", {}).get("16M"):
         ratio = get("adam", "16M", best, "items_per_second") / torch["adam"]["16M"]
         row("Adam 16M: at least 4x torch.optim.Adam (one thread)", ratio, lambda v: v >= 4)
+    for mod in SECTIONS:
+        mod.targets(get, best, torch, row)
     out.append("")
     out.append("Ratios come from one run on a shared 2-core virtual machine; repeated runs move "
                "them by a few percent (see the roof notes above), so a value within a few percent "
