@@ -361,7 +361,80 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 
 #ifndef NNOPT_NO_BATCHNORM
 /* ---- Batch normalization ---------------------------------------------------------- */
-/* BATCHNORM-API-SLOT */
+/* Batch normalization over a tensor of N samples, C channels and HW spatial positions
+   (torch.nn.BatchNorm1d/2d semantics). Layouts: NC (HW = 1), NCHW (each channel's HW values
+   contiguous per sample) and NHWC (channels last: the C values of one position contiguous).
+   Per channel c, over its M = N*HW values:
+     training   mean = sum x / M, var = sum (x - mean)^2 / M (biased, to normalize),
+                y = (x - mean) / sqrt(var + eps) * gamma + beta   [then max(y, 0) with fuse_relu]
+                running_mean = (1 - m) running_mean + m mean,
+                running_var  = (1 - m) running_var  + m var * M / (M - 1)   (unbiased)
+                with m = momentum, or 1 / num_batches_tracked for the cumulative average.
+     inference  the same y from running_mean and running_var.
+   Statistics are summed in double in one fixed order, so results are bit-identical on every
+   instruction-set path and for every thread count. Every function returns NNOPT_OK or
+   NNOPT_ERR_INVALID (nothing written). See docs/batchnorm.md. */
+typedef enum nnopt_bn_layout {
+    NNOPT_BN_NC   = 0,    /* [N][C]; hw must be 1 */
+    NNOPT_BN_NCHW = 1,    /* [N][C][HW] */
+    NNOPT_BN_NHWC = 2     /* [N][HW][C] */
+} nnopt_bn_layout;
+
+typedef struct nnopt_bn_params {
+    nnopt_bn_layout layout;
+    size_t n, c, hw;            /* batch, channels, spatial size H*W (1 for NC); all > 0 */
+    double eps;                 /* > 0, default 1e-5 */
+    double momentum;            /* in [0, 1], default 0.1 */
+    int    cumulative_average;  /* torch momentum=None: factor 1/num_batches_tracked */
+    int    track_running_stats; /* training updates running_mean/var (default 1) */
+    int    affine;              /* gamma and beta used (default 1); off: 1 and 0 */
+    int    fuse_relu;           /* y = max(bn(x), 0); backward masks dy where y <= 0 */
+} nnopt_bn_params;
+
+/* Defaults of torch's BatchNorm: eps 1e-5, momentum 0.1, affine, tracking running stats. */
+NNOPT_API nnopt_bn_params nnopt_bn_defaults(nnopt_bn_layout layout, size_t n, size_t c, size_t hw);
+
+/* Training forward. x, y: n*c*hw floats (y may be x). gamma, beta: c floats (read when
+   affine). With track_running_stats, running_mean and running_var (c floats each) are updated
+   and *num_batches_tracked (required with cumulative_average, optional otherwise) is
+   incremented first, as torch does. save_mean and save_invstd (c floats each, optional)
+   receive the batch mean and 1/sqrt(var + eps) for the backward pass. n*hw must be > 1. */
+NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const float *x, float *y,
+                                              const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              uint64_t *num_batches_tracked,
+                                              float *save_mean, float *save_invstd);
+
+/* Inference forward from the running statistics (y may be x). */
+NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const float *x, float *y,
+                                              const float *gamma, const float *beta,
+                                              const float *running_mean,
+                                              const float *running_var);
+
+/* Folds the running statistics into y = x * scale + shift per channel (scale = gamma /
+   sqrt(running_var + eps), shift = beta - running_mean * scale; gamma and beta may both be
+   NULL: 1 and 0), e.g. to merge a batch norm into the convolution before it. */
+NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, const float *beta,
+                                     const float *running_mean, const float *running_var,
+                                     float *scale, float *shift);
+
+/* Training backward from the saved batch statistics: dx = (g - mean(g) - xhat mean(g xhat))
+   * gamma * invstd with g = dy (masked where y <= 0 with fuse_relu; y is the forward output,
+   needed only then), dgamma = sum g xhat, dbeta = sum g. dx may be x, dy or y; dgamma and
+   dbeta (c floats) are optional and written only when affine. */
+NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const float *x,
+                                               const float *dy, const float *y,
+                                               const float *gamma, const float *save_mean,
+                                               const float *save_invstd,
+                                               float *dx, float *dgamma, float *dbeta);
+
+/* Inference-mode backward: the running statistics are constants, dx = g * gamma /
+   sqrt(running_var + eps); dgamma and dbeta as above with the running statistics. */
+NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
+                                               const float *dy, const float *y,
+                                               const float *gamma, const float *running_mean,
+                                               const float *running_var,
+                                               float *dx, float *dgamma, float *dbeta);
 #endif /* NNOPT_NO_BATCHNORM */
 
 
@@ -506,7 +579,22 @@ typedef struct nnopt__optim_args {
 
 
 #ifndef NNOPT_NO_BATCHNORM
-/* BATCHNORM-ARGS-SLOT */
+/* One batch-norm kernel call: `rows` runs of `width` floats, `stride` floats apart (NCHW: the
+   N planes of one channel; NHWC: the rows of a strip of channels). Per-channel values come
+   from coef[] one per column (per_column, NHWC) or one for the whole tile (NCHW).
+   Sums (forward: dy NULL): s0 += x - coef0, s1 += (x - coef0)^2; (backward) s0 += g,
+   s1 += (x - coef0) g, with g = dy, zeroed where y <= 0 when y is given (fused ReLU).
+   Apply (forward): out = fma(x - coef0, coef1, coef2), max(out, 0) with relu;
+   (backward) out = fma(x - coef0, coef1, fma(g, coef2, coef3)), or g * coef2 when not
+   centered (inference mode). */
+typedef struct nnopt__bn_tile {
+    size_t rows, width, stride;
+    int per_column;
+    const float *x, *dy, *y;
+    float *out;
+    const float *coef[4];
+    int relu, centered;
+} nnopt__bn_tile;
 #endif
 
 
@@ -2184,7 +2272,408 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 /* =====================================================================================
    Batch normalization
    ===================================================================================== */
-/* BATCHNORM-IMPL-SLOT */
+/* How a call runs: channels go in groups (one channel in NCHW; a strip of up to
+   NNOPT__BN_STRIP channels in NHWC and NC). For each group: the per-channel sums (double, one
+   fixed order: see bn_plane_sums and bn_row_sums), then the per-channel coefficients
+   (computed in double, rounded once to float), then one elementwise pass. In NCHW a channel's
+   planes are summed and then normalized while they are still in cache. Threads (OpenMP) take
+   whole channels (NCHW), column pieces of a strip for the sums (NHWC; each channel still
+   sums its rows in order) or row blocks for the elementwise pass, so the bits never depend
+   on the thread count. */
+#ifdef _OPENMP
+#  include <omp.h>
+#endif
+#define NNOPT__BN_STRIP 512          /* NHWC channels per group: the accumulators sit on the stack */
+#define NNOPT__BN_PIECE 64           /* NHWC channels per thread's share of a strip's sums */
+#define NNOPT__BN_PARALLEL 65536     /* elements from which a pass is worth splitting */
+
+typedef struct nnopt__bn_call nnopt__bn_call;
+/* Coefficients of channels [c, c+w) from their sums (centre: the values the sums were taken
+   around); also writes the per-channel outputs of the call. */
+typedef void (*nnopt__bn_coef_fn)(const nnopt__bn_call *k, size_t c, size_t w,
+                                  const float *centre, const double *s0, const double *s1,
+                                  float *const coef[4]);
+struct nnopt__bn_call {
+    const nnopt_bn_params *p;
+    nnopt__bn_tile tile;             /* x, dy, y, out, relu, centered for the whole tensor */
+    const float *centre;             /* per-channel centre of the sums; NULL: the channel's first x */
+    int sums;                        /* the per-channel sums are needed */
+    nnopt__bn_coef_fn coefficients;
+    const float *gamma, *beta;       /* NULL when not affine */
+    const float *mean, *scale;       /* saved mean and invstd, or running mean and var */
+    float *running_mean, *running_var, *save_mean, *save_invstd, *dgamma, *dbeta;
+    double factor;                   /* running-statistics momentum of this call */
+};
+
+NNOPT_API nnopt_bn_params nnopt_bn_defaults(nnopt_bn_layout layout, size_t n, size_t c, size_t hw)
+{
+    nnopt_bn_params p;
+    memset(&p, 0, sizeof p);
+    p.layout = layout; p.n = n; p.c = c; p.hw = hw;
+    p.eps = 1e-5; p.momentum = 0.1;
+    p.track_running_stats = 1; p.affine = 1;
+    return p;
+}
+
+static int nnopt__bn_params_ok(const nnopt_bn_params *p)
+{
+    if (!p || (p->layout != NNOPT_BN_NC && p->layout != NNOPT_BN_NCHW && p->layout != NNOPT_BN_NHWC))
+        return 0;
+    if (!p->n || !p->c || !p->hw || (p->layout == NNOPT_BN_NC && p->hw != 1)) return 0;
+    if (p->n > SIZE_MAX / p->c || p->n * p->c > SIZE_MAX / sizeof(float) / p->hw) return 0;
+    return nnopt__finite(p->eps) && p->eps > 0 &&
+           nnopt__finite(p->momentum) && p->momentum >= 0 && p->momentum <= 1;
+}
+
+/* A buffer of a call: optional ones may be NULL; a written tensor may be exactly one of the
+   input tensors (in place) but must not otherwise overlap anything. */
+typedef struct nnopt__bn_buf { const void *ptr; size_t floats; int required, written, tensor; } nnopt__bn_buf;
+
+static int nnopt__bn_buffers_ok(const nnopt__bn_buf *b, int count)
+{
+    int i, j;
+    for (i = 0; i < count; i++)
+        if (b[i].ptr ? !nnopt__ptr_ok(b[i].ptr, b[i].floats) : b[i].required) return 0;
+    for (i = 0; i < count; i++) {
+        uintptr_t lo = (uintptr_t)b[i].ptr, hi = lo + b[i].floats * sizeof(float);
+        if (!b[i].written || !b[i].ptr) continue;
+        for (j = 0; j < count; j++) {
+            uintptr_t lo2 = (uintptr_t)b[j].ptr, hi2 = lo2 + b[j].floats * sizeof(float);
+            if (j == i || !b[j].ptr || hi2 <= lo || hi <= lo2) continue;
+            if (!(b[i].tensor && b[j].tensor && !b[j].written && lo == lo2)) return 0;
+        }
+    }
+    return 1;
+}
+
+static double nnopt__bn_lanes_sum(const double lane[16])
+{
+    double l8[8], l4[4];
+    int i;
+    for (i = 0; i < 8; i++) l8[i] = lane[i] + lane[i + 8];
+    for (i = 0; i < 4; i++) l4[i] = l8[i] + l8[i + 4];
+    return (l4[0] + l4[2]) + (l4[1] + l4[3]);
+}
+
+/* Whether a pass over `elements` is split among threads. */
+static int nnopt__bn_split(size_t elements, long parts)
+{
+#ifdef _OPENMP
+    return parts > 1 && elements >= NNOPT__BN_PARALLEL && omp_get_max_threads() > 1;
+#else
+    (void)elements; (void)parts;
+    return 0;
+#endif
+}
+
+/* NHWC sums of a strip: one sweep over its rows, or column pieces for threads. */
+static void nnopt__bn_strip_sums(const nnopt__bn_tile *t, double *s0, double *s1)
+{
+    long piece, pieces = (long)((t->width + NNOPT__BN_PIECE - 1) / NNOPT__BN_PIECE);
+    memset(s0, 0, t->width * sizeof(double));
+    memset(s1, 0, t->width * sizeof(double));
+    if (!nnopt__bn_split(t->rows * t->width, pieces)) {
+        NNOPT__PICK(bn_row_sums)(t, s0, s1);
+        return;
+    }
+#ifdef _OPENMP
+#  pragma omp parallel for schedule(static)
+#endif
+    for (piece = 0; piece < pieces; piece++) {
+        size_t at = (size_t)piece * NNOPT__BN_PIECE;
+        nnopt__bn_tile part = *t;
+        part.x += at;
+        if (part.dy) part.dy += at;
+        if (part.y) part.y += at;
+        part.coef[0] += at;
+        part.width = t->width - at < NNOPT__BN_PIECE ? t->width - at : NNOPT__BN_PIECE;
+        NNOPT__PICK(bn_row_sums)(&part, s0 + at, s1 + at);
+    }
+}
+
+/* Elementwise pass, in row blocks for threads. */
+static void nnopt__bn_strip_apply(const nnopt__bn_tile *t)
+{
+    size_t block = NNOPT__BN_PARALLEL / 4 / t->width + 1;
+    long b, blocks = (long)((t->rows + block - 1) / block);
+#ifdef _OPENMP
+#  pragma omp parallel for schedule(static) if (nnopt__bn_split(t->rows * t->width, blocks))
+#endif
+    for (b = 0; b < blocks; b++) {
+        nnopt__bn_tile part = *t;
+        size_t first = (size_t)b * block, at = first * t->stride;
+        part.rows = t->rows - first < block ? t->rows - first : block;
+        part.x += at; part.out += at;
+        if (part.dy) part.dy += at;
+        if (part.y) part.y += at;
+        NNOPT__PICK(bn_apply)(&part);
+    }
+}
+
+/* Channels [c, c+w): sums, coefficients, elementwise pass. */
+static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
+{
+    const nnopt_bn_params *p = k->p;
+    const int planar = p->layout == NNOPT_BN_NCHW && p->hw > 1;
+    double s0[NNOPT__BN_STRIP], s1[NNOPT__BN_STRIP];
+    float cm[NNOPT__BN_STRIP], c1[NNOPT__BN_STRIP], c2[NNOPT__BN_STRIP], c3[NNOPT__BN_STRIP];
+    float *const coef[4] = { cm, c1, c2, c3 };
+    nnopt__bn_tile t = k->tile;
+    size_t offset = planar ? c * p->hw : c;
+    t.rows = planar ? p->n : p->n * p->hw;
+    t.width = planar ? p->hw : w;
+    t.stride = planar ? p->c * p->hw : p->c;
+    t.per_column = !planar;
+    t.x += offset; t.out += offset;
+    if (t.dy) t.dy += offset;
+    if (t.y) t.y += offset;
+    t.coef[0] = k->centre ? k->centre + c : t.x;
+    if (k->sums) {
+        if (planar) {
+            double lanes[2][16];
+            NNOPT__PICK(bn_plane_sums)(&t, lanes);
+            s0[0] = nnopt__bn_lanes_sum(lanes[0]);
+            s1[0] = nnopt__bn_lanes_sum(lanes[1]);
+        } else {
+            nnopt__bn_strip_sums(&t, s0, s1);
+        }
+    } else {
+        memset(s0, 0, w * sizeof(double));
+        memset(s1, 0, w * sizeof(double));
+    }
+    k->coefficients(k, c, w, t.coef[0], s0, s1, coef);
+    t.coef[0] = cm; t.coef[1] = c1; t.coef[2] = c2; t.coef[3] = c3;
+    if (planar) NNOPT__PICK(bn_apply)(&t);
+    else nnopt__bn_strip_apply(&t);
+}
+
+static void nnopt__bn_run(const nnopt__bn_call *k)
+{
+    const nnopt_bn_params *p = k->p;
+    if (p->layout == NNOPT_BN_NCHW && p->hw > 1) {
+        long c;
+#ifdef _OPENMP
+#  pragma omp parallel for schedule(static) if (nnopt__bn_split(p->n * p->c * p->hw, (long)p->c))
+#endif
+        for (c = 0; c < (long)p->c; c++) nnopt__bn_group(k, (size_t)c, 1);
+    } else {
+        size_t c;
+        for (c = 0; c < p->c; c += NNOPT__BN_STRIP)
+            nnopt__bn_group(k, c, p->c - c < NNOPT__BN_STRIP ? p->c - c : NNOPT__BN_STRIP);
+    }
+}
+
+static double nnopt__bn_gamma(const nnopt__bn_call *k, size_t ch) { return k->gamma ? (double)k->gamma[ch] : 1.0; }
+static double nnopt__bn_beta(const nnopt__bn_call *k, size_t ch) { return k->beta ? (double)k->beta[ch] : 0.0; }
+
+/* Training forward: mean = K + s0/M, squared deviations = s1 - s0^2/M (sums taken around the
+   channel's first value K, so a large mean cancels exactly before anything is squared). */
+static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
+                                 const double *s0, const double *s1, float *const coef[4])
+{
+    const double m = (double)k->p->n * (double)k->p->hw, f = k->factor;
+    size_t j;
+    for (j = 0; j < w; j++) {
+        size_t ch = c + j;
+        double mean = (double)centre[j] + s0[j] / m, dev = s1[j] - s0[j] * (s0[j] / m), invstd;
+        if (dev < 0) dev = 0;
+        invstd = 1.0 / sqrt(dev / m + k->p->eps);
+        if (k->save_mean) k->save_mean[ch] = (float)mean;
+        if (k->save_invstd) k->save_invstd[ch] = (float)invstd;
+        if (k->running_mean) {
+            k->running_mean[ch] = (float)(f * mean + (1.0 - f) * (double)k->running_mean[ch]);
+            k->running_var[ch] = (float)(f * (dev / (m - 1.0)) + (1.0 - f) * (double)k->running_var[ch]);
+        }
+        coef[0][j] = (float)mean;
+        coef[1][j] = (float)(nnopt__bn_gamma(k, ch) * invstd);
+        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+    }
+}
+
+static void nnopt__bn_coef_infer(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
+                                 const double *s0, const double *s1, float *const coef[4])
+{
+    size_t j;
+    (void)centre; (void)s0; (void)s1;
+    for (j = 0; j < w; j++) {
+        size_t ch = c + j;
+        coef[0][j] = k->mean[ch];
+        coef[1][j] = (float)(nnopt__bn_gamma(k, ch) * (1.0 / sqrt((double)k->scale[ch] + k->p->eps)));
+        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+    }
+}
+
+/* Backward. s0 = sum g, s1 = sum (x - mean) g. Training: with B = gamma invstd,
+   dx = B g - B s0/M - B invstd^2 s1/M (x - mean); inference: dx = B g. */
+static void nnopt__bn_coef_backward(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
+                                    const double *s0, const double *s1, float *const coef[4])
+{
+    const double m = (double)k->p->n * (double)k->p->hw;
+    const int training = k->tile.centered;
+    size_t j;
+    (void)centre;
+    for (j = 0; j < w; j++) {
+        size_t ch = c + j;
+        double invstd = training ? (double)k->scale[ch] : 1.0 / sqrt((double)k->scale[ch] + k->p->eps);
+        double b = nnopt__bn_gamma(k, ch) * invstd;
+        if (k->sums) {
+            if (k->dgamma) k->dgamma[ch] = (float)(s1[j] * invstd);
+            if (k->dbeta) k->dbeta[ch] = (float)s0[j];
+        }
+        coef[0][j] = k->mean[ch];
+        coef[1][j] = training ? (float)(-b * (s1[j] * invstd * invstd / m)) : 0.0f;
+        coef[2][j] = (float)b;
+        coef[3][j] = training ? (float)(-b * (s0[j] / m)) : 0.0f;
+    }
+}
+
+NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const float *x, float *y,
+                                              const float *gamma, const float *beta,
+                                              float *running_mean, float *running_var,
+                                              uint64_t *num_batches_tracked,
+                                              float *save_mean, float *save_invstd)
+{
+    nnopt__bn_call k;
+    size_t total, c;
+    int track;
+    if (!nnopt__bn_params_ok(p) || p->n * p->hw < 2) return NNOPT_ERR_INVALID;
+    total = p->n * p->c * p->hw; c = p->c; track = p->track_running_stats != 0;
+    if (track && p->cumulative_average && !num_batches_tracked) return NNOPT_ERR_INVALID;
+    {
+        nnopt__bn_buf b[8];
+        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
+        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
+        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
+        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
+        b[4].ptr = track ? running_mean : NULL; b[4].floats = c; b[4].required = track; b[4].written = 1; b[4].tensor = 0;
+        b[5].ptr = track ? running_var : NULL; b[5].floats = c; b[5].required = track; b[5].written = 1; b[5].tensor = 0;
+        b[6].ptr = save_mean; b[6].floats = c; b[6].required = 0; b[6].written = 1; b[6].tensor = 0;
+        b[7].ptr = save_invstd; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
+        if (!nnopt__bn_buffers_ok(b, 8)) return NNOPT_ERR_INVALID;
+    }
+    if (track && num_batches_tracked && *num_batches_tracked == UINT64_MAX) return NNOPT_ERR_INVALID;
+    memset(&k, 0, sizeof k);
+    k.p = p;
+    k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
+    k.sums = 1;
+    k.coefficients = nnopt__bn_coef_train;
+    if (p->affine) { k.gamma = gamma; k.beta = beta; }
+    k.save_mean = save_mean; k.save_invstd = save_invstd;
+    if (track) {
+        k.running_mean = running_mean; k.running_var = running_var;
+        if (num_batches_tracked) ++*num_batches_tracked;
+        k.factor = p->cumulative_average ? 1.0 / (double)*num_batches_tracked : p->momentum;
+    }
+    nnopt__bn_run(&k);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const float *x, float *y,
+                                              const float *gamma, const float *beta,
+                                              const float *running_mean,
+                                              const float *running_var)
+{
+    nnopt__bn_call k;
+    size_t total, c;
+    if (!nnopt__bn_params_ok(p)) return NNOPT_ERR_INVALID;
+    total = p->n * p->c * p->hw; c = p->c;
+    {
+        nnopt__bn_buf b[6];
+        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
+        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
+        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
+        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
+        b[4].ptr = running_mean; b[4].floats = c; b[4].required = 1; b[4].written = 0; b[4].tensor = 0;
+        b[5].ptr = running_var; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
+        if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+    }
+    memset(&k, 0, sizeof k);
+    k.p = p;
+    k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
+    k.coefficients = nnopt__bn_coef_infer;
+    if (p->affine) { k.gamma = gamma; k.beta = beta; }
+    k.mean = running_mean; k.scale = running_var;
+    nnopt__bn_run(&k);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, const float *beta,
+                                     const float *running_mean, const float *running_var,
+                                     float *scale, float *shift)
+{
+    size_t i;
+    nnopt__bn_buf b[6];
+    if (!c || c > SIZE_MAX / sizeof(float) || !nnopt__finite(eps) || !(eps > 0) || (!gamma) != (!beta))
+        return NNOPT_ERR_INVALID;
+    b[0].ptr = gamma; b[0].floats = c; b[0].required = 0; b[0].written = 0; b[0].tensor = 0;
+    b[1].ptr = beta; b[1].floats = c; b[1].required = 0; b[1].written = 0; b[1].tensor = 0;
+    b[2].ptr = running_mean; b[2].floats = c; b[2].required = 1; b[2].written = 0; b[2].tensor = 0;
+    b[3].ptr = running_var; b[3].floats = c; b[3].required = 1; b[3].written = 0; b[3].tensor = 0;
+    b[4].ptr = scale; b[4].floats = c; b[4].required = 1; b[4].written = 1; b[4].tensor = 0;
+    b[5].ptr = shift; b[5].floats = c; b[5].required = 1; b[5].written = 1; b[5].tensor = 0;
+    if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+    for (i = 0; i < c; i++) {
+        double s = (gamma ? (double)gamma[i] : 1.0) / sqrt((double)running_var[i] + eps);
+        scale[i] = (float)s;
+        shift[i] = (float)((beta ? (double)beta[i] : 0.0) - (double)running_mean[i] * s);
+    }
+    return NNOPT_OK;
+}
+
+static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, const float *x,
+                                       const float *dy, const float *y, const float *gamma,
+                                       const float *mean, const float *scale,
+                                       float *dx, float *dgamma, float *dbeta)
+{
+    nnopt__bn_call k;
+    size_t total, c;
+    if (!nnopt__bn_params_ok(p) || (training && p->n * p->hw < 2)) return NNOPT_ERR_INVALID;
+    total = p->n * p->c * p->hw; c = p->c;
+    if (!p->affine) dgamma = dbeta = NULL;
+    {
+        nnopt__bn_buf b[9];
+        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
+        b[1].ptr = dy; b[1].floats = total; b[1].required = 1; b[1].written = 0; b[1].tensor = 1;
+        b[2].ptr = p->fuse_relu ? y : NULL; b[2].floats = total; b[2].required = p->fuse_relu; b[2].written = 0; b[2].tensor = 1;
+        b[3].ptr = dx; b[3].floats = total; b[3].required = 1; b[3].written = 1; b[3].tensor = 1;
+        b[4].ptr = p->affine ? gamma : NULL; b[4].floats = c; b[4].required = p->affine; b[4].written = 0; b[4].tensor = 0;
+        b[5].ptr = mean; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
+        b[6].ptr = scale; b[6].floats = c; b[6].required = 1; b[6].written = 0; b[6].tensor = 0;
+        b[7].ptr = dgamma; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
+        b[8].ptr = dbeta; b[8].floats = c; b[8].required = 0; b[8].written = 1; b[8].tensor = 0;
+        if (!nnopt__bn_buffers_ok(b, 9)) return NNOPT_ERR_INVALID;
+    }
+    memset(&k, 0, sizeof k);
+    k.p = p;
+    k.tile.x = x; k.tile.dy = dy; k.tile.y = p->fuse_relu ? y : NULL; k.tile.out = dx;
+    k.tile.centered = training;
+    k.centre = mean;
+    k.sums = training || dgamma || dbeta;
+    k.coefficients = nnopt__bn_coef_backward;
+    if (p->affine) k.gamma = gamma;
+    k.mean = mean; k.scale = scale;
+    k.dgamma = dgamma; k.dbeta = dbeta;
+    nnopt__bn_run(&k);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const float *x,
+                                               const float *dy, const float *y,
+                                               const float *gamma, const float *save_mean,
+                                               const float *save_invstd,
+                                               float *dx, float *dgamma, float *dbeta)
+{
+    return nnopt__bn_backward(p, 1, x, dy, y, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+}
+
+NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
+                                               const float *dy, const float *y,
+                                               const float *gamma, const float *running_mean,
+                                               const float *running_var,
+                                               float *dx, float *dgamma, float *dbeta)
+{
+    return nnopt__bn_backward(p, 0, x, dy, y, gamma, running_mean, running_var, dx, dgamma, dbeta);
+}
 #endif /* NNOPT_NO_BATCHNORM */
 
 
@@ -2838,7 +3327,174 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 #ifndef NNOPT_NO_BATCHNORM
 /* ---- Batch-normalization kernels -------------------------------------------------- */
-/* BATCHNORM-KERNEL-SLOT */
+/* Section vocabulary. bn_keep(v, k): lanes >= k set to 0. bn_mem_add(acc, v, k) and
+   bn_mem_add_mul(acc, a, b, k): acc[l] += v[l] and acc[l] += a[l] * b[l] in double for the
+   first k lanes (one double per channel in memory: NHWC's accumulators, lane = channel).
+   bn_dacc_add_mul(s, a, b, part): a * b into the 16-lane accumulator like dacc_add_sq.
+   A product of two floats is exact in double, so fma and multiply-then-add agree. */
+#if defined(NNOPT__ISA_SCALAR)
+NNOPT__OP float V(bn_keep)(float v, size_t k) { (void)k; return v; }
+NNOPT__OP void V(bn_mem_add)(double *acc, float v, size_t k) { (void)k; acc[0] = acc[0] + (double)v; }
+NNOPT__OP void V(bn_mem_add_mul)(double *acc, float a, float b, size_t k)
+{ double p = (double)a * (double)b; (void)k; acc[0] = acc[0] + p; }
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, float a, float b, size_t part)
+{ double p = (double)a * (double)b; s->d[part] = s->d[part] + p; }
+
+#elif defined(NNOPT__ISA_AVX2)
+NNOPT__OP __m256 V(bn_keep)(__m256 v, size_t k)
+{ return k == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(V(tail_mask)(k))); }
+NNOPT__OP __m256i V(bn_mask_pd)(size_t k)            /* the first k (0..4) of 4 double lanes */
+{ return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(nnopt__tail_mask_table + 8 - k))); }
+NNOPT__OP __m256d V(bn_fma_pd)(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
+NNOPT__OP void V(bn_mem_update)(double *acc, __m256d lo, __m256d hi, size_t k)
+{
+    if (k == 8) {
+        _mm256_storeu_pd(acc, _mm256_add_pd(_mm256_loadu_pd(acc), lo));
+        _mm256_storeu_pd(acc + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 4), hi));
+    } else {
+        __m256i ml = V(bn_mask_pd)(k < 4 ? k : 4), mh = V(bn_mask_pd)(k < 4 ? 0 : k - 4);
+        _mm256_maskstore_pd(acc, ml, _mm256_add_pd(_mm256_maskload_pd(acc, ml), lo));
+        _mm256_maskstore_pd(acc + 4, mh, _mm256_add_pd(_mm256_maskload_pd(acc + 4, mh), hi));
+    }
+}
+NNOPT__OP void V(bn_mem_add)(double *acc, __m256 v, size_t k)
+{ __m256d lo, hi; V(dacc_split)(v, &lo, &hi); V(bn_mem_update)(acc, lo, hi, k); }
+NNOPT__OP void V(bn_mem_add_mul)(double *acc, __m256 a, __m256 b, size_t k)
+{
+    __m256d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    V(bn_mem_update)(acc, _mm256_mul_pd(alo, blo), _mm256_mul_pd(ahi, bhi), k);
+}
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
+{
+    __m256d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    s->d[2 * part] = V(bn_fma_pd)(alo, blo, s->d[2 * part]);
+    s->d[2 * part + 1] = V(bn_fma_pd)(ahi, bhi, s->d[2 * part + 1]);
+}
+
+#elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP __m512 V(bn_keep)(__m512 v, size_t k) { return k == 16 ? v : _mm512_maskz_mov_ps(V(tail_mask)(k), v); }
+NNOPT__OP void V(bn_mem_update)(double *acc, __m512d lo, __m512d hi, size_t k)
+{
+    if (k == 16) {
+        _mm512_storeu_pd(acc, _mm512_add_pd(_mm512_loadu_pd(acc), lo));
+        _mm512_storeu_pd(acc + 8, _mm512_add_pd(_mm512_loadu_pd(acc + 8), hi));
+    } else {
+        __mmask8 ml = (__mmask8)((1u << (k < 8 ? k : 8)) - 1u), mh = (__mmask8)((1u << (k < 8 ? 0 : k - 8)) - 1u);
+        _mm512_mask_storeu_pd(acc, ml, _mm512_add_pd(_mm512_maskz_loadu_pd(ml, acc), lo));
+        _mm512_mask_storeu_pd(acc + 8, mh, _mm512_add_pd(_mm512_maskz_loadu_pd(mh, acc + 8), hi));
+    }
+}
+NNOPT__OP void V(bn_mem_add)(double *acc, __m512 v, size_t k)
+{ __m512d lo, hi; V(dacc_split)(v, &lo, &hi); V(bn_mem_update)(acc, lo, hi, k); }
+NNOPT__OP void V(bn_mem_add_mul)(double *acc, __m512 a, __m512 b, size_t k)
+{
+    __m512d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    V(bn_mem_update)(acc, _mm512_mul_pd(alo, blo), _mm512_mul_pd(ahi, bhi), k);
+}
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
+{
+    __m512d alo, ahi, blo, bhi; (void)part; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    s->d[0] = _mm512_fmadd_pd(alo, blo, s->d[0]); s->d[1] = _mm512_fmadd_pd(ahi, bhi, s->d[1]);
+}
+#endif
+
+/* The tile's per-channel value for columns [i, i+k). */
+NNOPT__OP V(vec) V(bn_coef)(const float *c, size_t i, size_t k, int per_column)
+{ return per_column ? V(loadn)(c + i, k) : V(set1)(c[0]); }
+
+/* The gradient that reaches the normalization: dy, or 0 where the fused ReLU's output is not
+   positive (torch's relu backward: dy where y > 0). */
+NNOPT__OP V(vec) V(bn_grad)(const nnopt__bn_tile *t, size_t at, size_t k)
+{
+    V(vec) g = V(loadn)(t->dy + at, k), zero = V(set1)(0.0f);
+    return t->y ? V(select)(V(gt)(V(loadn)(t->y + at, k), zero), g, zero) : g;
+}
+
+/* The two summed quantities at [at, at+k) (column i): s0 adds u, s1 adds p*q. Lanes past k
+   are 0 so they add nothing. */
+NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t i, size_t k,
+                           V(vec) *u, V(vec) *p, V(vec) *q)
+{
+    V(vec) xc = V(sub)(V(loadn)(t->x + at, k), V(bn_coef)(t->coef[0], i, k, t->per_column));
+    xc = V(bn_keep)(xc, k);
+    if (!t->dy) { *u = *p = *q = xc; return; }         /* forward: x - K and (x - K)^2 */
+    *u = *q = V(bn_grad)(t, at, k);                     /* backward: g and (x - mean) g */
+    *p = xc;
+}
+
+/* NCHW sums of one channel. Element s of each plane adds into double lane s mod 16 (planes in
+   order, then the lanes by a fixed tree on the host): the same order on every path. */
+NNOPT__OP void V(bn_plane_block)(const nnopt__bn_tile *t, size_t row, size_t i, size_t k,
+                                 size_t part, V(dacc) *s0, V(dacc) *s1)
+{
+    V(vec) u, p, q;
+    V(bn_terms)(t, row + i, i, k, &u, &p, &q);
+    V(dacc_add)(s0, u, part);
+    V(bn_dacc_add_mul)(s1, p, q, part);
+}
+
+NNOPT__PRIVATE NNOPT__TARGET void V(bn_plane_sums)(const nnopt__bn_tile *tile, double lanes[2][16])
+{
+    nnopt__bn_tile t = *tile;
+    V(dacc) s0, s1;
+    size_t r;
+    V(dacc_zero)(&s0); V(dacc_zero)(&s1);
+    for (r = 0; r < t.rows; r++) {
+        size_t row = r * t.stride, i, part, at;
+        for (i = 0; i + 16 <= t.width; i += 16)
+            for (part = 0; part < 16 / NNOPT__W; part++)
+                V(bn_plane_block)(&t, row, i + part * NNOPT__W, NNOPT__W, part, &s0, &s1);
+        for (part = 0; (at = i + part * NNOPT__W) < t.width; part++)
+            V(bn_plane_block)(&t, row, at, t.width - at < NNOPT__W ? t.width - at : NNOPT__W,
+                              part, &s0, &s1);
+    }
+    V(dacc_store)(&s0, lanes[0]);
+    V(dacc_store)(&s1, lanes[1]);
+}
+
+/* NHWC sums of a strip of channels: each channel's double in s0[], s1[] adds its values row
+   after row (the same order whatever the vector width or the columns a thread takes). */
+NNOPT__PRIVATE NNOPT__TARGET void V(bn_row_sums)(const nnopt__bn_tile *tile, double *s0, double *s1)
+{
+    nnopt__bn_tile t = *tile;
+    size_t r, i, k;
+    for (r = 0; r < t.rows; r++)
+        for (i = 0; i < t.width; i += k) {
+            V(vec) u, p, q;
+            k = t.width - i < NNOPT__W ? t.width - i : NNOPT__W;
+            V(bn_terms)(&t, r * t.stride + i, i, k, &u, &p, &q);
+            V(bn_mem_add)(s0 + i, u, k);
+            V(bn_mem_add_mul)(s1 + i, p, q, k);
+        }
+}
+
+/* Normalization (forward) or input gradient (backward) over the tile, element by element. */
+NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t i, size_t k)
+{
+    const int pc = t->per_column;
+    V(vec) xc, g;
+    if (t->dy && !t->centered)
+        return V(mul)(V(bn_grad)(t, at, k), V(bn_coef)(t->coef[2], i, k, pc));
+    xc = V(sub)(V(loadn)(t->x + at, k), V(bn_coef)(t->coef[0], i, k, pc));
+    if (!t->dy) {
+        V(vec) y = V(fma)(xc, V(bn_coef)(t->coef[1], i, k, pc), V(bn_coef)(t->coef[2], i, k, pc));
+        return t->relu ? V(max)(y, V(set1)(0.0f)) : y;
+    }
+    g = V(fma)(V(bn_grad)(t, at, k), V(bn_coef)(t->coef[2], i, k, pc), V(bn_coef)(t->coef[3], i, k, pc));
+    return V(fma)(xc, V(bn_coef)(t->coef[1], i, k, pc), g);
+}
+
+NNOPT__PRIVATE NNOPT__TARGET void V(bn_apply)(const nnopt__bn_tile *tile)
+{
+    nnopt__bn_tile t = *tile;
+    size_t r, i, k;
+    for (r = 0; r < t.rows; r++)
+        for (i = 0; i < t.width; i += k) {
+            size_t at = r * t.stride + i;
+            k = t.width - i < NNOPT__W ? t.width - i : NNOPT__W;
+            V(storen)(t.out + at, V(bn_out)(&t, at, i, k), k);
+        }
+}
 #endif /* NNOPT_NO_BATCHNORM */
 
 
