@@ -419,20 +419,22 @@ NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, c
                                      float *scale, float *shift);
 
 /* Training backward from the saved batch statistics: dx = (g - mean(g) - xhat mean(g xhat))
-   * gamma * invstd with g = dy (masked where y <= 0 with fuse_relu; y is the forward output,
-   needed only then), dgamma = sum g xhat, dbeta = sum g. dx may be x, dy or y; dgamma and
-   dbeta (c floats) are optional and written only when affine. */
+   * gamma * invstd, dgamma = sum g xhat, dbeta = sum g, with g = dy, or with fuse_relu dy
+   where the forward's output was positive. That mask is recomputed from x with the forward's
+   own operations (same bits), so beta is read (affine and fuse_relu only) and no forward
+   output or workspace is needed. dx may be x or dy; dgamma and dbeta (c floats) are
+   optional and written only when affine. */
 NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const float *x,
-                                               const float *dy, const float *y,
-                                               const float *gamma, const float *save_mean,
+                                               const float *dy, const float *gamma,
+                                               const float *beta, const float *save_mean,
                                                const float *save_invstd,
                                                float *dx, float *dgamma, float *dbeta);
 
 /* Inference-mode backward: the running statistics are constants, dx = g * gamma /
    sqrt(running_var + eps); dgamma and dbeta as above with the running statistics. */
 NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
-                                               const float *dy, const float *y,
-                                               const float *gamma, const float *running_mean,
+                                               const float *dy, const float *gamma,
+                                               const float *beta, const float *running_mean,
                                                const float *running_var,
                                                float *dx, float *dgamma, float *dbeta);
 #endif /* NNOPT_NO_BATCHNORM */
@@ -583,18 +585,24 @@ typedef struct nnopt__optim_args {
    N planes of one channel; NHWC: the rows of a strip of channels). Per-channel values come
    from coef[] one per column (per_column, NHWC) or one for the whole tile (NCHW).
    Sums (forward: dy NULL): s0 += x - coef0, s1 += (x - coef0)^2; (backward) s0 += g,
-   s1 += (x - coef0) g, with g = dy, zeroed where y <= 0 when y is given (fused ReLU).
+   s1 += (x - coef0) g, with g = dy, zeroed with relu where the forward's output
+   fma(x - coef0, coef4, coef5) was not positive (recomputed: the same bits).
    Apply (forward): out = fma(x - coef0, coef1, coef2), max(out, 0) with relu;
    (backward) out = fma(x - coef0, coef1, fma(g, coef2, coef3)), or g * coef2 when not
    centered (inference mode). */
 typedef struct nnopt__bn_tile {
     size_t rows, width, stride;
     int per_column;
-    const float *x, *dy, *y;
+    const float *x, *dy;
     float *out;
-    const float *coef[4];
+    const float *coef[6];
     int relu, centered;
+    size_t prefetch;      /* apply: also fetch the inputs this many floats ahead into L2 (0: no) */
 } nnopt__bn_tile;
+
+/* The kinds of pass: each kernel is compiled once per kind (the flags are constants inside
+   it), so no per-element branch remains. */
+enum { NNOPT__BN_FORWARD = 0, NNOPT__BN_BACKWARD = 1, NNOPT__BN_BACKWARD_INFER = 2 };
 #endif
 
 
@@ -2355,6 +2363,23 @@ static double nnopt__bn_lanes_sum(const double lane[16])
     return (l4[0] + l4[2]) + (l4[1] + l4[3]);
 }
 
+static double nnopt__bn_gamma(const nnopt__bn_call *k, size_t ch) { return k->gamma ? (double)k->gamma[ch] : 1.0; }
+static double nnopt__bn_beta(const nnopt__bn_call *k, size_t ch) { return k->beta ? (double)k->beta[ch] : 0.0; }
+
+/* The forward's per-channel scale gamma * invstd, from the float invstd saved in training (so
+   the backward can recompute it bit for bit) or from the running variance in inference. */
+static float nnopt__bn_scale_of(const nnopt__bn_call *k, size_t ch, int training, double stat)
+{
+    double invstd = training ? (double)(float)stat : 1.0 / sqrt(stat + k->p->eps);
+    return (float)(nnopt__bn_gamma(k, ch) * invstd);
+}
+
+/* The forward's scale in a backward call (scale[]: saved invstd or running variance). */
+static float nnopt__bn_scale(const nnopt__bn_call *k, size_t ch)
+{
+    return nnopt__bn_scale_of(k, ch, k->tile.centered, (double)k->scale[ch]);
+}
+
 /* Whether a pass over `elements` is split among threads. */
 static int nnopt__bn_split(size_t elements, long parts)
 {
@@ -2384,7 +2409,6 @@ static void nnopt__bn_strip_sums(const nnopt__bn_tile *t, double *s0, double *s1
         nnopt__bn_tile part = *t;
         part.x += at;
         if (part.dy) part.dy += at;
-        if (part.y) part.y += at;
         part.coef[0] += at;
         part.width = t->width - at < NNOPT__BN_PIECE ? t->width - at : NNOPT__BN_PIECE;
         NNOPT__PICK(bn_row_sums)(&part, s0 + at, s1 + at);
@@ -2405,7 +2429,6 @@ static void nnopt__bn_strip_apply(const nnopt__bn_tile *t)
         part.rows = t->rows - first < block ? t->rows - first : block;
         part.x += at; part.out += at;
         if (part.dy) part.dy += at;
-        if (part.y) part.y += at;
         NNOPT__PICK(bn_apply)(&part);
     }
 }
@@ -2417,6 +2440,7 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     const int planar = p->layout == NNOPT_BN_NCHW && p->hw > 1;
     double s0[NNOPT__BN_STRIP], s1[NNOPT__BN_STRIP];
     float cm[NNOPT__BN_STRIP], c1[NNOPT__BN_STRIP], c2[NNOPT__BN_STRIP], c3[NNOPT__BN_STRIP];
+    float ra[NNOPT__BN_STRIP], rb[NNOPT__BN_STRIP];
     float *const coef[4] = { cm, c1, c2, c3 };
     nnopt__bn_tile t = k->tile;
     size_t offset = planar ? c * p->hw : c;
@@ -2426,8 +2450,15 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     t.per_column = !planar;
     t.x += offset; t.out += offset;
     if (t.dy) t.dy += offset;
-    if (t.y) t.y += offset;
     t.coef[0] = k->centre ? k->centre + c : t.x;
+    if (t.dy && t.relu) {   /* the forward's scale and shift, to recompute its ReLU mask */
+        size_t j;
+        for (j = 0; j < w; j++) {
+            ra[j] = nnopt__bn_scale(k, c + j);
+            rb[j] = (float)nnopt__bn_beta(k, c + j);
+        }
+        t.coef[4] = ra; t.coef[5] = rb;
+    }
     if (k->sums) {
         if (planar) {
             double lanes[2][16];
@@ -2443,6 +2474,7 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     }
     k->coefficients(k, c, w, t.coef[0], s0, s1, coef);
     t.coef[0] = cm; t.coef[1] = c1; t.coef[2] = c2; t.coef[3] = c3;
+    t.prefetch = planar && c + 1 < p->c ? p->hw : 0;
     if (planar) NNOPT__PICK(bn_apply)(&t);
     else nnopt__bn_strip_apply(&t);
 }
@@ -2463,9 +2495,6 @@ static void nnopt__bn_run(const nnopt__bn_call *k)
     }
 }
 
-static double nnopt__bn_gamma(const nnopt__bn_call *k, size_t ch) { return k->gamma ? (double)k->gamma[ch] : 1.0; }
-static double nnopt__bn_beta(const nnopt__bn_call *k, size_t ch) { return k->beta ? (double)k->beta[ch] : 0.0; }
-
 /* Training forward: mean = K + s0/M, squared deviations = s1 - s0^2/M (sums taken around the
    channel's first value K, so a large mean cancels exactly before anything is squared). */
 static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
@@ -2485,7 +2514,7 @@ static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, co
             k->running_var[ch] = (float)(f * (dev / (m - 1.0)) + (1.0 - f) * (double)k->running_var[ch]);
         }
         coef[0][j] = (float)mean;
-        coef[1][j] = (float)(nnopt__bn_gamma(k, ch) * invstd);
+        coef[1][j] = nnopt__bn_scale_of(k, ch, 1, invstd);
         coef[2][j] = (float)nnopt__bn_beta(k, ch);
     }
 }
@@ -2498,7 +2527,7 @@ static void nnopt__bn_coef_infer(const nnopt__bn_call *k, size_t c, size_t w, co
     for (j = 0; j < w; j++) {
         size_t ch = c + j;
         coef[0][j] = k->mean[ch];
-        coef[1][j] = (float)(nnopt__bn_gamma(k, ch) * (1.0 / sqrt((double)k->scale[ch] + k->p->eps)));
+        coef[1][j] = nnopt__bn_scale_of(k, ch, 0, (double)k->scale[ch]);
         coef[2][j] = (float)nnopt__bn_beta(k, ch);
     }
 }
@@ -2621,7 +2650,7 @@ NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, c
 }
 
 static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, const float *x,
-                                       const float *dy, const float *y, const float *gamma,
+                                       const float *dy, const float *gamma, const float *beta,
                                        const float *mean, const float *scale,
                                        float *dx, float *dgamma, float *dbeta)
 {
@@ -2631,10 +2660,11 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
     total = p->n * p->c * p->hw; c = p->c;
     if (!p->affine) dgamma = dbeta = NULL;
     {
+        const int beta_needed = p->affine && p->fuse_relu;
         nnopt__bn_buf b[9];
         b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
         b[1].ptr = dy; b[1].floats = total; b[1].required = 1; b[1].written = 0; b[1].tensor = 1;
-        b[2].ptr = p->fuse_relu ? y : NULL; b[2].floats = total; b[2].required = p->fuse_relu; b[2].written = 0; b[2].tensor = 1;
+        b[2].ptr = beta_needed ? beta : NULL; b[2].floats = c; b[2].required = beta_needed; b[2].written = 0; b[2].tensor = 0;
         b[3].ptr = dx; b[3].floats = total; b[3].required = 1; b[3].written = 1; b[3].tensor = 1;
         b[4].ptr = p->affine ? gamma : NULL; b[4].floats = c; b[4].required = p->affine; b[4].written = 0; b[4].tensor = 0;
         b[5].ptr = mean; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
@@ -2645,12 +2675,12 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
     }
     memset(&k, 0, sizeof k);
     k.p = p;
-    k.tile.x = x; k.tile.dy = dy; k.tile.y = p->fuse_relu ? y : NULL; k.tile.out = dx;
-    k.tile.centered = training;
+    k.tile.x = x; k.tile.dy = dy; k.tile.out = dx;
+    k.tile.centered = training; k.tile.relu = p->fuse_relu != 0;
     k.centre = mean;
     k.sums = training || dgamma || dbeta;
     k.coefficients = nnopt__bn_coef_backward;
-    if (p->affine) k.gamma = gamma;
+    if (p->affine) { k.gamma = gamma; k.beta = p->fuse_relu ? beta : NULL; }
     k.mean = mean; k.scale = scale;
     k.dgamma = dgamma; k.dbeta = dbeta;
     nnopt__bn_run(&k);
@@ -2658,21 +2688,21 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
 }
 
 NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const float *x,
-                                               const float *dy, const float *y,
-                                               const float *gamma, const float *save_mean,
+                                               const float *dy, const float *gamma,
+                                               const float *beta, const float *save_mean,
                                                const float *save_invstd,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 1, x, dy, y, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    return nnopt__bn_backward(p, 1, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
 }
 
 NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
-                                               const float *dy, const float *y,
-                                               const float *gamma, const float *running_mean,
+                                               const float *dy, const float *gamma,
+                                               const float *beta, const float *running_mean,
                                                const float *running_var,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 0, x, dy, y, gamma, running_mean, running_var, dx, dgamma, dbeta);
+    return nnopt__bn_backward(p, 0, x, dy, gamma, beta, running_mean, running_var, dx, dgamma, dbeta);
 }
 #endif /* NNOPT_NO_BATCHNORM */
 
@@ -3334,6 +3364,7 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
    A product of two floats is exact in double, so fma and multiply-then-add agree. */
 #if defined(NNOPT__ISA_SCALAR)
 NNOPT__OP float V(bn_keep)(float v, size_t k) { (void)k; return v; }
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
 NNOPT__OP void V(bn_mem_add)(double *acc, float v, size_t k) { (void)k; acc[0] = acc[0] + (double)v; }
 NNOPT__OP void V(bn_mem_add_mul)(double *acc, float a, float b, size_t k)
 { double p = (double)a * (double)b; (void)k; acc[0] = acc[0] + p; }
@@ -3341,6 +3372,8 @@ NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, float a, float b, size_t part)
 { double p = (double)a * (double)b; s->d[part] = s->d[part] + p; }
 
 #elif defined(NNOPT__ISA_AVX2)
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
 NNOPT__OP __m256 V(bn_keep)(__m256 v, size_t k)
 { return k == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(V(tail_mask)(k))); }
 NNOPT__OP __m256i V(bn_mask_pd)(size_t k)            /* the first k (0..4) of 4 double lanes */
@@ -3372,6 +3405,8 @@ NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
 }
 
 #elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
 NNOPT__OP __m512 V(bn_keep)(__m512 v, size_t k) { return k == 16 ? v : _mm512_maskz_mov_ps(V(tail_mask)(k), v); }
 NNOPT__OP void V(bn_mem_update)(double *acc, __m512d lo, __m512d hi, size_t k)
 {
@@ -3398,55 +3433,95 @@ NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
 }
 #endif
 
-/* The tile's per-channel value for columns [i, i+k). */
-NNOPT__OP V(vec) V(bn_coef)(const float *c, size_t i, size_t k, int per_column)
-{ return per_column ? V(loadn)(c + i, k) : V(set1)(c[0]); }
-
-/* The gradient that reaches the normalization: dy, or 0 where the fused ReLU's output is not
-   positive (torch's relu backward: dy where y > 0). */
-NNOPT__OP V(vec) V(bn_grad)(const nnopt__bn_tile *t, size_t at, size_t k)
+/* Which coefficients a pass reads (bit q: coef[q]). */
+NNOPT__OP int V(bn_uses)(int kind, int relu, int apply)
 {
-    V(vec) g = V(loadn)(t->dy + at, k), zero = V(set1)(0.0f);
-    return t->y ? V(select)(V(gt)(V(loadn)(t->y + at, k), zero), g, zero) : g;
+    int mask = relu && kind != NNOPT__BN_FORWARD ? 0x31 : 0x1;
+    if (!apply) return mask;
+    return mask | (kind == NNOPT__BN_FORWARD ? 0x7 : kind == NNOPT__BN_BACKWARD ? 0xF : 0x5);
 }
 
-/* The two summed quantities at [at, at+k) (column i): s0 adds u, s1 adds p*q. Lanes past k
-   are 0 so they add nothing. */
-NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t i, size_t k,
-                           V(vec) *u, V(vec) *p, V(vec) *q)
+/* The coefficients in `uses` for columns [i, i+k): one vector per column (NHWC) or the
+   tile's single value in every lane (NCHW); the others are 0. */
+NNOPT__OP V(vec) V(bn_coef)(const nnopt__bn_tile *t, int q, size_t i, size_t k, int per_column, int uses)
 {
-    V(vec) xc = V(sub)(V(loadn)(t->x + at, k), V(bn_coef)(t->coef[0], i, k, t->per_column));
-    xc = V(bn_keep)(xc, k);
-    if (!t->dy) { *u = *p = *q = xc; return; }         /* forward: x - K and (x - K)^2 */
-    *u = *q = V(bn_grad)(t, at, k);                     /* backward: g and (x - mean) g */
+    return !(uses >> q & 1) ? V(set1)(0.0f) : per_column ? V(loadn)(t->coef[q] + i, k) : V(set1)(t->coef[q][0]);
+}
+
+NNOPT__OP void V(bn_coefs)(const nnopt__bn_tile *t, size_t i, size_t k, int per_column, int uses, V(vec) c[6])
+{   /* written out: a loop here stays a loop at -O2 and keeps c[] in memory */
+    c[0] = V(bn_coef)(t, 0, i, k, per_column, uses);
+    c[1] = V(bn_coef)(t, 1, i, k, per_column, uses);
+    c[2] = V(bn_coef)(t, 2, i, k, per_column, uses);
+    c[3] = V(bn_coef)(t, 3, i, k, per_column, uses);
+    c[4] = V(bn_coef)(t, 4, i, k, per_column, uses);
+    c[5] = V(bn_coef)(t, 5, i, k, per_column, uses);
+}
+
+/* The gradient that reaches the normalization: dy, or with the fused ReLU 0 where the
+   forward's output fma(xc, c4, c5) was not positive (torch's relu backward: dy where y > 0),
+   recomputed from xc = x - mean with the forward's own operations. */
+NNOPT__OP V(vec) V(bn_grad)(V(vec) dy, V(vec) xc, const V(vec) c[6], int relu)
+{
+    V(vec) zero = V(set1)(0.0f);
+    return relu ? V(select)(V(gt)(V(fma)(xc, c[4], c[5]), zero), dy, zero) : dy;
+}
+
+/* The two summed quantities at [at, at+k): s0 adds u, s1 adds p*q. Forward: x - K and its
+   square; backward: g and (x - mean) g. Lanes past k are 0 so they add nothing. */
+NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+                           int kind, int relu, V(vec) *u, V(vec) *p, V(vec) *q)
+{
+    V(vec) xc = V(bn_keep)(V(sub)(V(loadn)(t->x + at, k), c[0]), k);
+    if (kind == NNOPT__BN_FORWARD) { *u = *p = *q = xc; return; }
+    *u = *q = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
     *p = xc;
 }
 
-/* NCHW sums of one channel. Element s of each plane adds into double lane s mod 16 (planes in
-   order, then the lanes by a fixed tree on the host): the same order on every path. */
-NNOPT__OP void V(bn_plane_block)(const nnopt__bn_tile *t, size_t row, size_t i, size_t k,
-                                 size_t part, V(dacc) *s0, V(dacc) *s1)
+/* Forward: y = fma(x - mean, scale, shift) (max(y, 0) with relu). Backward, training:
+   dx = fma(x - mean, c1, fma(g, c2, c3)); inference: dx = g c2. */
+NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+                           int kind, int relu)
 {
-    V(vec) u, p, q;
-    V(bn_terms)(t, row + i, i, k, &u, &p, &q);
-    V(dacc_add)(s0, u, part);
-    V(bn_dacc_add_mul)(s1, p, q, part);
+    V(vec) xc, g;
+    if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c[2]);
+    xc = V(sub)(V(loadn)(t->x + at, k), c[0]);
+    if (kind == NNOPT__BN_FORWARD) {
+        V(vec) y = V(fma)(xc, c[1], c[2]);
+        return relu ? V(max)(y, V(set1)(0.0f)) : y;
+    }
+    g = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
+    if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c[2]);
+    return V(fma)(xc, c[1], V(fma)(g, c[2], c[3]));
 }
 
-NNOPT__PRIVATE NNOPT__TARGET void V(bn_plane_sums)(const nnopt__bn_tile *tile, double lanes[2][16])
+/* NCHW sums of one channel. Element s of each plane adds into double lane s mod 16 (planes in
+   order, then the lanes by a fixed tree on the host): the same order on every path. The
+   plane after next is fetched ahead (short planes defeat the hardware prefetcher). */
+NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16], int kind, int relu)
 {
-    nnopt__bn_tile t = *tile;
     V(dacc) s0, s1;
+    V(vec) c[6], u, p, q;
     size_t r;
+    V(bn_coefs)(t, 0, NNOPT__W, 0, V(bn_uses)(kind, relu, 0), c);
     V(dacc_zero)(&s0); V(dacc_zero)(&s1);
-    for (r = 0; r < t.rows; r++) {
-        size_t row = r * t.stride, i, part, at;
-        for (i = 0; i + 16 <= t.width; i += 16)
-            for (part = 0; part < 16 / NNOPT__W; part++)
-                V(bn_plane_block)(&t, row, i + part * NNOPT__W, NNOPT__W, part, &s0, &s1);
-        for (part = 0; (at = i + part * NNOPT__W) < t.width; part++)
-            V(bn_plane_block)(&t, row, at, t.width - at < NNOPT__W ? t.width - at : NNOPT__W,
-                              part, &s0, &s1);
+    for (r = 0; r < t->rows; r++) {
+        size_t row = r * t->stride, i, part, at, k;
+        for (i = 0; i + 16 <= t->width; i += 16) {
+            V(bn_prefetch)(t->x + row + i, 2 * t->stride);
+            if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + row + i, 2 * t->stride);
+            for (part = 0; part < 16 / NNOPT__W; part++) {
+                V(bn_terms)(t, row + i + part * NNOPT__W, NNOPT__W, c, kind, relu, &u, &p, &q);
+                V(dacc_add)(&s0, u, part);
+                V(bn_dacc_add_mul)(&s1, p, q, part);
+            }
+        }
+        for (part = 0; (at = i + part * NNOPT__W) < t->width; part++) {
+            k = t->width - at < NNOPT__W ? t->width - at : NNOPT__W;
+            V(bn_terms)(t, row + at, k, c, kind, relu, &u, &p, &q);
+            V(dacc_add)(&s0, u, part);
+            V(bn_dacc_add_mul)(&s1, p, q, part);
+        }
     }
     V(dacc_store)(&s0, lanes[0]);
     V(dacc_store)(&s1, lanes[1]);
@@ -3454,47 +3529,74 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_plane_sums)(const nnopt__bn_tile *tile, d
 
 /* NHWC sums of a strip of channels: each channel's double in s0[], s1[] adds its values row
    after row (the same order whatever the vector width or the columns a thread takes). */
-NNOPT__PRIVATE NNOPT__TARGET void V(bn_row_sums)(const nnopt__bn_tile *tile, double *s0, double *s1)
+NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *s1, int kind, int relu)
 {
-    nnopt__bn_tile t = *tile;
     size_t r, i, k;
-    for (r = 0; r < t.rows; r++)
-        for (i = 0; i < t.width; i += k) {
-            V(vec) u, p, q;
-            k = t.width - i < NNOPT__W ? t.width - i : NNOPT__W;
-            V(bn_terms)(&t, r * t.stride + i, i, k, &u, &p, &q);
+    for (r = 0; r < t->rows; r++)
+        for (i = 0; i < t->width; i += k) {
+            V(vec) c[6], u, p, q;
+            k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
+            V(bn_coefs)(t, i, k, 1, V(bn_uses)(kind, relu, 0), c);
+            V(bn_terms)(t, r * t->stride + i, k, c, kind, relu, &u, &p, &q);
             V(bn_mem_add)(s0 + i, u, k);
             V(bn_mem_add_mul)(s1 + i, p, q, k);
         }
 }
 
-/* Normalization (forward) or input gradient (backward) over the tile, element by element. */
-NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t i, size_t k)
+/* The elementwise pass. NCHW (one set of coefficients): with `prefetch`, the next channel's
+   inputs are fetched into L2 while this one is still there. */
+NNOPT__OP void V(bn_apply_kind)(const nnopt__bn_tile *t, int kind, int relu)
 {
-    const int pc = t->per_column;
-    V(vec) xc, g;
-    if (t->dy && !t->centered)
-        return V(mul)(V(bn_grad)(t, at, k), V(bn_coef)(t->coef[2], i, k, pc));
-    xc = V(sub)(V(loadn)(t->x + at, k), V(bn_coef)(t->coef[0], i, k, pc));
-    if (!t->dy) {
-        V(vec) y = V(fma)(xc, V(bn_coef)(t->coef[1], i, k, pc), V(bn_coef)(t->coef[2], i, k, pc));
-        return t->relu ? V(max)(y, V(set1)(0.0f)) : y;
+    V(vec) c[6];
+    size_t r, i, k;
+    const int uses = V(bn_uses)(kind, relu, 1);
+    V(bn_coefs)(t, 0, t->width < NNOPT__W ? t->width : NNOPT__W, t->per_column, uses, c);
+    for (r = 0; r < t->rows; r++)
+        for (i = 0; i < t->width; i += k) {
+            size_t at = r * t->stride + i;
+            k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
+            if (t->per_column) V(bn_coefs)(t, i, k, 1, uses, c);
+            if (t->prefetch) {
+                V(bn_prefetch)(t->x + at, t->prefetch);
+                if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + at, t->prefetch);
+            }
+            V(storen)(t->out + at, V(bn_out)(t, at, k, c, kind, relu), k);
+        }
+}
+
+/* One instance per kind of pass. The arguments are copied to a local so the compiler knows
+   the stores cannot change them. */
+#define NNOPT__BN_KINDS(name, call)                                                        \
+    switch (a.dy ? (a.centered ? NNOPT__BN_BACKWARD : NNOPT__BN_BACKWARD_INFER) : NNOPT__BN_FORWARD) { \
+    case NNOPT__BN_FORWARD:  if (a.relu) call(NNOPT__BN_FORWARD, 1); else call(NNOPT__BN_FORWARD, 0); break; \
+    case NNOPT__BN_BACKWARD: if (a.relu) call(NNOPT__BN_BACKWARD, 1); else call(NNOPT__BN_BACKWARD, 0); break; \
+    default: if (a.relu) call(NNOPT__BN_BACKWARD_INFER, 1); else call(NNOPT__BN_BACKWARD_INFER, 0); break; \
     }
-    g = V(fma)(V(bn_grad)(t, at, k), V(bn_coef)(t->coef[2], i, k, pc), V(bn_coef)(t->coef[3], i, k, pc));
-    return V(fma)(xc, V(bn_coef)(t->coef[1], i, k, pc), g);
+
+NNOPT__PRIVATE NNOPT__TARGET void V(bn_plane_sums)(const nnopt__bn_tile *tile, double lanes[2][16])
+{
+    nnopt__bn_tile a = *tile;
+#define NNOPT__BN_CALL(kind, relu) V(bn_plane_sums_kind)(&a, lanes, kind, relu)
+    NNOPT__BN_KINDS(bn_plane_sums, NNOPT__BN_CALL)
+#undef NNOPT__BN_CALL
+}
+
+NNOPT__PRIVATE NNOPT__TARGET void V(bn_row_sums)(const nnopt__bn_tile *tile, double *s0, double *s1)
+{
+    nnopt__bn_tile a = *tile;
+#define NNOPT__BN_CALL(kind, relu) V(bn_row_sums_kind)(&a, s0, s1, kind, relu)
+    NNOPT__BN_KINDS(bn_row_sums, NNOPT__BN_CALL)
+#undef NNOPT__BN_CALL
 }
 
 NNOPT__PRIVATE NNOPT__TARGET void V(bn_apply)(const nnopt__bn_tile *tile)
 {
-    nnopt__bn_tile t = *tile;
-    size_t r, i, k;
-    for (r = 0; r < t.rows; r++)
-        for (i = 0; i < t.width; i += k) {
-            size_t at = r * t.stride + i;
-            k = t.width - i < NNOPT__W ? t.width - i : NNOPT__W;
-            V(storen)(t.out + at, V(bn_out)(&t, at, i, k), k);
-        }
+    nnopt__bn_tile a = *tile;
+#define NNOPT__BN_CALL(kind, relu) V(bn_apply_kind)(&a, kind, relu)
+    NNOPT__BN_KINDS(bn_apply, NNOPT__BN_CALL)
+#undef NNOPT__BN_CALL
 }
+#undef NNOPT__BN_KINDS
 #endif /* NNOPT_NO_BATCHNORM */
 
 

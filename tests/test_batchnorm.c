@@ -111,11 +111,11 @@ static int run_sequence(const nnopt_bn_params *p, bn_result *r)
                                  &r->tracked, NULL, NULL) == NNOPT_OK;
     ok &= nnopt_bn_forward_train(p, x2, r->ten[T_Y], gamma, beta, r->vec[V_RUN_MEAN], r->vec[V_RUN_VAR],
                                  &r->tracked, r->vec[V_SAVE_MEAN], r->vec[V_SAVE_INVSTD]) == NNOPT_OK;
-    ok &= nnopt_bn_backward_train(p, x2, dy, r->ten[T_Y], gamma, r->vec[V_SAVE_MEAN], r->vec[V_SAVE_INVSTD],
+    ok &= nnopt_bn_backward_train(p, x2, dy, gamma, beta, r->vec[V_SAVE_MEAN], r->vec[V_SAVE_INVSTD],
                                   r->ten[T_DX], r->vec[V_DGAMMA], r->vec[V_DBETA]) == NNOPT_OK;
     ok &= nnopt_bn_forward_infer(p, x2, r->ten[T_Y_INF], gamma, beta, r->vec[V_RUN_MEAN],
                                  r->vec[V_RUN_VAR]) == NNOPT_OK;
-    ok &= nnopt_bn_backward_infer(p, x2, dy, r->ten[T_Y_INF], gamma, r->vec[V_RUN_MEAN], r->vec[V_RUN_VAR],
+    ok &= nnopt_bn_backward_infer(p, x2, dy, gamma, beta, r->vec[V_RUN_MEAN], r->vec[V_RUN_VAR],
                                   r->ten[T_DX_INF], r->vec[V_DGAMMA_INF], r->vec[V_DBETA_INF]) == NNOPT_OK;
     th_free_floats(x1, 1); th_free_floats(x2, 2); th_free_floats(dy, 3);
     th_free_floats(gamma, 1); th_free_floats(beta, 2);
@@ -398,11 +398,20 @@ static void test_in_place(void)
         CHECK(nnopt_bn_forward_train(&p, io, io, g, b, rm2, rv2, NULL, sm, si) == NNOPT_OK);
         th_same_bits(io, y, total, "forward in place");
         th_same_bits(rm2, rm, C, "running mean in place");
-        CHECK(nnopt_bn_backward_train(&p, x, dy, y, g, sm, si, dx, dg, db) == NNOPT_OK);
+        CHECK(nnopt_bn_backward_train(&p, x, dy, g, b, sm, si, dx, dg, db) == NNOPT_OK);
         memcpy(io, dy, total * sizeof(float));
-        CHECK(nnopt_bn_backward_train(&p, x, io, y, g, sm, si, io, dg2, db2) == NNOPT_OK);
+        CHECK(nnopt_bn_backward_train(&p, x, io, g, b, sm, si, io, dg2, db2) == NNOPT_OK);
         th_same_bits(io, dx, total, "backward in place (dx = dy)");
         th_same_bits(dg2, dg, C, "dgamma in place");
+        {   /* the recomputed ReLU mask is the forward's: same as masking dy by y > 0 first */
+            size_t e;
+            nnopt_bn_params plain = p;
+            plain.fuse_relu = 0;
+            for (e = 0; e < total; e++) io[e] = y[e] > 0 ? dy[e] : 0.0f;
+            CHECK(nnopt_bn_backward_train(&plain, x, io, g, b, sm, si, io, dg2, db2) == NNOPT_OK);
+            th_same_bits(io, dx, total, "fused ReLU backward vs masked dy");
+            th_same_bits(dg2, dg, C, "fused ReLU dgamma vs masked dy");
+        }
         memcpy(io, x, total * sizeof(float));
         CHECK(nnopt_bn_forward_infer(&p, x, y, g, b, rm, rv) == NNOPT_OK);
         CHECK(nnopt_bn_forward_infer(&p, io, io, g, b, rm, rv) == NNOPT_OK);
@@ -489,15 +498,15 @@ static void test_bad_input(void)
         BAD_TRAIN(i ? &p : NULL, what[i], x, y, g, b, rm, rv, &tracked, sm, si);
         RESET();
         CHECKF(nnopt_bn_forward_infer(i ? &p : NULL, x, y, g, b, g, g) == NNOPT_ERR_INVALID, "infer %s", what[i]);
-        CHECKF(nnopt_bn_backward_train(i ? &p : NULL, x, dy, NULL, g, g, g, dx, dg, db) == NNOPT_ERR_INVALID, "backward %s", what[i]);
-        CHECKF(nnopt_bn_backward_infer(i ? &p : NULL, x, dy, NULL, g, g, g, dx, dg, db) == NNOPT_ERR_INVALID, "backward infer %s", what[i]);
+        CHECKF(nnopt_bn_backward_train(i ? &p : NULL, x, dy, g, b, g, g, dx, dg, db) == NNOPT_ERR_INVALID, "backward %s", what[i]);
+        CHECKF(nnopt_bn_backward_infer(i ? &p : NULL, x, dy, g, b, g, g, dx, dg, db) == NNOPT_ERR_INVALID, "backward infer %s", what[i]);
         NOTHING_WRITTEN(what[i]);
     }
     /* Shapes. */
     p = good; p.n = 1; p.hw = 1;
     BAD_TRAIN(&p, "N*HW = 1 in training", x, y, g, b, rm, rv, &tracked, sm, si);
     RESET();
-    CHECK(nnopt_bn_backward_train(&p, x, dy, NULL, g, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&p, x, dy, g, b, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
     NOTHING_WRITTEN("N*HW = 1 in training backward");
     CHECK(nnopt_bn_forward_infer(&p, x, y, g, b, g, g) == NNOPT_OK);   /* allowed at inference */
     p = good; p.layout = NNOPT_BN_NC;
@@ -521,14 +530,16 @@ static void test_bad_input(void)
     RESET();
     CHECK(nnopt_bn_forward_infer(&good, x, y, g, b, NULL, rv) == NNOPT_ERR_INVALID);
     CHECK(nnopt_bn_forward_infer(&good, x, y, g, b, rm, y + 1) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, g, sm, NULL, dx, dg, db) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_train(&good, x, NULL, NULL, g, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, g, g, g, NULL, dg, db) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, g, g, g, dx, dg, dg) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, g, g, g, dy + 1, dg, db) == NNOPT_ERR_INVALID);
-    CHECK(nnopt_bn_backward_infer(&good, x, dy, NULL, g, g, g, dx, dx + 3, db) == NNOPT_ERR_INVALID);
-    p = good; p.fuse_relu = 1;
-    CHECK(nnopt_bn_backward_train(&p, x, dy, NULL, g, g, g, dx, dg, db) == NNOPT_ERR_INVALID);  /* y needed */
+    CHECK(nnopt_bn_backward_train(&good, x, dy, g, b, sm, NULL, dx, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&good, x, NULL, g, b, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, b, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&good, x, dy, g, b, g, g, NULL, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&good, x, dy, g, b, g, g, dx, dg, dg) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_train(&good, x, dy, g, b, g, g, dy + 1, dg, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_infer(&good, x, dy, g, b, g, g, dx, dx + 3, db) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_infer(&good, x, dy, g, b, NULL, g, dx, dg, db) == NNOPT_ERR_INVALID);
+    p = good; p.fuse_relu = 1;   /* the ReLU mask needs beta */
+    CHECK(nnopt_bn_backward_train(&p, x, dy, g, NULL, g, g, dx, dg, db) == NNOPT_ERR_INVALID);
     CHECK(nnopt_bn_fold(0, 1e-5, g, b, g, g, sc, sh) == NNOPT_ERR_INVALID);
     CHECK(nnopt_bn_fold(C, 0.0, g, b, g, g, sc, sh) == NNOPT_ERR_INVALID);
     CHECK(nnopt_bn_fold(C, NAN, g, b, g, g, sc, sh) == NNOPT_ERR_INVALID);
@@ -540,7 +551,8 @@ static void test_bad_input(void)
     /* Optional outputs may be NULL; gamma and beta are not read without affine. */
     p = good; p.affine = 0;
     CHECK(nnopt_bn_forward_train(&p, x, y, NULL, NULL, rm, rv, NULL, NULL, NULL) == NNOPT_OK);
-    CHECK(nnopt_bn_backward_train(&good, x, dy, NULL, g, rm, rv, dx, NULL, NULL) == NNOPT_OK);
+    CHECK(nnopt_bn_backward_train(&good, x, dy, g, NULL, rm, rv, dx, NULL, NULL) == NNOPT_OK);
+    CHECK(nnopt_bn_backward_train(&p, x, dy, NULL, NULL, rm, rv, dx, dg, db) == NNOPT_OK);
 #undef RESET
 #undef NOTHING_WRITTEN
 #undef BAD_TRAIN
