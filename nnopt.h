@@ -2407,9 +2407,11 @@ static void nnopt__bn_strip_sums(const nnopt__bn_tile *t, double *s0, double *s1
     for (piece = 0; piece < pieces; piece++) {
         size_t at = (size_t)piece * NNOPT__BN_PIECE;
         nnopt__bn_tile part = *t;
+        int q;
         part.x += at;
         if (part.dy) part.dy += at;
-        part.coef[0] += at;
+        for (q = 0; q < 6; q++)
+            if (part.coef[q]) part.coef[q] += at;
         part.width = t->width - at < NNOPT__BN_PIECE ? t->width - at : NNOPT__BN_PIECE;
         NNOPT__PICK(bn_row_sums)(&part, s0 + at, s1 + at);
     }
