@@ -203,13 +203,16 @@ build_bench() {
     gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
     gcc -std=c11 -O3 -march=native -mprefer-vector-width=512 -ffast-math -c bench/roof.c -o "$B/roof.o" &&
     gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" || return 1
+    # oneDNN (Debian libdnnl-dev), when installed: the batch-norm baseline
+    local dnnl_flags="" dnnl_libs=""
+    if [ -f /usr/include/oneapi/dnnl/dnnl.h ]; then dnnl_flags="-DNNOPT_BENCH_DNNL"; dnnl_libs="-ldnnl"; fi
     local src objs=""
     for src in bench/bench_*.c; do
-        gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c "$src" -o "$B/$(basename "$src" .c).o" || return 1
+        gcc -std=c11 $BENCH_FLAGS -fopenmp $dnnl_flags -Wall -Wextra -c "$src" -o "$B/$(basename "$src" .c).o" || return 1
         objs="$objs $B/$(basename "$src" .c).o"
     done
     g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o $objs \
-        -o "$B/nnopt_bench" -fopenmp -lbenchmark -lpthread -lm
+        -o "$B/nnopt_bench" -fopenmp $dnnl_libs -lbenchmark -lpthread -lm
 }
 
 bench_context() {
