@@ -39,7 +39,7 @@ typedef struct bn_item {
 
 #define C_MAX 256
 static float gamma_[C_MAX], beta_[C_MAX], rmean[C_MAX], rvar[C_MAX], smean[C_MAX], sinvstd[C_MAX],
-             dgamma[C_MAX], dbeta[C_MAX], dnnl_mean[C_MAX], dnnl_var[C_MAX];
+             dgamma[C_MAX], dbeta[C_MAX];
 
 static void init_params(void)
 {
@@ -104,6 +104,7 @@ static void naive_backward(nnopt_bn_layout layout, const bn_shape *s, const floa
 /* ---- oneDNN -------------------------------------------------------------------------------- */
 #ifdef NNOPT_BENCH_DNNL
 typedef struct dnnl_case { dnnl_primitive_t prim; dnnl_exec_arg_t args[10]; int nargs; int ok; } dnnl_case;
+static float dnnl_mean[C_MAX], dnnl_var[C_MAX];
 static dnnl_engine_t dnnl_eng;
 static dnnl_stream_t dnnl_str;
 
