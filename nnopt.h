@@ -2303,7 +2303,7 @@ typedef void (*nnopt__bn_coef_fn)(const nnopt__bn_call *k, size_t c, size_t w,
                                   float *const coef[4]);
 struct nnopt__bn_call {
     const nnopt_bn_params *p;
-    nnopt__bn_tile tile;             /* x, dy, y, out, relu, centered for the whole tensor */
+    nnopt__bn_tile tile;             /* x, dy, out, relu, centered for the whole tensor */
     const float *centre;             /* per-channel centre of the sums; NULL: the channel's first x */
     int sums;                        /* the per-channel sums are needed */
     nnopt__bn_coef_fn coefficients;
