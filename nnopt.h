@@ -3359,17 +3359,16 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 #ifndef NNOPT_NO_BATCHNORM
 /* ---- Batch-normalization kernels -------------------------------------------------- */
-/* Section vocabulary. bn_keep(v, k): lanes >= k set to 0. bn_mem_add(acc, v, k) and
-   bn_mem_add_mul(acc, a, b, k): acc[l] += v[l] and acc[l] += a[l] * b[l] in double for the
-   first k lanes (one double per channel in memory: NHWC's accumulators, lane = channel).
-   bn_dacc_add_mul(s, a, b, part): a * b into the 16-lane accumulator like dacc_add_sq.
-   A product of two floats is exact in double, so fma and multiply-then-add agree. */
+/* Section vocabulary. bn_keep(v, k): lanes >= k set to 0. bn_dacc_add_mul(s, a, b, part):
+   a * b into the 16-lane accumulator like dacc_add_sq (a product of two floats is exact in
+   double, so fma and multiply-then-add agree). bn_dacc_load / bn_dacc_save: the first k of
+   the W lanes of part 0 from / to doubles in memory (NHWC: one double per channel, lane =
+   channel; the other lanes load as 0). bn_prefetch: a hint to fetch into L2. */
 #if defined(NNOPT__ISA_SCALAR)
 NNOPT__OP float V(bn_keep)(float v, size_t k) { (void)k; return v; }
 NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
-NNOPT__OP void V(bn_mem_add)(double *acc, float v, size_t k) { (void)k; acc[0] = acc[0] + (double)v; }
-NNOPT__OP void V(bn_mem_add_mul)(double *acc, float a, float b, size_t k)
-{ double p = (double)a * (double)b; (void)k; acc[0] = acc[0] + p; }
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k) { (void)k; V(dacc_zero)(s); s->d[0] = m[0]; }
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k) { (void)k; m[0] = s->d[0]; }
 NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, float a, float b, size_t part)
 { double p = (double)a * (double)b; s->d[part] = s->d[part] + p; }
 
@@ -3381,23 +3380,18 @@ NNOPT__OP __m256 V(bn_keep)(__m256 v, size_t k)
 NNOPT__OP __m256i V(bn_mask_pd)(size_t k)            /* the first k (0..4) of 4 double lanes */
 { return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(nnopt__tail_mask_table + 8 - k))); }
 NNOPT__OP __m256d V(bn_fma_pd)(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
-NNOPT__OP void V(bn_mem_update)(double *acc, __m256d lo, __m256d hi, size_t k)
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
 {
-    if (k == 8) {
-        _mm256_storeu_pd(acc, _mm256_add_pd(_mm256_loadu_pd(acc), lo));
-        _mm256_storeu_pd(acc + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 4), hi));
-    } else {
-        __m256i ml = V(bn_mask_pd)(k < 4 ? k : 4), mh = V(bn_mask_pd)(k < 4 ? 0 : k - 4);
-        _mm256_maskstore_pd(acc, ml, _mm256_add_pd(_mm256_maskload_pd(acc, ml), lo));
-        _mm256_maskstore_pd(acc + 4, mh, _mm256_add_pd(_mm256_maskload_pd(acc + 4, mh), hi));
-    }
+    V(dacc_zero)(s);
+    if (k == 8) { s->d[0] = _mm256_loadu_pd(m); s->d[1] = _mm256_loadu_pd(m + 4); return; }
+    s->d[0] = _mm256_maskload_pd(m, V(bn_mask_pd)(k < 4 ? k : 4));
+    s->d[1] = _mm256_maskload_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4));
 }
-NNOPT__OP void V(bn_mem_add)(double *acc, __m256 v, size_t k)
-{ __m256d lo, hi; V(dacc_split)(v, &lo, &hi); V(bn_mem_update)(acc, lo, hi, k); }
-NNOPT__OP void V(bn_mem_add_mul)(double *acc, __m256 a, __m256 b, size_t k)
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
 {
-    __m256d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
-    V(bn_mem_update)(acc, _mm256_mul_pd(alo, blo), _mm256_mul_pd(ahi, bhi), k);
+    if (k == 8) { _mm256_storeu_pd(m, s->d[0]); _mm256_storeu_pd(m + 4, s->d[1]); return; }
+    _mm256_maskstore_pd(m, V(bn_mask_pd)(k < 4 ? k : 4), s->d[0]);
+    _mm256_maskstore_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4), s->d[1]);
 }
 NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
 {
@@ -3410,23 +3404,18 @@ NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
 NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
 { _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
 NNOPT__OP __m512 V(bn_keep)(__m512 v, size_t k) { return k == 16 ? v : _mm512_maskz_mov_ps(V(tail_mask)(k), v); }
-NNOPT__OP void V(bn_mem_update)(double *acc, __m512d lo, __m512d hi, size_t k)
+NNOPT__OP __mmask8 V(bn_mask_pd)(size_t k) { return (__mmask8)((1u << k) - 1u); }   /* k <= 8 */
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
 {
-    if (k == 16) {
-        _mm512_storeu_pd(acc, _mm512_add_pd(_mm512_loadu_pd(acc), lo));
-        _mm512_storeu_pd(acc + 8, _mm512_add_pd(_mm512_loadu_pd(acc + 8), hi));
-    } else {
-        __mmask8 ml = (__mmask8)((1u << (k < 8 ? k : 8)) - 1u), mh = (__mmask8)((1u << (k < 8 ? 0 : k - 8)) - 1u);
-        _mm512_mask_storeu_pd(acc, ml, _mm512_add_pd(_mm512_maskz_loadu_pd(ml, acc), lo));
-        _mm512_mask_storeu_pd(acc + 8, mh, _mm512_add_pd(_mm512_maskz_loadu_pd(mh, acc + 8), hi));
-    }
+    if (k == 16) { s->d[0] = _mm512_loadu_pd(m); s->d[1] = _mm512_loadu_pd(m + 8); return; }
+    s->d[0] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? k : 8), m);
+    s->d[1] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? 0 : k - 8), m + 8);
 }
-NNOPT__OP void V(bn_mem_add)(double *acc, __m512 v, size_t k)
-{ __m512d lo, hi; V(dacc_split)(v, &lo, &hi); V(bn_mem_update)(acc, lo, hi, k); }
-NNOPT__OP void V(bn_mem_add_mul)(double *acc, __m512 a, __m512 b, size_t k)
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
 {
-    __m512d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
-    V(bn_mem_update)(acc, _mm512_mul_pd(alo, blo), _mm512_mul_pd(ahi, bhi), k);
+    if (k == 16) { _mm512_storeu_pd(m, s->d[0]); _mm512_storeu_pd(m + 8, s->d[1]); return; }
+    _mm512_mask_storeu_pd(m, V(bn_mask_pd)(k < 8 ? k : 8), s->d[0]);
+    _mm512_mask_storeu_pd(m + 8, V(bn_mask_pd)(k < 8 ? 0 : k - 8), s->d[1]);
 }
 NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
 {
@@ -3530,19 +3519,29 @@ NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16
 }
 
 /* NHWC sums of a strip of channels: each channel's double in s0[], s1[] adds its values row
-   after row (the same order whatever the vector width or the columns a thread takes). */
+   after row (the same order whatever the vector width or the columns a thread takes). Rows
+   go in blocks of 4 so the accumulators stay in registers across a block. */
 NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *s1, int kind, int relu)
 {
-    size_t r, i, k;
-    for (r = 0; r < t->rows; r++)
+    size_t r, i, k, rr;
+    for (r = 0; r < t->rows; r += 4) {
+        size_t rows = t->rows - r < 4 ? t->rows - r : 4;
         for (i = 0; i < t->width; i += k) {
             V(vec) c[6], u, p, q;
+            V(dacc) a0, a1;
             k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
             V(bn_coefs)(t, i, k, 1, V(bn_uses)(kind, relu, 0), c);
-            V(bn_terms)(t, r * t->stride + i, k, c, kind, relu, &u, &p, &q);
-            V(bn_mem_add)(s0 + i, u, k);
-            V(bn_mem_add_mul)(s1 + i, p, q, k);
+            V(bn_dacc_load)(&a0, s0 + i, k);
+            V(bn_dacc_load)(&a1, s1 + i, k);
+            for (rr = 0; rr < rows; rr++) {
+                V(bn_terms)(t, (r + rr) * t->stride + i, k, c, kind, relu, &u, &p, &q);
+                V(dacc_add)(&a0, u, 0);
+                V(bn_dacc_add_mul)(&a1, p, q, 0);
+            }
+            V(bn_dacc_save)(&a0, s0 + i, k);
+            V(bn_dacc_save)(&a1, s1 + i, k);
         }
+    }
 }
 
 /* The elementwise pass. NCHW (one set of coefficients): with `prefetch`, the next channel's
