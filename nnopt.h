@@ -3567,7 +3567,7 @@ NNOPT__OP void V(bn_apply_kind)(const nnopt__bn_tile *t, int kind, int relu)
 
 /* One instance per kind of pass. The arguments are copied to a local so the compiler knows
    the stores cannot change them. */
-#define NNOPT__BN_KINDS(name, call)                                                        \
+#define NNOPT__BN_KINDS(call)                                                              \
     switch (a.dy ? (a.centered ? NNOPT__BN_BACKWARD : NNOPT__BN_BACKWARD_INFER) : NNOPT__BN_FORWARD) { \
     case NNOPT__BN_FORWARD:  if (a.relu) call(NNOPT__BN_FORWARD, 1); else call(NNOPT__BN_FORWARD, 0); break; \
     case NNOPT__BN_BACKWARD: if (a.relu) call(NNOPT__BN_BACKWARD, 1); else call(NNOPT__BN_BACKWARD, 0); break; \
@@ -3578,7 +3578,7 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_plane_sums)(const nnopt__bn_tile *tile, d
 {
     nnopt__bn_tile a = *tile;
 #define NNOPT__BN_CALL(kind, relu) V(bn_plane_sums_kind)(&a, lanes, kind, relu)
-    NNOPT__BN_KINDS(bn_plane_sums, NNOPT__BN_CALL)
+    NNOPT__BN_KINDS(NNOPT__BN_CALL)
 #undef NNOPT__BN_CALL
 }
 
@@ -3586,7 +3586,7 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_row_sums)(const nnopt__bn_tile *tile, dou
 {
     nnopt__bn_tile a = *tile;
 #define NNOPT__BN_CALL(kind, relu) V(bn_row_sums_kind)(&a, s0, s1, kind, relu)
-    NNOPT__BN_KINDS(bn_row_sums, NNOPT__BN_CALL)
+    NNOPT__BN_KINDS(NNOPT__BN_CALL)
 #undef NNOPT__BN_CALL
 }
 
@@ -3594,7 +3594,7 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_apply)(const nnopt__bn_tile *tile)
 {
     nnopt__bn_tile a = *tile;
 #define NNOPT__BN_CALL(kind, relu) V(bn_apply_kind)(&a, kind, relu)
-    NNOPT__BN_KINDS(bn_apply, NNOPT__BN_CALL)
+    NNOPT__BN_KINDS(NNOPT__BN_CALL)
 #undef NNOPT__BN_CALL
 }
 #undef NNOPT__BN_KINDS
