@@ -5,10 +5,12 @@
 #   ./build.sh bench      all microbenchmarks -> bench/results/*.json, docs/performance.md
 #   ./build.sh converge   convergence suite
 #   ./build.sh examples   build and run examples/
+#   ./build.sh install PREFIX   install nnopt.h, the CMake package, nnopt.pc and the docs
 #   ./build.sh docs       redraw the figures in docs/ (schedule plots)
 #   ./build.sh all        test, examples, bench, converge
 #   ./build.sh clean      remove build/
 set -u
+CALLER_DIR=$(pwd)   # relative paths given on the command line are relative to this
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 BUILD=$ROOT/build
@@ -16,7 +18,7 @@ BUILD=$ROOT/build
 WARN="-Wall -Wextra -Wpedantic -Werror"
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- tools ---------------------------------------------------------------------------
@@ -55,6 +57,14 @@ need_compilers() {
     command -v aarch64-linux-gnu-gcc >/dev/null || pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || pkgs+=(qemu-user)
     [ ${#pkgs[@]} = 0 ] || apt_install $(printf '%s\n' "${pkgs[@]}" | sort -u)
+}
+
+need_integration_tools() {
+    local pkgs=()
+    command -v cmake >/dev/null || pkgs+=(cmake)
+    command -v make >/dev/null || pkgs+=(make)
+    command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+    [ ${#pkgs[@]} = 0 ] || apt_install "${pkgs[@]}"
 }
 
 # ---- test ----------------------------------------------------------------------------
@@ -154,6 +164,13 @@ cmd_test() {
     check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
 
+    echo "== integration: CMake, pkg-config, ./build.sh install (tests/integration/)"
+    need_integration_tools
+    local mode
+    for mode in subdirectory find_package pkg-config; do
+        check_build "integration $mode" tests/integration/run.sh $mode "$BUILD/test/integration"
+    done
+
     echo "== $((SECONDS - t0)) s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
@@ -181,6 +198,39 @@ cmd_examples() {
         fi
     done
     return $status
+}
+
+# ---- install -------------------------------------------------------------------------
+
+# ./build.sh install PREFIX: plain shell, no cmake needed. The same layout as CMakeLists.txt's
+# install rules:
+#   PREFIX/include/nnopt.h
+#   PREFIX/share/cmake/nnopt/nnoptConfig.cmake, nnoptConfigVersion.cmake   find_package(nnopt)
+#   PREFIX/share/pkgconfig/nnopt.pc                                        pkg-config nnopt
+#   PREFIX/share/doc/nnopt/                                                README, docs, examples
+# DESTDIR, when set, is put in front of every path (staged installs; nnopt.pc still says PREFIX).
+cmd_install() {
+    if [ $# != 1 ] || [ -z "$1" ]; then
+        echo "usage: ./build.sh install PREFIX   (e.g. /usr/local)" >&2; return 2
+    fi
+    local prefix=$1 version dest
+    case $prefix in /*) ;; *) prefix=$CALLER_DIR/$prefix ;; esac
+    version=$(sed -n 's/^#define NNOPT_VERSION_STRING "\(.*\)"$/\1/p' nnopt.h)
+    [ -n "$version" ] || { echo "build.sh install: no NNOPT_VERSION_STRING in nnopt.h" >&2; return 1; }
+    dest=${DESTDIR:-}$prefix
+    install -d "$dest/include" "$dest/share/cmake/nnopt" "$dest/share/pkgconfig" \
+        "$dest/share/doc/nnopt/docs/figures" "$dest/share/doc/nnopt/examples" &&
+    install -m 644 nnopt.h "$dest/include/" &&
+    install -m 644 cmake/nnoptConfig.cmake cmake/nnoptConfigVersion.cmake "$dest/share/cmake/nnopt/" &&
+    sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" nnopt.pc.in > "$dest/share/pkgconfig/nnopt.pc" &&
+    chmod 644 "$dest/share/pkgconfig/nnopt.pc" &&
+    install -m 644 README.md "$dest/share/doc/nnopt/" &&
+    install -m 644 docs/*.md "$dest/share/doc/nnopt/docs/" &&
+    install -m 644 docs/figures/* "$dest/share/doc/nnopt/docs/figures/" &&
+    install -m 644 examples/*.c "$dest/share/doc/nnopt/examples/" || return 1
+    echo "installed nnopt $version in $dest"
+    echo "  CMake:      find_package(nnopt) with CMAKE_PREFIX_PATH=$prefix; link nnopt::nnopt"
+    echo "  pkg-config: PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --cflags --libs nnopt"
 }
 
 # ---- benchmarks ----------------------------------------------------------------------
@@ -268,6 +318,7 @@ case "${1:-}" in
     converge)  cmd_converge ;;
     docs)      cmd_docs ;;
     examples)  cmd_examples ;;
+    install)   shift; cmd_install "$@" ;;
     all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;
     clean)     rm -rf "$BUILD" ;;
     -h|--help|help) usage ;;
