@@ -163,6 +163,12 @@ cmd_test() {
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
     check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
+    # The examples that need nothing but a C compiler run here too (a second each); the MPI one
+    # runs in ./build.sh examples.
+    local example
+    for example in transfer checkpoint; do
+        check_build "example $example" sh -c "cc -O2 $WARN examples/$example.c -o '$BUILD/test/$example' -lm && cd '$BUILD/test' && './$example'"
+    done
 
     echo "== integration: CMake, pkg-config, ./build.sh install (tests/integration/)"
     need_integration_tools
@@ -184,6 +190,29 @@ best_isa_name() {
 
 # ---- examples ------------------------------------------------------------------------
 
+# Every examples/*.c is built and run. Most need only a C compiler; mpi_*.c are built with
+# mpicc (Debian's openmpi, installed when missing) and run on 2 and 4 ranks.
+need_mpi() {
+    { command -v mpicc && command -v mpirun; } >/dev/null || apt_install libopenmpi-dev openmpi-bin
+}
+
+run_example() {   # run_example NAME: build and run examples/NAME.c
+    local name=$1 exe=$BUILD/examples/$1 np
+    case $name in
+    mpi_*)
+        need_mpi
+        mpicc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lm || return 1
+        for np in 2 4; do
+            echo "-- mpirun -np $np"
+            mpirun --allow-run-as-root --oversubscribe -np $np "$exe" || return 1
+        done ;;
+    checkpoint)
+        cc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lm && "$exe" "$BUILD/examples/checkpoint.bin" ;;
+    *)
+        cc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lm && "$exe" ;;
+    esac
+}
+
 cmd_examples() {
     need_compilers
     mkdir -p "$BUILD/examples"
@@ -191,11 +220,7 @@ cmd_examples() {
     for src in examples/*.c; do
         name=$(basename "$src" .c)
         echo "== examples/$name"
-        if cc -O2 -Wall -Wextra "$src" -o "$BUILD/examples/$name" -lm; then
-            "$BUILD/examples/$name" || status=1
-        else
-            status=1
-        fi
+        run_example "$name" || { echo "FAIL examples/$name"; status=1; }
     done
     return $status
 }

@@ -42,7 +42,7 @@ static int train(nnopt_optimizer *opt, nnopt_scheduler *sched, float *p, int fro
 
 static unsigned char *snapshot(const nnopt_optimizer *opt, size_t *size)   /* whole optimizer */
 {
-    unsigned char *bytes = malloc(*size = nnopt_save_size(opt));
+    unsigned char *bytes = (unsigned char *)malloc(*size = nnopt_save_size(opt));
     if (bytes && nnopt_save(opt, bytes, *size) != NNOPT_OK) free(bytes), bytes = NULL;
     return bytes;
 }
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     b = nnopt_create(&h, N);
     if (!b || !(f = fopen(path, "rb"))) return 1;
     if (fread(resumed, sizeof resumed, 1, f) != 1 || fread(&sched, sizeof sched, 1, f) != 1 ||
-        fread(&size, sizeof size, 1, f) != 1 || !(bytes = malloc(size)) ||
+        fread(&size, sizeof size, 1, f) != 1 || !(bytes = (unsigned char *)malloc(size)) ||
         fread(bytes, size, 1, f) != 1 || nnopt_load(b, bytes, size) != NNOPT_OK) return 1;
     fclose(f), free(bytes), remove(path);
     if (!train(b, &sched, resumed, STEPS / 2, STEPS)) return 1;
