@@ -92,20 +92,21 @@ int main(int argc, char **argv)
         ok &= nnopt_step(shard, w + lo[rank], recv) == NNOPT_OK;
         MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, w, len, lo, MPI_FLOAT, MPI_COMM_WORLD);
         if (rank == 0) {   /* the single-process reference: all M micro-batches here */
-            double loss = 0;
-            for (m = 0; m < M * B && t % 50 == 0; m++) loss += (double)residual(m, ref) * residual(m, ref);
-            if (t % 50 == 0) printf("step %3d  loss %.3g\n", t, loss / (M * B));
+            if (t % 50 == 0) {
+                double loss = 0;
+                for (m = 0; m < M * B; m++) loss += (double)residual(m, ref) * residual(m, ref);
+                printf("step %3d  loss %.3g\n", t, loss / (M * B));
+            }
             for (m = 0; m < M; m++) micro_gradient(m, ref, micro[m]);
             tree_sum(micro[0], M, P);
             ok &= nnopt_step(whole, ref, micro[0]) == NNOPT_OK;
         }
     }
-    if (rank == 0) {
-        ok &= memcmp(w, ref, sizeof w) == 0;
+    if (rank == 0) ok &= memcmp(w, ref, sizeof w) == 0;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);   /* every rank's verdict */
+    if (rank == 0)
         printf("%d ranks (Adam state per rank %d of %d floats): parameters %s the single-process run\n",
                R, 2 * len[0], 2 * P, ok ? "bit-identical to" : "DIFFER from");
-    }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     nnopt_destroy(shard), nnopt_destroy(whole);
     MPI_Finalize();
     return ok ? 0 : 1;
