@@ -2578,10 +2578,17 @@ static int nnopt__img_ok(const nnopt_image *m)
            (m->format == NNOPT_IMAGE_U8_HWC || nnopt__ptr_ok(m->data, 1));
 }
 
+/* [a, a + na) and [b, b + nb) share a byte. */
+static int nnopt__ranges_overlap(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    if (!a || !b || !na || !nb) return 0;
+    return x < y + nb && y < x + na;
+}
+
 static int nnopt__img_overlap(const nnopt_image *a, const nnopt_image *b)
 {
-    return nnopt__overlap(a->data, b->data, nnopt_image_bytes(a)) ||
-           nnopt__overlap(a->data, b->data, nnopt_image_bytes(b));
+    return nnopt__ranges_overlap(a->data, nnopt_image_bytes(a), b->data, nnopt_image_bytes(b));
 }
 
 /* src and dst both usable, same format and channels, not overlapping. */
@@ -3285,17 +3292,18 @@ NNOPT_API double nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t i
 static int nnopt__mix_ok(const float *images, const float *out, size_t n, size_t image_size,
                          const int *labels, size_t classes, const float *soft)
 {
-    size_t i;
+    size_t i, bytes;
     if (n == 0 || image_size == 0 || !images || !out || !nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1) ||
-        image_size > ((size_t)-1 / sizeof(float)) / n ||
-        nnopt__overlap(images, out, n * image_size * sizeof(float)))
+        image_size > ((size_t)-1 / sizeof(float)) / n)
         return 0;
-    if (!labels != !soft) return 0;
+    bytes = n * image_size * sizeof(float);
+    if (nnopt__ranges_overlap(images, bytes, out, bytes) || !labels != !soft) return 0;
     if (labels) {
-        if (classes == 0 || !nnopt__ptr_ok(soft, 1) || classes > ((size_t)-1 / sizeof(float)) / n ||
-            nnopt__overlap(soft, out, n * image_size * sizeof(float)) ||
-            nnopt__overlap(soft, images, n * image_size * sizeof(float)) ||
-            nnopt__overlap(soft, labels, n * sizeof(int)))
+        size_t sb;
+        if (classes == 0 || !nnopt__ptr_ok(soft, 1) || classes > ((size_t)-1 / sizeof(float)) / n) return 0;
+        sb = n * classes * sizeof(float);
+        if (nnopt__ranges_overlap(soft, sb, out, bytes) || nnopt__ranges_overlap(soft, sb, images, bytes) ||
+            nnopt__ranges_overlap(soft, sb, labels, n * sizeof(int)))
             return 0;
         for (i = 0; i < n; i++) if (labels[i] < 0 || (size_t)labels[i] >= classes) return 0;
     }
@@ -3852,9 +3860,9 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
         (pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) ||
         (pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) ||
         (count && (in_bytes > (size_t)-1 / count || out_bytes > (size_t)-1 / count)) ||
-        nnopt__overlap(in, out, count * in_bytes) || nnopt__overlap(in, out, count * out_bytes) ||
-        (records && (nnopt__overlap(records, out, count * out_bytes) ||
-                     nnopt__overlap(records, in, count * in_bytes))))
+        nnopt__ranges_overlap(in, count * in_bytes, out, count * out_bytes) ||
+        (records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * out_bytes) ||
+                     nnopt__ranges_overlap(records, count * sizeof *records, in, count * in_bytes))))
         return NNOPT_ERR_INVALID;
     if (count == 0) return NNOPT_OK;
     scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64);
