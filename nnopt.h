@@ -739,6 +739,31 @@ typedef struct nnopt__aug_norm_args {
     float *out;
     float mean, std;
 } nnopt__aug_norm_args;
+
+/* Bilinear row pass over n output pixels: plane c of out (at out + c * n) gets
+   x_c[ia] wa + x_c[ib] wb; uint8 rows give `channels` interleaved bytes per pixel (ia, ib
+   are byte offsets), float rows one value (ia, ib are indices). */
+typedef struct nnopt__aug_hrow_args {
+    size_t n;
+    int channels;
+    const uint8_t *u8;
+    const float *f32;
+    const int32_t *ia, *ib;
+    const float *wa, *wb;
+    float *out;
+} nnopt__aug_hrow_args;
+
+/* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
+   half to even into bytes (out_u8), or rounded and looked up in table (256 normalized byte
+   values: the fused uint8 -> float conversion) into out_f32. */
+typedef struct nnopt__aug_vrow_args {
+    size_t n;
+    const float *ta, *tb;
+    float l0, l1;
+    float *out_f32;
+    uint8_t *out_u8;
+    const float *table;
+} nnopt__aug_vrow_args;
 #endif
 
 
@@ -2766,14 +2791,12 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
     }
 }
 
-/* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each row,
-   then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
-   work: 2 * ow * channels floats of row cache. */
-static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work);
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                float *work, const float *mean, const float *std);
 
 static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
 {
-    if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work);
+    if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL, NULL);
     else nnopt__geo_copy(src, dst, g);
 }
 
@@ -2783,7 +2806,7 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
     size_t taps = (size_t)dst->width + (size_t)dst->height;
-    size_t work = g->bilinear ? 2 * (size_t)dst->width * (size_t)dst->channels : 0;
+    size_t work = g->bilinear ? 6 * (size_t)dst->width * (size_t)dst->channels : 0;
     char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
     int axis;
     if (!mem) return NNOPT_ERR_NOMEM;
@@ -2908,74 +2931,113 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
     return nnopt_aug_resized_crop(src, dst, 0, 0, src->height, src->width, interp);
 }
 
-/* One source row interpolated along x into t (uint8: all channels interleaved; float: the
-   plane of channel `plane`). */
-static void nnopt__geo_hrow(const nnopt_image *src, const nnopt__geo *g, int row, int plane, float *t)
+/* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
+   row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
+   Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
+   mean/std (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
+   what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
+   work: 6 * ow * channels floats. */
+/* (b / 255 - mean[c]) / std[c] for every byte b, per channel, by the normalize kernel: the
+   bits it gives a pixel of that value. */
+static void nnopt__normalize_tables(int channels, const float *mean, const float *std, float *tables)
 {
-    int x, c, C = src->channels;
-    if (src->format == NNOPT_IMAGE_U8_HWC) {
-        const uint8_t *s = (const uint8_t *)src->data + (size_t)row * (size_t)src->width * (size_t)C;
-        for (x = 0; x < g->ow; x++) {
-            const nnopt__tap *k = &g->x[x];
-            if (k->a < 0) continue;
-            for (c = 0; c < C; c++)
-                t[x * C + c] = (float)s[k->a * C + c] * k->l0 + (float)s[k->b * C + c] * k->l1;
-        }
-    } else {
-        const float *s = (const float *)src->data + (size_t)plane * nnopt__img_pixels(src) +
-                         (size_t)row * (size_t)src->width;
-        for (x = 0; x < g->ow; x++) {
-            const nnopt__tap *k = &g->x[x];
-            if (k->a >= 0) t[x] = s[k->a] * k->l0 + s[k->b] * k->l1;
-        }
+    nnopt__aug_norm_args a;
+    uint8_t bytes[256];
+    int b, c;
+    for (b = 0; b < 256; b++) bytes[b] = (uint8_t)b;
+    for (c = 0; c < channels; c++) {
+        a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = tables + 256 * c; a.mean = mean[c]; a.std = std[c];
+        NNOPT__PICK(aug_normalize)(&a);
     }
 }
 
-static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
+/* The fill of a stage from src, in the output's terms (normalized when the stage normalizes). */
+static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int c, const float *mean, const float *std)
 {
-    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels;
-    int planes = u8 ? 1 : C, per = u8 ? C : 1, rowlen = g->ow * per, plane, y, x, c;
-    size_t dp = (size_t)g->ow * (size_t)g->oh;
+    float f = nnopt__fill_value(g, src, c);
+    return mean ? ((f / 255.0f) - mean[c]) / std[c] : f;
+}
+
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                float *work, const float *mean, const float *std)
+{
+    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, ow = g->ow;
+    int per = u8 ? C : 1, planes = u8 ? 1 : C, plane, y, x, c, fill_columns = 0;
+    size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
+    size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
+    float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
+    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, max_index = 0;
+    uint8_t *bytes = (uint8_t *)(void *)(ib + ow);   /* one planar uint8 row */
+    nnopt__aug_hrow_args h;
+    nnopt__aug_vrow_args v;
+    float tables[4 * 256];
+    cache[0] = work; cache[1] = work + rowlen;
+    for (x = 0; x < ow; x++) {                        /* per-pixel offsets and weights */
+        const nnopt__tap *k = &g->x[x];
+        if (k->a < 0) { ia[x] = ib[x] = 0; wa[x] = wb[x] = 0.0f; fill_columns = 1; continue; }
+        ia[x] = k->a * per; ib[x] = k->b * per; wa[x] = k->l0; wb[x] = k->l1;
+        if (ib[x] > max_index) max_index = ib[x];
+        if (ia[x] > max_index) max_index = ia[x];
+    }
+    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
+    v.n = (size_t)ow;
+    if (mean) nnopt__normalize_tables(C, mean, std, tables);
     for (plane = 0; plane < planes; plane++) {
-        float *cache[2];
         int cached[2] = { -1, -1 }, next = 0;
-        cache[0] = work; cache[1] = work + rowlen;
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
-            const float *ta, *tb;
-            int r, slot[2];
-            if (ky->a < 0) {                                   /* a padded row: all fill */
-                for (x = 0; x < g->ow; x++)
+            int r, slot[2] = { 0, 0 };
+            if (ky->a < 0) {                           /* a padded row: all fill */
+                for (x = 0; x < ow; x++)
                     for (c = 0; c < per; c++)
-                        nnopt__px_set(dst, (size_t)y * (size_t)g->ow + (size_t)x, u8 ? c : plane,
-                                      nnopt__fill_value(g, dst, u8 ? c : plane));
+                        nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
+                                      nnopt__stage_fill(g, src, u8 ? c : plane, mean, std));
                 continue;
             }
-            for (r = 0; r < 2; r++) {                          /* rows a and b, cached */
+            for (r = 0; r < 2; r++) {                  /* source rows a and b, cached */
                 int want = r ? ky->b : ky->a;
                 if (cached[0] == want) slot[r] = 0;
                 else if (cached[1] == want) slot[r] = 1;
                 else {
-                    if (r == 1 && slot[0] == next) next ^= 1;  /* keep row a */
-                    nnopt__geo_hrow(src, g, want, plane, cache[next]);
+                    if (r == 1 && slot[0] == next) next ^= 1;   /* keep row a */
+                    h.out = cache[next];
+                    if (u8) {
+                        size_t row_at = (size_t)want * (size_t)src->width * (size_t)C;
+                        h.u8 = (const uint8_t *)src->data + row_at; h.f32 = NULL;
+                        /* the vector gathers read 4 bytes per pixel: at the end of the
+                           image the portable instance does the same arithmetic */
+                        if (row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
+                        else NNOPT__PICK(aug_hrow)(&h);
+                    } else {
+                        h.u8 = NULL;
+                        h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
+                        NNOPT__PICK(aug_hrow)(&h);
+                    }
                     cached[next] = want; slot[r] = next; next ^= 1;
                 }
             }
-            ta = cache[slot[0]]; tb = cache[slot[1]];
-            for (x = 0; x < g->ow; x++) {
-                size_t p = (size_t)y * (size_t)g->ow + (size_t)x;
-                for (c = 0; c < per; c++) {
-                    int ch = u8 ? c : plane;
-                    float v;
-                    if (g->x[x].a < 0) v = nnopt__fill_value(g, dst, ch);
-                    else {
-                        v = ta[x * per + c] * ky->l0 + tb[x * per + c] * ky->l1;
-                        if (u8) v = nnopt__u8_round(v);
-                    }
-                    if (u8) ((uint8_t *)dst->data)[p * (size_t)C + (size_t)c] = (uint8_t)v;
-                    else ((float *)dst->data)[(size_t)plane * dp + p] = v;
+            v.l0 = ky->l0; v.l1 = ky->l1;
+            for (c = 0; c < per; c++) {
+                int ch = u8 ? c : plane;
+                v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
+                v.table = mean ? tables + 256 * ch : NULL;
+                v.out_u8 = NULL; v.out_f32 = NULL;
+                if (dst->format == NNOPT_IMAGE_F32_CHW)
+                    v.out_f32 = (float *)dst->data + (size_t)ch * dst_plane + (size_t)y * (size_t)ow;
+                else if (C == 1) v.out_u8 = (uint8_t *)dst->data + (size_t)y * (size_t)ow;
+                else v.out_u8 = bytes;
+                NNOPT__PICK(aug_vrow)(&v);
+                if (v.out_u8 == bytes) {               /* interleave into the pixel row */
+                    uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
+                    for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
                 }
             }
+            if (fill_columns)                          /* padded columns */
+                for (x = 0; x < ow; x++)
+                    if (g->x[x].a < 0)
+                        for (c = 0; c < per; c++)
+                            nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
+                                          nnopt__stage_fill(g, src, u8 ? c : plane, mean, std));
         }
     }
 }
@@ -3114,37 +3176,27 @@ NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_i
 
 #define NNOPT__AUG_CHUNK 4096
 
-/* One channel of src (pixels [0, n)) normalized into the float plane out. uint8 channels are
-   gathered into contiguous bytes a chunk at a time for the vector kernel. */
-static void nnopt__normalize_plane(const nnopt_image *src, int c, float *out, float mean, float std)
-{
-    nnopt__aug_norm_args a;
-    size_t n = nnopt__img_pixels(src), at;
-    a.mean = mean; a.std = std;
-    if (src->format == NNOPT_IMAGE_F32_CHW) {
-        a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
-        NNOPT__PICK(aug_normalize)(&a);
-        return;
-    }
-    for (at = 0; at < n; at += NNOPT__AUG_CHUNK) {
-        uint8_t bytes[NNOPT__AUG_CHUNK];
-        size_t len = n - at < NNOPT__AUG_CHUNK ? n - at : NNOPT__AUG_CHUNK, p, C = (size_t)src->channels;
-        const uint8_t *s = (const uint8_t *)src->data + at * C + (size_t)c;
-        if (C == 1) a.u8 = s;
-        else {
-            for (p = 0; p < len; p++) bytes[p] = s[p * C];
-            a.u8 = bytes;
-        }
-        a.n = len; a.f32 = NULL; a.out = out + at;
-        NNOPT__PICK(aug_normalize)(&a);
-    }
-}
-
+/* Float images: the kernel over each plane. uint8 images: a byte has 256 values, so the
+   kernel normalizes 0..255 into a table per channel (the very bits it would give each pixel)
+   and the pixels are looked up, which also takes the channel out of the interleaved bytes. */
 static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const float *mean, const float *std)
 {
+    size_t n = nnopt__img_pixels(src), p, C = (size_t)src->channels;
+    nnopt__aug_norm_args a;
     int c;
-    for (c = 0; c < src->channels; c++)
-        nnopt__normalize_plane(src, c, (float *)dst->data + (size_t)c * nnopt__img_pixels(src), mean[c], std[c]);
+    for (c = 0; c < src->channels; c++) {
+        float *out = (float *)dst->data + (size_t)c * n;
+        a.mean = mean[c]; a.std = std[c];
+        if (src->format == NNOPT_IMAGE_F32_CHW) {
+            a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
+            NNOPT__PICK(aug_normalize)(&a);
+        } else {
+            float table[256];
+            const uint8_t *s = (const uint8_t *)src->data + c;
+            nnopt__normalize_tables(1, mean + c, std + c, table);
+            for (p = 0; p < n; p++) out[p] = table[s[p * C]];
+        }
+    }
 }
 
 static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
@@ -3540,7 +3592,7 @@ static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
         s->work = (float *)(void *)(base + at + 5 * taps);
     }
-    return at + 5 * taps + NNOPT__AUG_ALIGN(2 * max_row * sizeof(float));
+    return at + 5 * taps + NNOPT__AUG_ALIGN(6 * max_row * sizeof(float));
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -3614,16 +3666,21 @@ static nnopt_image nnopt__aug_target(const nnopt__aug_run *r, nnopt_image_format
     return d;
 }
 
-static void nnopt__aug_flush(nnopt__aug_run *r, int last)
+/* Runs the pending stage into scratch (or out when last). With mean/std, the stage (bilinear,
+   from uint8) also normalizes: its rounded bytes go straight to a float CHW image. */
+static void nnopt__aug_flush_normalized(nnopt__aug_run *r, int last, const float *mean, const float *std)
 {
     nnopt_image d;
     if (!r->pending) return;
-    d = nnopt__aug_target(r, r->src.format, last, 0);
+    d = nnopt__aug_target(r, mean ? NNOPT_IMAGE_F32_CHW : r->src.format, last, 0);
     r->g.x = r->s.gx; r->g.y = r->s.gy; r->g.ow = r->w; r->g.oh = r->h;
-    nnopt__geo_apply(&r->src, &d, &r->g, r->s.work);
+    if (mean) nnopt__geo_bilinear(&r->src, &d, &r->g, r->s.work, mean, std);
+    else nnopt__geo_apply(&r->src, &d, &r->g, r->s.work);
     r->src = d;
     r->pending = 0;
 }
+
+static void nnopt__aug_flush(nnopt__aug_run *r, int last) { nnopt__aug_flush_normalized(r, last, NULL, NULL); }
 
 static void nnopt__aug_begin(nnopt__aug_run *r)
 {
@@ -3763,6 +3820,11 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
     uint64_t base = (uint64_t)j * 64;
     nnopt_image d;
     int k;
+    if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC) {
+        nnopt__aug_flush_normalized(r, last, op->mean, op->std);     /* resize + normalize fused */
+        ch->applied = 1;
+        return NNOPT_OK;
+    }
     nnopt__aug_flush(r, 0);
     if (op->kind == NNOPT_AUG_NORMALIZE) {
         d = nnopt__aug_target(r, NNOPT_IMAGE_F32_CHW, last, 0);
@@ -4760,6 +4822,108 @@ NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
     return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
 }
 #endif
+
+/* V(aug_gather_px)(base, idx, k, channels): lane l = the little-endian word of the bytes at
+   base + idx[l] (the vector paths read 4 bytes, the caller keeps that inside the buffer; the
+   portable path reads `channels`). V(aug_gather_f32)(base, idx, k): floats base[idx[l]].
+   Both fill the first k lanes (others 0). V(aug_round)(v): nearest integer, ties to even.
+   V(aug_store_u8)(p, v, k): the first k lanes (integers in [0, 255]) as bytes.
+   V(aug_lookup)(table, v): table[v] for integers v in [0, 255]. */
+#if defined(NNOPT__ISA_SCALAR)
+NNOPT__OP uint32_t V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    uint32_t w = 0;
+    int c;
+    (void)k;
+    for (c = 0; c < channels; c++) w |= (uint32_t)b[idx[0] + c] << (8 * c);
+    return w;
+}
+NNOPT__OP float V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k) { (void)k; return b[idx[0]]; }
+NNOPT__OP float V(aug_round)(float v)
+{
+    float r = (float)(int32_t)v, d = v - r;          /* |v| < 2^31 here */
+    if (d > 0.5f || (d == 0.5f && ((int32_t)r & 1))) r += 1.0f;
+    return r;
+}
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, float v, size_t k) { (void)k; *p = (uint8_t)v; }
+NNOPT__OP float V(aug_lookup)(const float *table, float v) { return table[(int32_t)v]; }
+#elif defined(NNOPT__ISA_AVX2)
+NNOPT__OP __m256i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    (void)channels;
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)b, i, m, 1);
+}
+NNOPT__OP __m256 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b, i, _mm256_castsi256_ps(m), 4);
+}
+NNOPT__OP __m256 V(aug_round)(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
+{
+    __m256i i = _mm256_cvtps_epi32(v);
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    __m128i b = _mm_packus_epi16(w, w);
+    if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
+    else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
+}
+NNOPT__OP __m256 V(aug_lookup)(const float *table, __m256 v) { return _mm256_i32gather_ps(table, _mm256_cvttps_epi32(v), 4); }
+#elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __mmask16 m = V(tail_mask)(k);
+    (void)channels;
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_maskz_loadu_epi32(m, idx),
+                                       (const void *)b, 1);
+}
+NNOPT__OP __m512 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __mmask16 m = V(tail_mask)(k);
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, idx), (const void *)b, 4);
+}
+NNOPT__OP __m512 V(aug_round)(__m512 v)
+{ return _mm512_maskz_roundscale_ps(0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
+{
+    __m128i b = _mm512_cvtepi32_epi8(_mm512_maskz_cvtps_epi32(0xFFFF, v));
+    _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
+}
+NNOPT__OP __m512 V(aug_lookup)(const float *table, __m512 v)
+{ return _mm512_i32gather_ps(_mm512_maskz_cvttps_epi32(0xFFFF, v), (const void *)table, 4); }
+#endif
+
+/* torch's upsample along the row: x[a] l0 + x[b] l1, one gather per pixel for every channel. */
+NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
+{
+    V(vec) wa = V(loadn)(a->wa + i, k), wb = V(loadn)(a->wb + i, k);
+    if (a->u8) {
+        V(ivec) pa = V(aug_gather_px)(a->u8, a->ia + i, k, a->channels);
+        V(ivec) pb = V(aug_gather_px)(a->u8, a->ib + i, k, a->channels);
+        V(ivec) byte = V(iset1)(0xFFu);
+        int c;
+        for (c = 0; c < a->channels; c++) {
+            V(vec) xa = V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte));
+            V(vec) xb = V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte));
+            V(storen)(a->out + (size_t)c * a->n + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+        }
+    } else {
+        V(vec) xa = V(aug_gather_f32)(a->f32, a->ia + i, k), xb = V(aug_gather_f32)(a->f32, a->ib + i, k);
+        V(storen)(a->out + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+    }
+}
+NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
+
+/* ... then down the column, ta l0 + tb l1; for bytes clamped to [0, 255] (NaN: 0) and rounded. */
+NNOPT__OP void V(aug_vrow_block)(nnopt__aug_vrow_args *a, size_t i, size_t k)
+{
+    V(vec) v = V(add)(V(mul)(V(loadn)(a->ta + i, k), V(set1)(a->l0)), V(mul)(V(loadn)(a->tb + i, k), V(set1)(a->l1)));
+    if (a->out_u8 || a->table) v = V(aug_round)(V(min)(V(max)(v, V(set1)(0.0f)), V(set1)(255.0f)));
+    if (a->table) v = V(aug_lookup)(a->table, v);
+    if (a->out_u8) V(aug_store_u8)(a->out_u8 + i, v, k);
+    else V(storen)(a->out_f32 + i, v, k);
+}
+NNOPT__KERNEL(aug_vrow, nnopt__aug_vrow_args)
 
 /* torchvision ConvertImageDtype (x / 255) then Normalize ((x - mean) / std): exact divisions,
    so every path and torch agree bit for bit. */
