@@ -4819,7 +4819,7 @@ NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
 {
     __m128i b = k == 16 ? _mm_loadu_si128((const __m128i *)(const void *)p)
                         : _mm_maskz_loadu_epi8((__mmask16)((1u << k) - 1u), p);
-    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, b));
 }
 #endif
 
@@ -4868,7 +4868,11 @@ NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
     if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
     else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
 }
-NNOPT__OP __m256 V(aug_lookup)(const float *table, __m256 v) { return _mm256_i32gather_ps(table, _mm256_cvttps_epi32(v), 4); }
+NNOPT__OP __m256 V(aug_lookup)(const float *table, __m256 v)
+{
+    __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), table, _mm256_cvttps_epi32(v), all, 4);
+}
 #elif defined(NNOPT__ISA_AVX512)
 NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
 {
@@ -4886,11 +4890,11 @@ NNOPT__OP __m512 V(aug_round)(__m512 v)
 { return _mm512_maskz_roundscale_ps(0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
 {
-    __m128i b = _mm512_cvtepi32_epi8(_mm512_maskz_cvtps_epi32(0xFFFF, v));
+    __m128i b = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvtps_epi32(0xFFFF, v));
     _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
 }
 NNOPT__OP __m512 V(aug_lookup)(const float *table, __m512 v)
-{ return _mm512_i32gather_ps(_mm512_maskz_cvttps_epi32(0xFFFF, v), (const void *)table, 4); }
+{ return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, _mm512_maskz_cvttps_epi32(0xFFFF, v), (const void *)table, 4); }
 #endif
 
 /* torch's upsample along the row: x[a] l0 + x[b] l1, one gather per pixel for every channel. */

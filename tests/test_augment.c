@@ -219,6 +219,7 @@ static void test_normalize_paths(void)
             for (i = 0; i < len; i++) bytes[i + 1] = (uint8_t)(i * 7919u >> 3);
             nnopt_isa_set(NNOPT_ISA_SCALAR);
             CHECK(nnopt_aug_normalize(&src, &a, mean, std) == NNOPT_OK);
+            CHECK(nnopt_aug_normalize(&src, &b, mean, std) == NNOPT_OK);
             for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
                 nnopt_isa_set((nnopt_isa)isa);
                 CHECK(nnopt_aug_normalize(&src, &b, mean, std) == NNOPT_OK);
@@ -232,6 +233,41 @@ static void test_normalize_paths(void)
                             "float normalize element %zu", i)) break;
             th_free_floats(ref, 1); th_free_floats(got, 1); free(bytes);
         }
+    nnopt_isa_set(saved);
+}
+
+/* The bilinear kernels (row gathers, column pass, rounding) at output widths around the
+   vector widths, from uint8 (1, 3, 4 channels) and float images, into unaligned floats. */
+static void test_resize_paths(void)
+{
+    static const int widths[] = { 1, 7, 8, 15, 16, 17, 63, 1000, 4099 };
+    nnopt_isa saved = nnopt_isa_get();
+    size_t t;
+    int c, fmt;
+    for (t = 0; t < sizeof widths / sizeof *widths; t++)
+        for (c = 1; c <= 4; c++)
+            for (fmt = 0; fmt < 2; fmt++) {
+                int w = widths[t], sw = 37, sh = 5, isa;
+                size_t n = (size_t)w * 3 * (size_t)c, in_n = (size_t)sw * sh * (size_t)c;
+                uint8_t *su = (uint8_t *)malloc(in_n + 1), *ou = (uint8_t *)malloc(2 * n + 2);
+                float *sf = th_alloc_floats(in_n, 1), *a = th_alloc_floats(n, 1), *b = th_alloc_floats(n, 1);
+                nnopt_image src, d0, d1;
+                if (c == 2) { free(su); free(ou); th_free_floats(sf, 1); th_free_floats(a, 1); th_free_floats(b, 1); continue; }
+                source_u8(su + 1, sw, sh, c);
+                source_f32(sf, sw, sh, c);
+                src = fmt ? nnopt_image_f32(sf, sw, sh, c) : nnopt_image_u8(su + 1, sw, sh, c);
+                d0 = fmt ? nnopt_image_f32(a, w, 3, c) : nnopt_image_u8(ou + 1, w, 3, c);
+                d1 = fmt ? nnopt_image_f32(b, w, 3, c) : nnopt_image_u8(ou + 1 + n, w, 3, c);
+                nnopt_isa_set(NNOPT_ISA_SCALAR);
+                CHECK(nnopt_aug_resized_crop(&src, &d0, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
+                    nnopt_isa_set((nnopt_isa)isa);
+                    CHECK(nnopt_aug_resized_crop(&src, &d1, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                    if (fmt) th_same_bits(a, b, n, "bilinear float across paths");
+                    else CHECKF(memcmp(ou + 1, ou + 1 + n, n) == 0, "bilinear uint8 width %d channels %d differs", w, c);
+                }
+                free(su); free(ou); th_free_floats(sf, 1); th_free_floats(a, 1); th_free_floats(b, 1);
+            }
     nnopt_isa_set(saved);
 }
 
@@ -537,6 +573,7 @@ void register_augment_tests(void)
     th_register("augment_ops_torchvision", test_ops_golden, TH_EACH_ISA);
     th_register("augment_normalize_torchvision", test_normalize_golden, TH_EACH_ISA);
     th_register("augment_normalize_paths", test_normalize_paths, TH_ONCE);
+    th_register("augment_resize_paths", test_resize_paths, TH_ONCE);
     th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
     th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
