@@ -90,6 +90,14 @@ static void check_golden(const char *name, const nnopt_image *img, double tol)
             if (d > tol) bad++;
         }
         CHECKF(bad == 0, "%s: %zu values off by more than %g (worst %g)", name, bad, tol, worst);
+        if (getenv("NNOPT_AUG_STATS")) {          /* how close: for docs/augmentation.md */
+            size_t inexact = 0;
+            for (i = 0; i < n; i++) {
+                double v = img->format == NNOPT_IMAGE_U8_HWC ? (double)((uint8_t *)img->data)[i] : (double)((float *)img->data)[i];
+                if (v != (img->format == NNOPT_IMAGE_U8_HWC ? g[i] : (double)(float)g[i])) inexact++;
+            }
+            printf("  %-28s %5zu values, %4zu not bit-exact, worst %.3g\n", name, n, inexact, worst);
+        }
     }
     free(g);
 }
