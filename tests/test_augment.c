@@ -363,6 +363,46 @@ static void test_imagenet_replay(void)
     free(in); free(out);
 }
 
+/* RandomCrop with pad_if_needed on a float image: torchvision pads (crop - size) on both
+   sides, then crops; replayed with nnopt_aug_pad and nnopt_aug_crop. Color jitter on the float
+   image is replayed from its record (order and factors). */
+static void test_random_crop_pad_if_needed_replay(void)
+{
+    enum { N = 4, IW = 9, IH = 7, CW = 12, CH = 8 };
+    nnopt_aug_op ops[2];
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    float in[N * IW * IH * 3], out[N * CW * CH * 3], pad[(IW + 6) * (IH + 2) * 3], crop[CW * CH * 3];
+    float fill[3] = { 0.25f, 0.5f, 0.75f };
+    int k, j;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);
+    ops[0].width = CW; ops[0].height = CH; ops[0].pad_if_needed = 1;
+    for (j = 0; j < 3; j++) ops[0].fill[j] = fill[j];
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER);
+    ops[1].brightness[0] = 0.5; ops[1].brightness[1] = 1.5; ops[1].contrast[0] = 0.7; ops[1].contrast[1] = 1.2;
+    ops[1].saturation[0] = 0.0; ops[1].saturation[1] = 2.0; ops[1].hue[0] = -0.5; ops[1].hue[1] = 0.5;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 2, NNOPT_IMAGE_F32_CHW, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) source_f32(in + k * IW * IH * 3, IW, IH, 3);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 3, 77, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        nnopt_image s = nnopt_image_f32(in + k * IW * IH * 3, IW, IH, 3);
+        nnopt_image p = nnopt_image_f32(pad, IW + 6, IH + 2, 3), c = nnopt_image_f32(crop, CW, CH, 3);
+        const nnopt_aug_choice *jc = &rec[k].op[1];
+        CHECK(nnopt_aug_pad(&s, &p, 3, 1, 3, 1, NNOPT_PAD_CONSTANT, fill) == NNOPT_OK);
+        CHECK(nnopt_aug_crop(&p, &c, rec[k].op[0].top, rec[k].op[0].left) == NNOPT_OK);
+        for (j = 0; j < 4; j++) {
+            float tmp[CW * CH * 3];
+            nnopt_image t = nnopt_image_f32(tmp, CW, CH, 3);
+            double f = jc->factor[jc->order[j]];
+            nnopt_status st = jc->order[j] == 0 ? nnopt_aug_brightness(&c, &t, f) : jc->order[j] == 1 ? nnopt_aug_contrast(&c, &t, f)
+                            : jc->order[j] == 2 ? nnopt_aug_saturation(&c, &t, f) : nnopt_aug_hue(&c, &t, f);
+            CHECK(st == NNOPT_OK);
+            memcpy(crop, tmp, sizeof tmp);
+        }
+        th_same_bits(crop, out + k * CW * CH * 3, CW * CH * 3, "random crop + jitter replayed");
+    }
+}
+
 /* A long pipeline (every op) on every path and split into two calls: the same bits. */
 static void test_pipeline_paths_and_split(void)
 {
@@ -584,6 +624,7 @@ void register_augment_tests(void)
     th_register("augment_resize_paths", test_resize_paths, TH_ONCE);
     th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
     th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
+    th_register("augment_crop_jitter_replay", test_random_crop_pad_if_needed_replay, TH_EACH_ISA);
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
     th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
     th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
