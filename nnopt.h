@@ -2555,6 +2555,14 @@ NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out
 /* =====================================================================================
    Image augmentation
    ===================================================================================== */
+/* Host code here writes torchvision's float expressions as they are (blends, weights,
+   grayscale); clang would fuse a*b + c inside one expression (its default contraction), gcc
+   is held by the pragma above. Off for this section, restored at its end. */
+#if defined(__clang__)
+#  pragma float_control(push)
+#  pragma clang fp contract(off)
+#endif
+
 /* ---- Images ------------------------------------------------------------------------ */
 
 NNOPT_API nnopt_image nnopt_image_u8(uint8_t *data, int width, int height, int channels)
@@ -3936,6 +3944,10 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
     NNOPT_FREE(scratch);
     return st;
 }
+
+#if defined(__clang__)
+#  pragma float_control(pop)
+#endif
 #endif /* NNOPT_NO_AUGMENT */
 
 
