@@ -754,15 +754,17 @@ typedef struct nnopt__aug_hrow_args {
 } nnopt__aug_hrow_args;
 
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
-   half to even into bytes (out_u8), or rounded and looked up in table (256 normalized byte
-   values: the fused uint8 -> float conversion) into out_f32. */
+   half to even into bytes (out_u8), or with normalize set rounded and normalized into out_f32
+   (the fused uint8 -> float conversion) by Markstein's corrected divisions, used only where
+   nnopt__norm_plan_init has checked that they give the two divisions' bits for every byte. */
 typedef struct nnopt__aug_vrow_args {
     size_t n;
     const float *ta, *tb;
     float l0, l1;
     float *out_f32;
     uint8_t *out_u8;
-    const float *table;
+    int normalize;
+    float inv255, mean, std, inv_std;
 } nnopt__aug_vrow_args;
 #endif
 
@@ -2799,12 +2801,13 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
     }
 }
 
+struct nnopt__norm_plan;
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const float *mean, const float *std);
+                                float *work, const struct nnopt__norm_plan *plan);
 
 static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
 {
-    if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL, NULL);
+    if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL);
     else nnopt__geo_copy(src, dst, g);
 }
 
@@ -2814,7 +2817,7 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
     size_t taps = (size_t)dst->width + (size_t)dst->height;
-    size_t work = g->bilinear ? 6 * (size_t)dst->width * (size_t)dst->channels : 0;
+    size_t work = g->bilinear ? 7 * (size_t)dst->width * (size_t)dst->channels : 0;
     char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
     int axis;
     if (!mem) return NNOPT_ERR_NOMEM;
@@ -2942,32 +2945,56 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
 /* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
    row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
    Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
-   mean/std (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
+   plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
    what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
-   work: 6 * ow * channels floats. */
-/* (b / 255 - mean[c]) / std[c] for every byte b, per channel, by the normalize kernel: the
-   bits it gives a pixel of that value. */
-static void nnopt__normalize_tables(int channels, const float *mean, const float *std, float *tables)
+   work: 7 * ow * channels floats. */
+/* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
+   (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
+   value), and whether a bilinear stage may normalize its bytes itself with the column
+   kernel's corrected divisions (fused: checked on all 256 bytes of every channel). */
+typedef struct nnopt__norm_plan {
+    float table[4][256];
+    float mean[4], std[4];
+    int   fused;
+} nnopt__norm_plan;
+
+static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__norm_plan *plan, int c)
+{
+    v->normalize = 1;
+    v->inv255 = 1.0f / 255.0f; v->mean = plan->mean[c]; v->std = plan->std[c]; v->inv_std = 1.0f / plan->std[c];
+}
+
+static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const float *mean, const float *std)
 {
     nnopt__aug_norm_args a;
+    nnopt__aug_vrow_args v;
     uint8_t bytes[256];
+    float ramp[256], zeros[256], check[256];
     int b, c;
-    for (b = 0; b < 256; b++) bytes[b] = (uint8_t)b;
+    for (b = 0; b < 256; b++) { bytes[b] = (uint8_t)b; ramp[b] = (float)b; zeros[b] = 0.0f; }
+    memset(plan, 0, sizeof *plan);
+    plan->fused = 1;
     for (c = 0; c < channels; c++) {
-        a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = tables + 256 * c; a.mean = mean[c]; a.std = std[c];
+        plan->mean[c] = mean[c]; plan->std[c] = std[c];
+        a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = plan->table[c]; a.mean = mean[c]; a.std = std[c];
         NNOPT__PICK(aug_normalize)(&a);
+        memset(&v, 0, sizeof v);
+        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check;
+        nnopt__vrow_normalize_args(&v, plan, c);
+        NNOPT__PICK(aug_vrow)(&v);
+        if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
     }
 }
 
 /* The fill of a stage from src, in the output's terms (normalized when the stage normalizes). */
-static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int c, const float *mean, const float *std)
+static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int c, const nnopt__norm_plan *plan)
 {
     float f = nnopt__fill_value(g, src, c);
-    return mean ? ((f / 255.0f) - mean[c]) / std[c] : f;
+    return plan ? plan->table[c][(int)f] : f;
 }
 
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const float *mean, const float *std)
+                                float *work, const nnopt__norm_plan *plan)
 {
     int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, ow = g->ow;
     int per = u8 ? C : 1, planes = u8 ? 1 : C, plane, y, x, c, fill_columns = 0;
@@ -2978,7 +3005,6 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
     uint8_t *bytes = (uint8_t *)(void *)(ib + ow);   /* one planar uint8 row */
     nnopt__aug_hrow_args h;
     nnopt__aug_vrow_args v;
-    float tables[4 * 256];
     cache[0] = work; cache[1] = work + rowlen;
     for (x = 0; x < ow; x++) {                        /* per-pixel offsets and weights */
         const nnopt__tap *k = &g->x[x];
@@ -2988,8 +3014,8 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
         if (ia[x] > max_index) max_index = ia[x];
     }
     h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
+    memset(&v, 0, sizeof v);
     v.n = (size_t)ow;
-    if (mean) nnopt__normalize_tables(C, mean, std, tables);
     for (plane = 0; plane < planes; plane++) {
         int cached[2] = { -1, -1 }, next = 0;
         for (y = 0; y < g->oh; y++) {
@@ -2999,7 +3025,7 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
                 for (x = 0; x < ow; x++)
                     for (c = 0; c < per; c++)
                         nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                      nnopt__stage_fill(g, src, u8 ? c : plane, mean, std));
+                                      nnopt__stage_fill(g, src, u8 ? c : plane, plan));
                 continue;
             }
             for (r = 0; r < 2; r++) {                  /* source rows a and b, cached */
@@ -3028,7 +3054,7 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
             for (c = 0; c < per; c++) {
                 int ch = u8 ? c : plane;
                 v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
-                v.table = mean ? tables + 256 * ch : NULL;
+                if (plan) nnopt__vrow_normalize_args(&v, plan, ch);
                 v.out_u8 = NULL; v.out_f32 = NULL;
                 if (dst->format == NNOPT_IMAGE_F32_CHW)
                     v.out_f32 = (float *)dst->data + (size_t)ch * dst_plane + (size_t)y * (size_t)ow;
@@ -3045,7 +3071,7 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
                     if (g->x[x].a < 0)
                         for (c = 0; c < per; c++)
                             nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                          nnopt__stage_fill(g, src, u8 ? c : plane, mean, std));
+                                          nnopt__stage_fill(g, src, u8 ? c : plane, plan));
         }
     }
 }
@@ -3185,23 +3211,22 @@ NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_i
 #define NNOPT__AUG_CHUNK 4096
 
 /* Float images: the kernel over each plane. uint8 images: a byte has 256 values, so the
-   kernel normalizes 0..255 into a table per channel (the very bits it would give each pixel)
-   and the pixels are looked up, which also takes the channel out of the interleaved bytes. */
-static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const float *mean, const float *std)
+   plan's table holds what the kernel gives each, and the pixels are looked up, which also
+   takes the channel out of the interleaved bytes. */
+static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const nnopt__norm_plan *plan)
 {
     size_t n = nnopt__img_pixels(src), p, C = (size_t)src->channels;
     nnopt__aug_norm_args a;
     int c;
     for (c = 0; c < src->channels; c++) {
         float *out = (float *)dst->data + (size_t)c * n;
-        a.mean = mean[c]; a.std = std[c];
         if (src->format == NNOPT_IMAGE_F32_CHW) {
             a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
+            a.mean = plan->mean[c]; a.std = plan->std[c];
             NNOPT__PICK(aug_normalize)(&a);
         } else {
-            float table[256];
+            const float *table = plan->table[c];
             const uint8_t *s = (const uint8_t *)src->data + c;
-            nnopt__normalize_tables(1, mean + c, std + c, table);
             for (p = 0; p < n; p++) out[p] = table[s[p * C]];
         }
     }
@@ -3219,11 +3244,16 @@ static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std)
 {
+    nnopt__norm_plan *plan;
     if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || dst->format != NNOPT_IMAGE_F32_CHW ||
         src->channels != dst->channels || src->width != dst->width || src->height != dst->height ||
         nnopt__img_overlap(src, dst) || !nnopt__mean_std_ok(mean, std, src->channels))
         return NNOPT_ERR_INVALID;
-    nnopt__normalize(src, dst, mean, std);
+    plan = (nnopt__norm_plan *)NNOPT_MALLOC(sizeof *plan);
+    if (!plan) return NNOPT_ERR_NOMEM;
+    nnopt__norm_plan_init(plan, src->channels, mean, std);
+    nnopt__normalize(src, dst, plan);
+    NNOPT_FREE(plan);
     return NNOPT_OK;
 }
 
@@ -3600,7 +3630,7 @@ static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
         s->work = (float *)(void *)(base + at + 5 * taps);
     }
-    return at + 5 * taps + NNOPT__AUG_ALIGN(6 * max_row * sizeof(float));
+    return at + 5 * taps + NNOPT__AUG_ALIGN(7 * max_row * sizeof(float));
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -3654,6 +3684,7 @@ typedef struct nnopt__aug_run {
     nnopt__geo g;
     int pending, w, h;
     uint64_t seed, stream;
+    const nnopt__norm_plan *plans;   /* per op; built for NORMALIZE ops once per call */
 } nnopt__aug_run;
 
 /* A scratch buffer that src does not live in. */
@@ -3676,19 +3707,19 @@ static nnopt_image nnopt__aug_target(const nnopt__aug_run *r, nnopt_image_format
 
 /* Runs the pending stage into scratch (or out when last). With mean/std, the stage (bilinear,
    from uint8) also normalizes: its rounded bytes go straight to a float CHW image. */
-static void nnopt__aug_flush_normalized(nnopt__aug_run *r, int last, const float *mean, const float *std)
+static void nnopt__aug_flush_normalized(nnopt__aug_run *r, int last, const nnopt__norm_plan *plan)
 {
     nnopt_image d;
     if (!r->pending) return;
-    d = nnopt__aug_target(r, mean ? NNOPT_IMAGE_F32_CHW : r->src.format, last, 0);
+    d = nnopt__aug_target(r, plan ? NNOPT_IMAGE_F32_CHW : r->src.format, last, 0);
     r->g.x = r->s.gx; r->g.y = r->s.gy; r->g.ow = r->w; r->g.oh = r->h;
-    if (mean) nnopt__geo_bilinear(&r->src, &d, &r->g, r->s.work, mean, std);
+    if (plan) nnopt__geo_bilinear(&r->src, &d, &r->g, r->s.work, plan);
     else nnopt__geo_apply(&r->src, &d, &r->g, r->s.work);
     r->src = d;
     r->pending = 0;
 }
 
-static void nnopt__aug_flush(nnopt__aug_run *r, int last) { nnopt__aug_flush_normalized(r, last, NULL, NULL); }
+static void nnopt__aug_flush(nnopt__aug_run *r, int last) { nnopt__aug_flush_normalized(r, last, NULL); }
 
 static void nnopt__aug_begin(nnopt__aug_run *r)
 {
@@ -3828,15 +3859,16 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
     uint64_t base = (uint64_t)j * 64;
     nnopt_image d;
     int k;
-    if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC) {
-        nnopt__aug_flush_normalized(r, last, op->mean, op->std);     /* resize + normalize fused */
+    if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC &&
+        r->plans[j].fused) {
+        nnopt__aug_flush_normalized(r, last, &r->plans[j]);         /* resize + normalize fused */
         ch->applied = 1;
         return NNOPT_OK;
     }
     nnopt__aug_flush(r, 0);
     if (op->kind == NNOPT_AUG_NORMALIZE) {
         d = nnopt__aug_target(r, NNOPT_IMAGE_F32_CHW, last, 0);
-        nnopt__normalize(&r->src, &d, op->mean, op->std);
+        nnopt__normalize(&r->src, &d, &r->plans[j]);
         ch->applied = 1;
         r->src = d;
         return NNOPT_OK;
@@ -3887,12 +3919,13 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
 }
 
 static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *in, void *out, uint64_t seed,
-                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch)
+                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch,
+                                      const nnopt__norm_plan *plans)
 {
     nnopt__aug_run r;
     int j, wrote_out = 0;
     memset(&r, 0, sizeof r);
-    r.pl = pl; r.seed = seed; r.stream = stream;
+    r.pl = pl; r.seed = seed; r.stream = stream; r.plans = plans;
     r.src.format = pl->in_format; r.src.width = pl->in_width; r.src.height = pl->in_height;
     r.src.channels = pl->channels; r.src.data = (void *)(uintptr_t)in;
     r.out.format = pl->out_format; r.out.width = pl->out_width; r.out.height = pl->out_height;
@@ -3921,8 +3954,10 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
                                        nnopt_aug_record *records)
 {
     size_t in_bytes, out_bytes, k;
-    char *scratch;
+    char *scratch, *base;
+    nnopt__norm_plan *plans;
     nnopt_status st = NNOPT_OK;
+    int j;
     if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return NNOPT_ERR_INVALID;
     in_bytes = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
     out_bytes = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
@@ -3935,12 +3970,17 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
                      nnopt__ranges_overlap(records, count * sizeof *records, in, count * in_bytes))))
         return NNOPT_ERR_INVALID;
     if (count == 0) return NNOPT_OK;
-    scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64);
+    /* scratch, then one normalization plan per op (built for the NORMALIZE ops) */
+    scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64 + (size_t)pl->count * sizeof(nnopt__norm_plan));
     if (!scratch) return NNOPT_ERR_NOMEM;
+    base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    plans = (nnopt__norm_plan *)(void *)(base + pl->scratch_bytes);
+    for (j = 0; j < pl->count; j++)
+        if (pl->op[j].kind == NNOPT_AUG_NORMALIZE)
+            nnopt__norm_plan_init(&plans[j], pl->channels, pl->op[j].mean, pl->op[j].std);
     for (k = 0; k < count && st == NNOPT_OK; k++)
         st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
-                               first_index + k, records ? records[k].op : NULL,
-                               (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63));
+                               first_index + k, records ? records[k].op : NULL, base, plans);
     NNOPT_FREE(scratch);
     return st;
 }
@@ -4839,8 +4879,7 @@ NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
    base + idx[l] (the vector paths read 4 bytes, the caller keeps that inside the buffer; the
    portable path reads `channels`). V(aug_gather_f32)(base, idx, k): floats base[idx[l]].
    Both fill the first k lanes (others 0). V(aug_round)(v): nearest integer, ties to even.
-   V(aug_store_u8)(p, v, k): the first k lanes (integers in [0, 255]) as bytes.
-   V(aug_lookup)(table, v): table[v] for integers v in [0, 255]. */
+   V(aug_store_u8)(p, v, k): the first k lanes (integers in [0, 255]) as bytes. */
 #if defined(NNOPT__ISA_SCALAR)
 NNOPT__OP uint32_t V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
 {
@@ -4858,7 +4897,6 @@ NNOPT__OP float V(aug_round)(float v)
     return r;
 }
 NNOPT__OP void V(aug_store_u8)(uint8_t *p, float v, size_t k) { (void)k; *p = (uint8_t)v; }
-NNOPT__OP float V(aug_lookup)(const float *table, float v) { return table[(int32_t)v]; }
 #elif defined(NNOPT__ISA_AVX2)
 NNOPT__OP __m256i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
 {
@@ -4880,11 +4918,6 @@ NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
     if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
     else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
 }
-NNOPT__OP __m256 V(aug_lookup)(const float *table, __m256 v)
-{
-    __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), table, _mm256_cvttps_epi32(v), all, 4);
-}
 #elif defined(NNOPT__ISA_AVX512)
 NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
 {
@@ -4905,8 +4938,6 @@ NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
     __m128i b = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvtps_epi32(0xFFFF, v));
     _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
 }
-NNOPT__OP __m512 V(aug_lookup)(const float *table, __m512 v)
-{ return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, _mm512_maskz_cvttps_epi32(0xFFFF, v), (const void *)table, 4); }
 #endif
 
 /* torch's upsample along the row: x[a] l0 + x[b] l1, one gather per pixel for every channel. */
@@ -4930,12 +4961,29 @@ NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
 }
 NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
 
+/* (v / 255 - mean) / std. The vector paths replace each division a / b by Markstein's
+   q0 = a (1/b), q = q0 + (a - b q0) (1/b), the correctly rounded quotient whenever 1/b is;
+   nnopt__norm_plan_init checks every byte value before a stage may use it, so all paths give
+   the divisions' bits. The portable path divides (fmaf may be a library call there). */
+NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
+{
+#if defined(NNOPT__ISA_SCALAR)
+    return (v / 255.0f - a->mean) / a->std;
+#else
+    V(vec) r255 = V(set1)(a->inv255), ri = V(set1)(a->inv_std), q = V(mul)(v, r255), d, y;
+    q = V(fma)(V(fma)(q, V(set1)(-255.0f), v), r255, q);
+    d = V(sub)(q, V(set1)(a->mean));
+    y = V(mul)(d, ri);
+    return V(fma)(V(fma)(y, V(neg)(V(set1)(a->std)), d), ri, y);
+#endif
+}
+
 /* ... then down the column, ta l0 + tb l1; for bytes clamped to [0, 255] (NaN: 0) and rounded. */
 NNOPT__OP void V(aug_vrow_block)(nnopt__aug_vrow_args *a, size_t i, size_t k)
 {
     V(vec) v = V(add)(V(mul)(V(loadn)(a->ta + i, k), V(set1)(a->l0)), V(mul)(V(loadn)(a->tb + i, k), V(set1)(a->l1)));
-    if (a->out_u8 || a->table) v = V(aug_round)(V(min)(V(max)(v, V(set1)(0.0f)), V(set1)(255.0f)));
-    if (a->table) v = V(aug_lookup)(a->table, v);
+    if (a->out_u8 || a->normalize) v = V(aug_round)(V(min)(V(max)(v, V(set1)(0.0f)), V(set1)(255.0f)));
+    if (a->normalize) v = V(aug_fast_normalize)(a, v);
     if (a->out_u8) V(aug_store_u8)(a->out_u8 + i, v, k);
     else V(storen)(a->out_f32 + i, v, k);
 }
