@@ -3534,37 +3534,37 @@ static int nnopt__range_ok(const double r[2], double lo, double hi)
     return nnopt__finite(r[0]) && nnopt__finite(r[1]) && lo <= r[0] && r[0] <= r[1] && r[1] <= hi;
 }
 
-/* RandomCrop's padding: the op's pad, then pad_if_needed's (target - size) on both sides. */
-static void nnopt__random_crop_pads(const nnopt_aug_op *op, int w, int h, int pads[4])
+/* RandomCrop pads twice, as torchvision: the op's pad, then (pad_if_needed) the padded image
+   again by (crop - size) on both sides of a side shorter than the crop. These are the second
+   pads (left, top, right, bottom) for a padded image of pw x ph; reflect and symmetric
+   padding of an already padded image mirror at its new border. */
+static void nnopt__random_crop_extra(const nnopt_aug_op *op, int pw, int ph, int extra[4])
 {
-    int k;
-    for (k = 0; k < 4; k++) pads[k] = op->pad[k];
-    if (op->pad_if_needed) {
-        int pw = w + pads[0] + pads[2], ph = h + pads[1] + pads[3];
-        if (pw < op->width) { pads[0] += op->width - pw; pads[2] += op->width - pw; }
-        if (ph < op->height) { pads[1] += op->height - ph; pads[3] += op->height - ph; }
-    }
+    extra[0] = extra[1] = extra[2] = extra[3] = 0;
+    if (!op->pad_if_needed) return;
+    if (pw < op->width) extra[0] = extra[2] = op->width - pw;
+    if (ph < op->height) extra[1] = extra[3] = op->height - ph;
 }
 
 /* Checks op against the image shape before it and gives the shape after. */
 static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, int *w, int *h, int c)
 {
-    int k, pads[4];
+    int k, extra[4];
     switch (op->kind) {
     case NNOPT_AUG_PAD:
     case NNOPT_AUG_RANDOM_CROP:
-        if (op->kind == NNOPT_AUG_PAD) for (k = 0; k < 4; k++) pads[k] = op->pad[k];
-        else {
-            if (op->width <= 0 || op->height <= 0) return 0;
-            for (k = 0; k < 4; k++) if (op->pad[k] < 0 || op->pad[k] > (1 << 24)) return 0;
-            nnopt__random_crop_pads(op, *w, *h, pads);
-        }
-        for (k = 0; k < 4; k++) if (pads[k] > (1 << 24)) return 0;
-        if (!nnopt__pad_ok(*w, pads[0], pads[2], op->pad_mode) ||
-            !nnopt__pad_ok(*h, pads[1], pads[3], op->pad_mode) || !nnopt__fill_ok(op->fill, c))
+        if (op->kind == NNOPT_AUG_RANDOM_CROP && (op->width <= 0 || op->height <= 0)) return 0;
+        for (k = 0; k < 4; k++) if (op->pad[k] < 0 || op->pad[k] > (1 << 24)) return 0;
+        if (!nnopt__pad_ok(*w, op->pad[0], op->pad[2], op->pad_mode) ||
+            !nnopt__pad_ok(*h, op->pad[1], op->pad[3], op->pad_mode) || !nnopt__fill_ok(op->fill, c))
             return 0;
-        *w += pads[0] + pads[2]; *h += pads[1] + pads[3];
+        *w += op->pad[0] + op->pad[2]; *h += op->pad[1] + op->pad[3];
         if (op->kind == NNOPT_AUG_RANDOM_CROP) {
+            nnopt__random_crop_extra(op, *w, *h, extra);
+            if (!nnopt__pad_ok(*w, extra[0], extra[2], op->pad_mode) ||
+                !nnopt__pad_ok(*h, extra[1], extra[3], op->pad_mode))
+                return 0;
+            *w += extra[0] + extra[2]; *h += extra[1] + extra[3];
             if (op->width > *w || op->height > *h) return 0;    /* crop larger than the padded image */
             *w = op->width; *h = op->height;
         }
@@ -3654,9 +3654,10 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
         if (bytes > max_bytes) max_bytes = bytes;
         /* RandomCrop's padded intermediate never becomes an image, but its maps have that size */
         if (ops[j].kind == NNOPT_AUG_RANDOM_CROP) {
-            int pads[4];
-            nnopt__random_crop_pads(&ops[j], pw, ph, pads);
-            pw += pads[0] + pads[2]; ph += pads[1] + pads[3];
+            int extra[4];
+            pw += ops[j].pad[0] + ops[j].pad[2]; ph += ops[j].pad[1] + ops[j].pad[3];
+            nnopt__random_crop_extra(&ops[j], pw, ph, extra);
+            pw += extra[0] + extra[2]; ph += extra[1] + extra[3];
         }
         if ((size_t)pw > max_dim) max_dim = (size_t)pw;
         if ((size_t)ph > max_dim) max_dim = (size_t)ph;
@@ -3822,10 +3823,14 @@ static void nnopt__aug_geometric_op(nnopt__aug_run *r, const nnopt_aug_op *op, u
         ch->applied = 1; ch->width = op->width; ch->height = op->height;
         break;
     case NNOPT_AUG_RANDOM_CROP: {
-        int pads[4];
-        nnopt__random_crop_pads(op, r->w, r->h, pads);
+        const int *pads = op->pad;
+        int extra[4];
         if (pads[0] || pads[1] || pads[2] || pads[3])
             nnopt__aug_shift(r, r->w + pads[0] + pads[2], r->h + pads[1] + pads[3], -pads[0], -pads[1],
+                             op->pad_mode, op->fill);
+        nnopt__random_crop_extra(op, r->w, r->h, extra);
+        if (extra[0] || extra[1])
+            nnopt__aug_shift(r, r->w + extra[0] + extra[2], r->h + extra[1] + extra[3], -extra[0], -extra[1],
                              op->pad_mode, op->fill);
         ch->top = nnopt__aug_below(r->seed, r->stream, base, r->h - op->height + 1);
         ch->left = nnopt__aug_below(r->seed, r->stream, base + 1, r->w - op->width + 1);

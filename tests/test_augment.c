@@ -403,6 +403,31 @@ static void test_random_crop_pad_if_needed_replay(void)
     }
 }
 
+/* RandomCrop pads twice as torchvision does: reflecting the already padded image differs
+   from one wider reflection (1 2 3 4 5 padded by 1 then 1: 2 1 2 ..., not 3 2 1 ...). */
+static void test_random_crop_two_step_reflect(void)
+{
+    enum { N = 3, IW = 5, IH = 4, CW = 9, CH = 8 };
+    nnopt_aug_op op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    uint8_t in[N * IW * IH * 3], out[N * CW * CH * 3], p1[7 * 6 * 3], p2[11 * 10 * 3], crop[CW * CH * 3];
+    int k;
+    op.width = CW; op.height = CH; op.pad[0] = op.pad[1] = op.pad[2] = op.pad[3] = 1;
+    op.pad_mode = NNOPT_PAD_REFLECT; op.pad_if_needed = 1;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) source_u8(in + k * IW * IH * 3, IW, IH, 3), in[k * IW * IH * 3] = (uint8_t)(k * 50);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 8, 0, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        nnopt_image s = nnopt_image_u8(in + k * IW * IH * 3, IW, IH, 3), a = nnopt_image_u8(p1, 7, 6, 3);
+        nnopt_image b = nnopt_image_u8(p2, 11, 10, 3), c = nnopt_image_u8(crop, CW, CH, 3);
+        CHECK(nnopt_aug_pad(&s, &a, 1, 1, 1, 1, NNOPT_PAD_REFLECT, NULL) == NNOPT_OK);
+        CHECK(nnopt_aug_pad(&a, &b, 2, 2, 2, 2, NNOPT_PAD_REFLECT, NULL) == NNOPT_OK);
+        CHECK(nnopt_aug_crop(&b, &c, rec[k].op[0].top, rec[k].op[0].left) == NNOPT_OK);
+        CHECKF(memcmp(crop, out + k * CW * CH * 3, sizeof crop) == 0, "sample %d: two-step reflect padding", k);
+    }
+}
+
 /* A long pipeline (every op) on every path and split into two calls: the same bits. */
 static void test_pipeline_paths_and_split(void)
 {
@@ -625,6 +650,7 @@ void register_augment_tests(void)
     th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
     th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
     th_register("augment_crop_jitter_replay", test_random_crop_pad_if_needed_replay, TH_EACH_ISA);
+    th_register("augment_random_crop_two_step_pad", test_random_crop_two_step_reflect, TH_EACH_ISA);
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
     th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
     th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
