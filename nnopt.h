@@ -476,7 +476,179 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
 
 #ifndef NNOPT_NO_AUGMENT
 /* ---- Image augmentation ----------------------------------------------------------- */
-/* AUGMENT-API-SLOT */
+/* Images: uint8 interleaved HWC (what image loaders give) or float32 planar CHW; 1, 3 or 4
+   channels (color ops treat a 4th channel as alpha and leave it alone). Functional ops take
+   every parameter and match torchvision 0.14's functional ops on tensors (docs/augmentation.md
+   gives each op's counterpart and rounding); dst's size fields give the output size. Source
+   and destination must not overlap. On any error nothing is written. */
+typedef enum nnopt_image_format {
+    NNOPT_IMAGE_U8_HWC  = 0,   /* height rows of width pixels of channels bytes */
+    NNOPT_IMAGE_F32_CHW = 1    /* channels planes of height rows of width floats */
+} nnopt_image_format;
+
+typedef struct nnopt_image {
+    nnopt_image_format format;
+    int   width, height, channels;
+    void *data;
+} nnopt_image;
+
+typedef enum nnopt_pad_mode {
+    NNOPT_PAD_CONSTANT = 0,    /* fill value */
+    NNOPT_PAD_EDGE,            /* repeat the border pixel */
+    NNOPT_PAD_REFLECT,         /* mirror without the border: 1 2 3 4 -> 3 2 | 1 2 3 4 | 3 2 */
+    NNOPT_PAD_SYMMETRIC        /* mirror with the border:    1 2 3 4 -> 2 1 | 1 2 3 4 | 4 3 */
+} nnopt_pad_mode;
+
+typedef enum nnopt_interp {
+    NNOPT_INTERP_BILINEAR = 0, /* half-pixel centres, no antialias (torch interpolate) */
+    NNOPT_INTERP_NEAREST  = 1  /* torch "nearest": source floor(dst * in/out) */
+} nnopt_interp;
+
+NNOPT_API nnopt_image  nnopt_image_u8(uint8_t *data, int width, int height, int channels);
+NNOPT_API nnopt_image  nnopt_image_f32(float *data, int width, int height, int channels);
+NNOPT_API size_t       nnopt_image_bytes(const nnopt_image *img);   /* 0 if invalid */
+
+/* Geometry (same format in and out; values copied exactly). */
+NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst);
+NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst);
+/* The dst-sized window at (top, left), inside src. */
+NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left);
+/* torchvision center_crop: top = round((H - h) / 2) (half to even); a crop larger than the
+   image is padded with zeros first, as torchvision does. */
+NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst);
+/* dst = src padded by left, top, right, bottom (dst size must agree). fill: one value per
+   channel for NNOPT_PAD_CONSTANT (NULL: zeros); reflect needs each pad < that side's size. */
+NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                     int right, int bottom, nnopt_pad_mode mode, const float *fill);
+/* Resize to dst's size; uint8 results are the float result rounded half to even. */
+NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp);
+/* torchvision resized_crop: the (top, left, height, width) window (inside src) resized to dst. */
+NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
+                                              int left, int height, int width, nnopt_interp interp);
+
+/* Color (same format and size in and out; 1 or 3 color channels). uint8: computed in float
+   as torchvision, clamped, truncated. Factors as torchvision's adjust_* (>= 0; hue in
+   [-0.5, 0.5]); contrast's mean is the grayscale image's mean. */
+NNOPT_API nnopt_status nnopt_aug_brightness(const nnopt_image *src, const nnopt_image *dst, double factor);
+NNOPT_API nnopt_status nnopt_aug_contrast(const nnopt_image *src, const nnopt_image *dst, double factor);
+NNOPT_API nnopt_status nnopt_aug_saturation(const nnopt_image *src, const nnopt_image *dst, double factor);
+NNOPT_API nnopt_status nnopt_aug_hue(const nnopt_image *src, const nnopt_image *dst, double factor);
+/* 0.2989 R + 0.587 G + 0.114 B into dst's 1 or 3 channels (3: copies; alpha dropped). */
+NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_image *dst);
+
+/* dst (float CHW, same size) = (x - mean[c]) / std[c], x = src value, or src byte / 255 for a
+   uint8 image (ToTensor / ConvertImageDtype then Normalize, fused). std must be finite and != 0. */
+NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
+                                           const float *mean, const float *std);
+/* Sets the (top, left, height, width) window of img (in place) to value[c] (uint8: truncated
+   and clamped). torchvision erase. */
+NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left, int height,
+                                       int width, const float *value);
+/* Adds mean + sigma * N(0,1) to every value (uint8: 255 (mean + sigma n), rounded half to even);
+   clip: to [0, 1] (float) or [0, 255]. Normal number e (CHW order) is nnopt_random_normal's
+   element e of the rng. */
+NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nnopt_image *dst,
+                                                double mean, double sigma, int clip,
+                                                uint64_t seed, uint64_t stream, uint64_t offset);
+
+/* Batch mixing (torchvision v2 MixUp / CutMix). A batch is n float CHW images of
+   image_size = C*H*W floats each, back to back; sample i is paired with sample i-1 (sample
+   n-1 for i = 0): out_i = lam x_i + (1 - lam) x_{i-1}. Labels are class indices < classes;
+   soft_labels (n x classes) = lam onehot(y_i) + (1 - lam) onehot(y_{i-1}). */
+NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
+                                       const int *labels, size_t classes, float *soft_labels, double lam);
+/* CutMix with the box (x1, y1) to (x2, y2) (exclusive) taken from sample i-1; the labels are
+   mixed with 1 - box area / image area, stored in *lam_adjusted (may be NULL). */
+NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
+                                        int height, int width, const int *labels, size_t classes,
+                                        float *soft_labels, int x1, int y1, int x2, int y2,
+                                        double *lam_adjusted);
+/* Random forms: lam ~ Beta(alpha, alpha) (alpha > 0), and for CutMix the box centre
+   uniform over the pixels and half sizes int(0.5 sqrt(1 - lam) W) and likewise H, clipped.
+   Draws come from the stream (seed, stream), see docs/augmentation.md. params (may be NULL)
+   receives lam, then for CutMix x1, y1, x2, y2 and the adjusted lam. */
+NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, size_t n,
+                                              size_t image_size, const int *labels, size_t classes,
+                                              float *soft_labels, double alpha, uint64_t seed,
+                                              uint64_t stream, double *lam);
+NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, size_t n, int channels,
+                                               int height, int width, const int *labels,
+                                               size_t classes, float *soft_labels, double alpha,
+                                               uint64_t seed, uint64_t stream, double params[6]);
+/* Beta(alpha, beta) draw number `index` of the stream (Marsaglia-Tsang gammas, in double). */
+NNOPT_API double       nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t index,
+                                            double alpha, double beta);
+
+/* ---- Pipelines: a list of ops described once, applied to batches -------------------
+   Each sample's random choices are a function of (seed, sample index) only: sample k of a
+   call with first_index f uses Philox stream f + k, op number j draws words j*64 .. j*64+63
+   (and noise at index (j+1) << 32 ...), so results do not depend on how a data set is split
+   into calls. nnopt_aug_op_defaults(kind) gives torchvision's defaults. */
+typedef enum nnopt_aug_kind {
+    NNOPT_AUG_PAD,                  /* pad[4] (left, top, right, bottom), pad_mode, fill */
+    NNOPT_AUG_CROP,                 /* fixed window top, left, width x height */
+    NNOPT_AUG_CENTER_CROP,          /* width x height */
+    NNOPT_AUG_RANDOM_CROP,          /* width x height after pad[] and pad_if_needed */
+    NNOPT_AUG_RESIZE,               /* to width x height, interp */
+    NNOPT_AUG_RANDOM_RESIZED_CROP,  /* to width x height; scale, ratio, interp */
+    NNOPT_AUG_HFLIP,                /* with probability p */
+    NNOPT_AUG_VFLIP,                /* with probability p */
+    NNOPT_AUG_COLOR_JITTER,         /* brightness, contrast, saturation, hue ranges; random order */
+    NNOPT_AUG_GRAYSCALE,            /* with probability p, keeps the channel count */
+    NNOPT_AUG_RANDOM_ERASING,       /* with probability p; scale, ratio, value (float images) */
+    NNOPT_AUG_GAUSSIAN_NOISE,       /* noise_mean, noise_sigma, clip */
+    NNOPT_AUG_NORMALIZE,            /* mean, std; the image becomes float CHW */
+    NNOPT_AUG_KIND_COUNT
+} nnopt_aug_kind;
+
+typedef struct nnopt_aug_op {
+    nnopt_aug_kind kind;
+    double p;                      /* flips, grayscale, erasing */
+    int    width, height;          /* output size of crops and resizes */
+    int    top, left;              /* CROP */
+    int    pad[4];                 /* left, top, right, bottom */
+    nnopt_pad_mode pad_mode;
+    float  fill[4];
+    int    pad_if_needed;          /* RANDOM_CROP: pad a too-small image on both sides */
+    nnopt_interp interp;
+    double scale[2], ratio[2];     /* RANDOM_RESIZED_CROP, RANDOM_ERASING */
+    double brightness[2], contrast[2], saturation[2], hue[2];   /* factor ranges; [1,1] / [0,0]: off */
+    float  mean[4], std[4];        /* NORMALIZE */
+    float  value[4];               /* RANDOM_ERASING */
+    double noise_mean, noise_sigma; int clip;   /* GAUSSIAN_NOISE */
+} nnopt_aug_op;
+
+#define NNOPT_AUG_MAX_OPS 16
+
+/* What one op chose for one sample. */
+typedef struct nnopt_aug_choice {
+    int   applied;                 /* the op changed the image (a flip happened, ...) */
+    int   top, left, height, width;/* crop / erasing window in the op's input */
+    double factor[4];              /* COLOR_JITTER: brightness, contrast, saturation, hue */
+    int   order[4];                /* COLOR_JITTER: op order (0 b, 1 c, 2 s, 3 h) */
+} nnopt_aug_choice;
+
+typedef struct nnopt_aug_record { nnopt_aug_choice op[NNOPT_AUG_MAX_OPS]; } nnopt_aug_record;
+
+typedef struct nnopt_aug_pipeline {
+    int count;
+    nnopt_aug_op op[NNOPT_AUG_MAX_OPS];
+    nnopt_image_format in_format, out_format;
+    int in_width, in_height, channels, out_width, out_height;
+    size_t scratch_bytes;          /* working memory nnopt_aug_apply allocates */
+    size_t layout[3];              /* private: largest image, axis and row of the run */
+} nnopt_aug_pipeline;
+
+NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind);
+/* Checks the ops for input images of the given size and format and works out the output. */
+NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
+                                               nnopt_image_format format, int width, int height,
+                                               int channels);
+/* count images in (back to back, the input format and size) to out (the output format and
+   size); records (may be NULL) gets what each sample drew. */
+NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                       size_t count, uint64_t seed, uint64_t first_index,
+                                       nnopt_aug_record *records);
 #endif /* NNOPT_NO_AUGMENT */
 
 
@@ -655,7 +827,41 @@ enum { NNOPT__BN_FORWARD = 0, NNOPT__BN_BACKWARD = 1, NNOPT__BN_BACKWARD_INFER =
 
 
 #ifndef NNOPT_NO_AUGMENT
-/* AUGMENT-ARGS-SLOT */
+/* Normalize one plane: out = (x - mean) / std with x = u8[i] / 255 (u8 != NULL) or f32[i]. */
+typedef struct nnopt__aug_norm_args {
+    size_t n;
+    const uint8_t *u8;
+    const float *f32;
+    float *out;
+    float mean, std;
+} nnopt__aug_norm_args;
+
+/* Bilinear row pass over n output pixels: plane c of out (at out + c * n) gets
+   x_c[ia] wa + x_c[ib] wb; uint8 rows give `channels` interleaved bytes per pixel (ia, ib
+   are byte offsets), float rows one value (ia, ib are indices). */
+typedef struct nnopt__aug_hrow_args {
+    size_t n;
+    int channels;
+    const uint8_t *u8;
+    const float *f32;
+    const int32_t *ia, *ib;
+    const float *wa, *wb;
+    float *out;
+} nnopt__aug_hrow_args;
+
+/* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
+   half to even into bytes (out_u8), or with normalize set rounded and normalized into out_f32
+   (the fused uint8 -> float conversion) by Markstein's corrected divisions, used only where
+   nnopt__norm_plan_init has checked that they give the two divisions' bits for every byte. */
+typedef struct nnopt__aug_vrow_args {
+    size_t n;
+    const float *ta, *tb;
+    float l0, l1;
+    float *out_f32;
+    uint8_t *out_u8;
+    int normalize;
+    float inv255, mean, std, inv_std;
+} nnopt__aug_vrow_args;
 #endif
 
 
@@ -2872,7 +3078,1442 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
 /* =====================================================================================
    Image augmentation
    ===================================================================================== */
-/* AUGMENT-IMPL-SLOT */
+/* Host code here writes torchvision's float expressions as they are (blends, weights,
+   grayscale); clang would fuse a*b + c inside one expression (its default contraction), gcc
+   is held by the pragma above. Off for this section, restored at its end. */
+#if defined(__clang__)
+#  pragma float_control(push)
+#  pragma clang fp contract(off)
+#endif
+
+/* ---- Images ------------------------------------------------------------------------ */
+
+NNOPT_API nnopt_image nnopt_image_u8(uint8_t *data, int width, int height, int channels)
+{
+    nnopt_image m;
+    m.format = NNOPT_IMAGE_U8_HWC; m.width = width; m.height = height; m.channels = channels;
+    m.data = data;
+    return m;
+}
+
+NNOPT_API nnopt_image nnopt_image_f32(float *data, int width, int height, int channels)
+{
+    nnopt_image m;
+    m.format = NNOPT_IMAGE_F32_CHW; m.width = width; m.height = height; m.channels = channels;
+    m.data = data;
+    return m;
+}
+
+/* Values in an image of this shape, 0 when the shape is invalid or too large. */
+static size_t nnopt__img_values(nnopt_image_format f, int w, int h, int c)
+{
+    size_t n;
+    if ((f != NNOPT_IMAGE_U8_HWC && f != NNOPT_IMAGE_F32_CHW) || w <= 0 || h <= 0 ||
+        (c != 1 && c != 3 && c != 4))
+        return 0;
+    n = (size_t)w;
+    if ((size_t)h > ((size_t)-1 / 16) / n) return 0;
+    n *= (size_t)h;
+    if ((size_t)c > ((size_t)-1 / 16) / n) return 0;
+    return n * (size_t)c;
+}
+
+static size_t nnopt__fmt_size(nnopt_image_format f) { return f == NNOPT_IMAGE_F32_CHW ? sizeof(float) : 1; }
+
+NNOPT_API size_t nnopt_image_bytes(const nnopt_image *img)
+{
+    if (!img) return 0;
+    return nnopt__img_values(img->format, img->width, img->height, img->channels) *
+           nnopt__fmt_size(img->format);
+}
+
+/* A usable image: valid shape, data present, floats aligned. */
+static int nnopt__img_ok(const nnopt_image *m)
+{
+    return m && nnopt_image_bytes(m) && m->data &&
+           (m->format == NNOPT_IMAGE_U8_HWC || nnopt__ptr_ok(m->data, 1));
+}
+
+/* [a, a + na) and [b, b + nb) share a byte. */
+static int nnopt__ranges_overlap(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    if (!a || !b || !na || !nb) return 0;
+    return x < y + nb && y < x + na;
+}
+
+static int nnopt__img_overlap(const nnopt_image *a, const nnopt_image *b)
+{
+    return nnopt__ranges_overlap(a->data, nnopt_image_bytes(a), b->data, nnopt_image_bytes(b));
+}
+
+/* src and dst both usable, same format and channels, not overlapping. */
+static int nnopt__img_pair_ok(const nnopt_image *src, const nnopt_image *dst)
+{
+    return nnopt__img_ok(src) && nnopt__img_ok(dst) && src->format == dst->format &&
+           src->channels == dst->channels && !nnopt__img_overlap(src, dst);
+}
+
+static size_t nnopt__img_pixels(const nnopt_image *m) { return (size_t)m->width * (size_t)m->height; }
+
+/* Value (pixel p, channel c) as float, and storing one (uint8: the caller rounded). */
+NNOPT__INLINE float nnopt__px(const nnopt_image *m, size_t p, int c)
+{
+    if (m->format == NNOPT_IMAGE_U8_HWC) return (float)((const uint8_t *)m->data)[p * (size_t)m->channels + (size_t)c];
+    return ((const float *)m->data)[(size_t)c * nnopt__img_pixels(m) + p];
+}
+
+NNOPT__INLINE void nnopt__px_set(const nnopt_image *m, size_t p, int c, float v)
+{
+    if (m->format == NNOPT_IMAGE_U8_HWC) ((uint8_t *)m->data)[p * (size_t)m->channels + (size_t)c] = (uint8_t)v;
+    else ((float *)m->data)[(size_t)c * nnopt__img_pixels(m) + p] = v;
+}
+
+/* float -> uint8 as torch's .to(uint8) after clamp(0, 255): truncation. NaN -> 0. */
+NNOPT__INLINE float nnopt__u8_trunc(float v) { return v >= 255.0f ? 255.0f : v > 0.0f ? (float)(int)v : 0.0f; }
+/* Rounded half to even (torch.round), clamped. */
+NNOPT__INLINE float nnopt__u8_round(float v)
+{
+    float r;
+    if (!(v > 0.0f)) return 0.0f;
+    if (v >= 255.0f) return 255.0f;
+    r = (float)(int)v;                      /* v in (0, 255): exact integer part */
+    if (v - r > 0.5f || (v - r == 0.5f && ((int)r & 1))) r += 1.0f;
+    return r;
+}
+/* Python round(x) for the box sizes: half to even. */
+static double nnopt__round_even(double x)
+{
+    double r = floor(x), d = x - r;
+    if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+    return r;
+}
+
+/* ---- Geometry: each axis as a map from output to source coordinates ------------------
+   Pads, crops, flips and nearest resizes map an output row (column) to one source row, or
+   to the fill value; a bilinear resize maps it to two rows and their weights. A chain of
+   these composes into one map per axis, and one pass over the pixels applies it. */
+typedef struct nnopt__tap { int a, b; float l0, l1; } nnopt__tap;   /* a < 0: fill */
+
+typedef struct nnopt__geo {
+    nnopt__tap *x, *y;          /* ow and oh taps into the source */
+    int ow, oh, bilinear, has_fill;
+    float fill[4];
+} nnopt__geo;
+
+static void nnopt__axis_identity(nnopt__tap *t, int n)
+{
+    int o;
+    for (o = 0; o < n; o++) { t[o].a = t[o].b = o; t[o].l0 = 1.0f; t[o].l1 = 0.0f; }
+}
+
+/* Index of padded coordinate s (may be outside [0, n)) in a source of n; -1: fill. */
+static int nnopt__pad_index(int s, int n, nnopt_pad_mode mode)
+{
+    if (s >= 0 && s < n) return s;
+    switch (mode) {
+    case NNOPT_PAD_EDGE:      return s < 0 ? 0 : n - 1;
+    case NNOPT_PAD_REFLECT:   return s < 0 ? -s : 2 * (n - 1) - s;
+    case NNOPT_PAD_SYMMETRIC: return s < 0 ? -s - 1 : 2 * n - 1 - s;
+    default:                  return -1;
+    }
+}
+
+/* Output coordinate o reads source coordinate o + offset (crop; pad with negative offset). */
+static void nnopt__axis_shift(nnopt__tap *t, int m, int n, int offset, nnopt_pad_mode mode)
+{
+    int o;
+    for (o = 0; o < m; o++) { t[o].a = t[o].b = nnopt__pad_index(o + offset, n, mode); t[o].l0 = 1.0f; t[o].l1 = 0.0f; }
+}
+
+static void nnopt__axis_flip(nnopt__tap *t, int n)
+{
+    int o;
+    for (o = 0; o < n; o++) { t[o].a = t[o].b = n - 1 - o; t[o].l0 = 1.0f; t[o].l1 = 0.0f; }
+}
+
+/* The window [offset, offset + len) resized to m, as torch's upsample kernels compute it in
+   float: scale = len / m; bilinear: x = scale (o + 0.5) - 0.5 clamped at 0, taps floor(x)
+   and the next (not past the end), l1 = x - floor(x), l0 = 1 - l1; nearest: floor(o scale)
+   (o when the sizes agree, o / 2 when m = 2 len, as torch special-cases). */
+static void nnopt__axis_resize(nnopt__tap *t, int m, int offset, int len, nnopt_interp interp)
+{
+    float scale = (float)len / (float)m;
+    int o;
+    for (o = 0; o < m; o++) {
+        int i0;
+        if (interp == NNOPT_INTERP_NEAREST) {
+            i0 = m == len ? o : m == 2 * len ? o >> 1 : (int)floorf((float)o * scale);
+            if (i0 > len - 1) i0 = len - 1;
+            t[o].a = t[o].b = offset + i0; t[o].l0 = 1.0f; t[o].l1 = 0.0f;
+        } else {
+            float x = scale * ((float)o + 0.5f) - 0.5f, l1;
+            if (x < 0.0f) x = 0.0f;
+            i0 = (int)x;
+            l1 = x - (float)i0;
+            if (l1 > 1.0f) l1 = 1.0f;
+            t[o].a = offset + i0;
+            t[o].b = offset + i0 + (i0 < len - 1 ? 1 : 0);
+            t[o].l1 = l1; t[o].l0 = 1.0f - l1;
+        }
+    }
+}
+
+/* r[o] = p after q: q's taps index p's outputs. q bilinear needs p without fill or weights. */
+static void nnopt__axis_compose(nnopt__tap *r, const nnopt__tap *p, const nnopt__tap *q, int m, int q_bilinear)
+{
+    int o;
+    for (o = 0; o < m; o++) {
+        nnopt__tap t;
+        if (q[o].a < 0) { t.a = t.b = -1; t.l0 = 1.0f; t.l1 = 0.0f; }
+        else if (!q_bilinear) t = p[q[o].a];
+        else { t.a = p[q[o].a].a; t.b = p[q[o].b].a; t.l0 = q[o].l0; t.l1 = q[o].l1; }
+        r[o] = t;
+    }
+}
+
+static int nnopt__axis_has_fill(const nnopt__tap *t, int n)
+{
+    int o;
+    for (o = 0; o < n; o++) if (t[o].a < 0) return 1;
+    return 0;
+}
+
+/* Fill value of channel c in dst's type: uint8 as torch's cast (clamped, truncated). */
+static float nnopt__fill_value(const nnopt__geo *g, const nnopt_image *dst, int c)
+{
+    float v = g->has_fill ? g->fill[c] : 0.0f;
+    return dst->format == NNOPT_IMAGE_U8_HWC ? nnopt__u8_trunc(v) : v;
+}
+
+/* Index maps: a gather of whole pixels (uint8) or values (float planes). */
+static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g)
+{
+    int x, y, c, C = src->channels;
+    if (src->format == NNOPT_IMAGE_U8_HWC) {
+        const uint8_t *s = (const uint8_t *)src->data;
+        uint8_t *d = (uint8_t *)dst->data, fill[4];
+        for (c = 0; c < C; c++) fill[c] = (uint8_t)nnopt__fill_value(g, dst, c);
+        for (y = 0; y < g->oh; y++) {
+            uint8_t *row = d + (size_t)y * (size_t)g->ow * (size_t)C;
+            const uint8_t *srow = s + (size_t)(g->y[y].a < 0 ? 0 : g->y[y].a) * (size_t)src->width * (size_t)C;
+            for (x = 0; x < g->ow; x++) {
+                const uint8_t *px = (g->y[y].a < 0 || g->x[x].a < 0) ? fill : srow + (size_t)g->x[x].a * (size_t)C;
+                uint8_t *o = row + (size_t)x * (size_t)C;
+                switch (C) {   /* constant channel counts let the compiler move whole pixels */
+                case 1: o[0] = px[0]; break;
+                case 3: o[0] = px[0]; o[1] = px[1]; o[2] = px[2]; break;
+                default: memcpy(o, px, 4); break;
+                }
+            }
+        }
+    } else {
+        size_t sp = nnopt__img_pixels(src), dp = (size_t)g->ow * (size_t)g->oh;
+        for (c = 0; c < C; c++) {
+            const float *s = (const float *)src->data + (size_t)c * sp;
+            float *d = (float *)dst->data + (size_t)c * dp, fill = nnopt__fill_value(g, dst, c);
+            for (y = 0; y < g->oh; y++) {
+                const float *srow = s + (size_t)(g->y[y].a < 0 ? 0 : g->y[y].a) * (size_t)src->width;
+                float *row = d + (size_t)y * (size_t)g->ow;
+                for (x = 0; x < g->ow; x++)
+                    row[x] = (g->y[y].a < 0 || g->x[x].a < 0) ? fill : srow[g->x[x].a];
+            }
+        }
+    }
+}
+
+struct nnopt__norm_plan;
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                float *work, const struct nnopt__norm_plan *plan);
+
+static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
+{
+    if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL);
+    else nnopt__geo_copy(src, dst, g);
+}
+
+/* Functional geometric ops build both axes, then apply them once. */
+static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *dst, nnopt__geo *g,
+                                   int xkind, int ykind, const int *xarg, const int *yarg)
+{
+    /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
+    size_t taps = (size_t)dst->width + (size_t)dst->height;
+    size_t work = g->bilinear ? 7 * (size_t)dst->width * (size_t)dst->channels : 0;
+    char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
+    int axis;
+    if (!mem) return NNOPT_ERR_NOMEM;
+    g->x = (nnopt__tap *)mem; g->y = g->x + dst->width;
+    g->ow = dst->width; g->oh = dst->height;
+    for (axis = 0; axis < 2; axis++) {
+        nnopt__tap *t = axis ? g->y : g->x;
+        int kind = axis ? ykind : xkind, m = axis ? dst->height : dst->width, n = axis ? src->height : src->width;
+        const int *arg = axis ? yarg : xarg;
+        if (kind == 0) nnopt__axis_identity(t, m);
+        else if (kind == 1) nnopt__axis_shift(t, m, n, arg[0], (nnopt_pad_mode)arg[1]);
+        else if (kind == 2) nnopt__axis_flip(t, m);
+        else nnopt__axis_resize(t, m, arg[0], arg[1], (nnopt_interp)arg[2]);
+    }
+    nnopt__geo_apply(src, dst, g, (float *)(void *)(g->y + dst->height));
+    NNOPT_FREE(mem);
+    return NNOPT_OK;
+}
+
+static nnopt__geo nnopt__geo_plain(void)
+{
+    nnopt__geo g;
+    memset(&g, 0, sizeof g);
+    return g;
+}
+
+NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
+        return NNOPT_ERR_INVALID;
+    return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL);
+}
+
+NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
+        return NNOPT_ERR_INVALID;
+    return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL);
+}
+
+NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    int xa[2], ya[2];
+    if (!nnopt__img_pair_ok(src, dst) || top < 0 || left < 0 || top > src->height - dst->height ||
+        left > src->width - dst->width)
+        return NNOPT_ERR_INVALID;
+    xa[0] = left; ya[0] = top; xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+}
+
+/* torchvision center_crop: zero-pad a too-small side by (crop - size) / 2 before and the
+   rest after, then take round((size - crop) / 2). As one shift: offset = -pad_before, or
+   the crop's top. */
+static int nnopt__center_offset(int n, int m)
+{
+    if (m > n) return -((m - n) / 2);
+    return (int)nnopt__round_even((double)(n - m) / 2.0);
+}
+
+NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    int xa[2], ya[2];
+    if (!nnopt__img_pair_ok(src, dst)) return NNOPT_ERR_INVALID;
+    xa[0] = nnopt__center_offset(src->width, dst->width);
+    ya[0] = nnopt__center_offset(src->height, dst->height);
+    xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+}
+
+static int nnopt__pad_ok(int n, int before, int after, nnopt_pad_mode mode)
+{
+    if (before < 0 || after < 0) return 0;
+    if (mode == NNOPT_PAD_REFLECT) return before < n && after < n;
+    if (mode == NNOPT_PAD_SYMMETRIC) return before <= n && after <= n;
+    return mode == NNOPT_PAD_CONSTANT || mode == NNOPT_PAD_EDGE;
+}
+
+static int nnopt__fill_ok(const float *fill, int channels)
+{
+    int c;
+    if (!fill) return 1;
+    for (c = 0; c < channels; c++) if (!nnopt__finite(fill[c])) return 0;
+    return 1;
+}
+
+NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                     int right, int bottom, nnopt_pad_mode mode, const float *fill)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    int xa[2], ya[2], c;
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__pad_ok(src->width, left, right, mode) ||
+        !nnopt__pad_ok(src->height, top, bottom, mode) || !nnopt__fill_ok(fill, src->channels) ||
+        (long)src->width + left + right != dst->width || (long)src->height + top + bottom != dst->height)
+        return NNOPT_ERR_INVALID;
+    g.has_fill = 1;
+    for (c = 0; c < src->channels; c++) g.fill[c] = fill ? fill[c] : 0.0f;
+    xa[0] = -left; ya[0] = -top; xa[1] = ya[1] = (int)mode;
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+}
+
+NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
+                                              int left, int height, int width, nnopt_interp interp)
+{
+    nnopt__geo g = nnopt__geo_plain();
+    int xa[3], ya[3];
+    if (!nnopt__img_pair_ok(src, dst) || top < 0 || left < 0 || height <= 0 || width <= 0 ||
+        top > src->height - height || left > src->width - width ||
+        (interp != NNOPT_INTERP_BILINEAR && interp != NNOPT_INTERP_NEAREST))
+        return NNOPT_ERR_INVALID;
+    g.bilinear = interp == NNOPT_INTERP_BILINEAR;
+    xa[0] = left; xa[1] = width; ya[0] = top; ya[1] = height; xa[2] = ya[2] = (int)interp;
+    return nnopt__geo_run(src, dst, &g, 3, 3, xa, ya);
+}
+
+NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
+{
+    if (!nnopt__img_ok(src)) return NNOPT_ERR_INVALID;
+    return nnopt_aug_resized_crop(src, dst, 0, 0, src->height, src->width, interp);
+}
+
+/* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
+   row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
+   Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
+   plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
+   what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
+   work: 7 * ow * channels floats. */
+/* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
+   (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
+   value), and whether a bilinear stage may normalize its bytes itself with the column
+   kernel's corrected divisions (fused: checked on all 256 bytes of every channel). */
+typedef struct nnopt__norm_plan {
+    float table[4][256];
+    float mean[4], std[4];
+    int   fused;
+} nnopt__norm_plan;
+
+static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__norm_plan *plan, int c)
+{
+    v->normalize = 1;
+    v->inv255 = 1.0f / 255.0f; v->mean = plan->mean[c]; v->std = plan->std[c]; v->inv_std = 1.0f / plan->std[c];
+}
+
+static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const float *mean, const float *std)
+{
+    nnopt__aug_norm_args a;
+    nnopt__aug_vrow_args v;
+    uint8_t bytes[256];
+    float ramp[256], zeros[256], check[256];
+    int b, c;
+    for (b = 0; b < 256; b++) { bytes[b] = (uint8_t)b; ramp[b] = (float)b; zeros[b] = 0.0f; }
+    memset(plan, 0, sizeof *plan);
+    plan->fused = 1;
+    for (c = 0; c < channels; c++) {
+        plan->mean[c] = mean[c]; plan->std[c] = std[c];
+        a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = plan->table[c]; a.mean = mean[c]; a.std = std[c];
+        NNOPT__PICK(aug_normalize)(&a);
+        memset(&v, 0, sizeof v);
+        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check;
+        nnopt__vrow_normalize_args(&v, plan, c);
+        NNOPT__PICK(aug_vrow)(&v);
+        if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
+    }
+}
+
+/* The fill of a stage from src, in the output's terms (normalized when the stage normalizes). */
+static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int c, const nnopt__norm_plan *plan)
+{
+    float f = nnopt__fill_value(g, src, c);
+    return plan ? plan->table[c][(int)f] : f;
+}
+
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                float *work, const nnopt__norm_plan *plan)
+{
+    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, ow = g->ow;
+    int per = u8 ? C : 1, planes = u8 ? 1 : C, plane, y, x, c, fill_columns = 0;
+    size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
+    size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
+    float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
+    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, max_index = 0;
+    uint8_t *bytes = (uint8_t *)(void *)(ib + ow);   /* one planar uint8 row */
+    nnopt__aug_hrow_args h;
+    nnopt__aug_vrow_args v;
+    cache[0] = work; cache[1] = work + rowlen;
+    for (x = 0; x < ow; x++) {                        /* per-pixel offsets and weights */
+        const nnopt__tap *k = &g->x[x];
+        if (k->a < 0) { ia[x] = ib[x] = 0; wa[x] = wb[x] = 0.0f; fill_columns = 1; continue; }
+        ia[x] = k->a * per; ib[x] = k->b * per; wa[x] = k->l0; wb[x] = k->l1;
+        if (ib[x] > max_index) max_index = ib[x];
+        if (ia[x] > max_index) max_index = ia[x];
+    }
+    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
+    memset(&v, 0, sizeof v);
+    v.n = (size_t)ow;
+    for (plane = 0; plane < planes; plane++) {
+        int cached[2] = { -1, -1 }, next = 0;
+        for (y = 0; y < g->oh; y++) {
+            const nnopt__tap *ky = &g->y[y];
+            int r, slot[2] = { 0, 0 };
+            if (ky->a < 0) {                           /* a padded row: all fill */
+                for (x = 0; x < ow; x++)
+                    for (c = 0; c < per; c++)
+                        nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
+                                      nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+                continue;
+            }
+            for (r = 0; r < 2; r++) {                  /* source rows a and b, cached */
+                int want = r ? ky->b : ky->a;
+                if (cached[0] == want) slot[r] = 0;
+                else if (cached[1] == want) slot[r] = 1;
+                else {
+                    if (r == 1 && slot[0] == next) next ^= 1;   /* keep row a */
+                    h.out = cache[next];
+                    if (u8) {
+                        size_t row_at = (size_t)want * (size_t)src->width * (size_t)C;
+                        h.u8 = (const uint8_t *)src->data + row_at; h.f32 = NULL;
+                        /* the vector gathers read 4 bytes per pixel: at the end of the
+                           image the portable instance does the same arithmetic */
+                        if (row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
+                        else NNOPT__PICK(aug_hrow)(&h);
+                    } else {
+                        h.u8 = NULL;
+                        h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
+                        NNOPT__PICK(aug_hrow)(&h);
+                    }
+                    cached[next] = want; slot[r] = next; next ^= 1;
+                }
+            }
+            v.l0 = ky->l0; v.l1 = ky->l1;
+            for (c = 0; c < per; c++) {
+                int ch = u8 ? c : plane;
+                v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
+                if (plan) nnopt__vrow_normalize_args(&v, plan, ch);
+                v.out_u8 = NULL; v.out_f32 = NULL;
+                if (dst->format == NNOPT_IMAGE_F32_CHW)
+                    v.out_f32 = (float *)dst->data + (size_t)ch * dst_plane + (size_t)y * (size_t)ow;
+                else if (C == 1) v.out_u8 = (uint8_t *)dst->data + (size_t)y * (size_t)ow;
+                else v.out_u8 = bytes;
+                NNOPT__PICK(aug_vrow)(&v);
+                if (v.out_u8 == bytes) {               /* interleave into the pixel row */
+                    uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
+                    for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
+                }
+            }
+            if (fill_columns)                          /* padded columns */
+                for (x = 0; x < ow; x++)
+                    if (g->x[x].a < 0)
+                        for (c = 0; c < per; c++)
+                            nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
+                                          nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+        }
+    }
+}
+
+/* ---- Color -------------------------------------------------------------------------
+   Per pixel, in float, in torchvision's operation order; uint8 results clamped to [0, 255]
+   and truncated (torch's .to(uint8)), float results clamped to [0, 1]. A 4th channel is
+   alpha and is copied. */
+typedef enum { NNOPT__BRIGHTNESS, NNOPT__CONTRAST, NNOPT__SATURATION, NNOPT__HUE } nnopt__color_op;
+
+static float nnopt__out_value(const nnopt_image *dst, float v)
+{
+    if (dst->format == NNOPT_IMAGE_U8_HWC) return nnopt__u8_trunc(v);
+    return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;   /* clamp(0, 1); NaN stays */
+}
+
+/* 0.2989 R + 0.587 G + 0.114 B in float, as torchvision (then truncated for uint8). */
+NNOPT__INLINE float nnopt__gray(float r, float g, float b)
+{
+    return 0.2989f * r + 0.587f * g + 0.114f * b;
+}
+
+static float nnopt__gray_px(const nnopt_image *m, size_t p)
+{
+    float v;
+    if (m->channels == 1) return nnopt__px(m, p, 0);
+    v = nnopt__gray(nnopt__px(m, p, 0), nnopt__px(m, p, 1), nnopt__px(m, p, 2));
+    return m->format == NNOPT_IMAGE_U8_HWC ? nnopt__u8_trunc(v) : v;
+}
+
+/* torchvision _rgb2hsv / adjust / _hsv2rgb on one pixel of [0, 1] floats. */
+static void nnopt__hue_shift(float rgb[3], float hue)
+{
+    float r = rgb[0], g = rgb[1], b = rgb[2];
+    float maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    float minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    int eqc = maxc == minc, i;
+    float cr = maxc - minc, s = cr / (eqc ? 1.0f : maxc), crd = eqc ? 1.0f : cr;
+    float rc = (maxc - r) / crd, gc = (maxc - g) / crd, bc = (maxc - b) / crd, h, f, p, q, t, v = maxc;
+    float hr = maxc == r ? bc - gc : 0.0f;
+    float hg = (maxc == g && maxc != r) ? 2.0f + rc - bc : 0.0f;
+    float hb = (maxc != g && maxc != r) ? 4.0f + gc - rc : 0.0f;
+    h = hr + hg + hb;
+    h = fmodf(h / 6.0f + 1.0f, 1.0f);
+    h = h + hue;                          /* (h + hue) % 1.0, Python's sign rule */
+    h = h - floorf(h);
+    i = (int)floorf(h * 6.0f);
+    f = h * 6.0f - (float)i;
+    p = v * (1.0f - s); p = p < 0.0f ? 0.0f : p > 1.0f ? 1.0f : p;
+    q = v * (1.0f - s * f); q = q < 0.0f ? 0.0f : q > 1.0f ? 1.0f : q;
+    t = v * (1.0f - s * (1.0f - f)); t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+    switch (i % 6) {
+    case 0: rgb[0] = v; rgb[1] = t; rgb[2] = p; break;
+    case 1: rgb[0] = q; rgb[1] = v; rgb[2] = p; break;
+    case 2: rgb[0] = p; rgb[1] = v; rgb[2] = t; break;
+    case 3: rgb[0] = p; rgb[1] = q; rgb[2] = v; break;
+    case 4: rgb[0] = t; rgb[1] = p; rgb[2] = v; break;
+    default: rgb[0] = v; rgb[1] = p; rgb[2] = q; break;
+    }
+}
+
+/* src -> dst (same shape; may be the same image). */
+static void nnopt__color(const nnopt_image *src, const nnopt_image *dst, nnopt__color_op op, double factor)
+{
+    size_t n = nnopt__img_pixels(src), p;
+    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, colors = C == 1 ? 1 : 3, c;
+    float f = (float)factor, omf = (float)(1.0 - factor), mean = 0.0f, hue = (float)factor;
+    if (op == NNOPT__CONTRAST) {             /* mean of the grayscale image, in float */
+        double sum = 0.0;
+        for (p = 0; p < n; p++) sum += (double)nnopt__gray_px(src, p);
+        mean = (float)(sum / (double)n);
+    }
+    for (p = 0; p < n; p++) {
+        float v[4], other = 0.0f;
+        for (c = 0; c < C; c++) v[c] = nnopt__px(src, p, c);
+        if (op == NNOPT__HUE) {
+            if (colors == 3) {
+                float rgb[3];
+                for (c = 0; c < 3; c++) rgb[c] = u8 ? v[c] / 255.0f : v[c];
+                nnopt__hue_shift(rgb, hue);
+                for (c = 0; c < 3; c++) v[c] = u8 ? nnopt__u8_trunc(rgb[c] * 255.0f) : rgb[c];
+            }
+        } else if (op != NNOPT__SATURATION || colors == 3) {
+            if (op == NNOPT__CONTRAST) other = mean;
+            else if (op == NNOPT__SATURATION) other = nnopt__gray_px(src, p);
+            for (c = 0; c < colors; c++) v[c] = nnopt__out_value(dst, f * v[c] + omf * other);
+        }
+        for (c = 0; c < C; c++) nnopt__px_set(dst, p, c, v[c]);
+    }
+}
+
+static nnopt_status nnopt__color_checked(const nnopt_image *src, const nnopt_image *dst,
+                                         nnopt__color_op op, double factor)
+{
+    int factor_ok = nnopt__finite(factor) &&
+                    (op == NNOPT__HUE ? factor >= -0.5 && factor <= 0.5 : factor >= 0.0);
+    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
+        !factor_ok)
+        return NNOPT_ERR_INVALID;
+    nnopt__color(src, dst, op, factor);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_brightness(const nnopt_image *src, const nnopt_image *dst, double factor)
+{ return nnopt__color_checked(src, dst, NNOPT__BRIGHTNESS, factor); }
+NNOPT_API nnopt_status nnopt_aug_contrast(const nnopt_image *src, const nnopt_image *dst, double factor)
+{ return nnopt__color_checked(src, dst, NNOPT__CONTRAST, factor); }
+NNOPT_API nnopt_status nnopt_aug_saturation(const nnopt_image *src, const nnopt_image *dst, double factor)
+{ return nnopt__color_checked(src, dst, NNOPT__SATURATION, factor); }
+NNOPT_API nnopt_status nnopt_aug_hue(const nnopt_image *src, const nnopt_image *dst, double factor)
+{ return nnopt__color_checked(src, dst, NNOPT__HUE, factor); }
+
+/* Grayscale into dst's channels (1, 3, or 4 keeping alpha); dst may be src. */
+static void nnopt__grayscale(const nnopt_image *src, const nnopt_image *dst)
+{
+    size_t n = nnopt__img_pixels(src), p;
+    int c;
+    for (p = 0; p < n; p++) {
+        float gray = nnopt__gray_px(src, p), alpha = src->channels == 4 ? nnopt__px(src, p, 3) : 0.0f;
+        for (c = 0; c < dst->channels && c < 3; c++) nnopt__px_set(dst, p, c, gray);
+        if (dst->channels == 4) nnopt__px_set(dst, p, 3, alpha);
+    }
+}
+
+NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_image *dst)
+{
+    if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || src->format != dst->format ||
+        src->width != dst->width || src->height != dst->height || nnopt__img_overlap(src, dst) ||
+        !(dst->channels == 1 || dst->channels == 3 || (dst->channels == 4 && src->channels == 4)))
+        return NNOPT_ERR_INVALID;
+    nnopt__grayscale(src, dst);
+    return NNOPT_OK;
+}
+
+/* ---- Normalize (fused with the uint8 -> float conversion), erase, noise --------------- */
+
+#define NNOPT__AUG_CHUNK 4096
+
+/* Float images: the kernel over each plane. uint8 images: a byte has 256 values, so the
+   plan's table holds what the kernel gives each, and the pixels are looked up, which also
+   takes the channel out of the interleaved bytes. */
+static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const nnopt__norm_plan *plan)
+{
+    size_t n = nnopt__img_pixels(src), p, C = (size_t)src->channels;
+    nnopt__aug_norm_args a;
+    int c;
+    for (c = 0; c < src->channels; c++) {
+        float *out = (float *)dst->data + (size_t)c * n;
+        if (src->format == NNOPT_IMAGE_F32_CHW) {
+            a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
+            a.mean = plan->mean[c]; a.std = plan->std[c];
+            NNOPT__PICK(aug_normalize)(&a);
+        } else {
+            const float *table = plan->table[c];
+            const uint8_t *s = (const uint8_t *)src->data + c;
+            for (p = 0; p < n; p++) out[p] = table[s[p * C]];
+        }
+    }
+}
+
+static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
+{
+    int c;
+    if (!mean || !std) return 0;
+    for (c = 0; c < channels; c++)
+        if (!nnopt__finite(mean[c]) || !nnopt__finite(std[c]) || std[c] == 0.0f) return 0;
+    return 1;
+}
+
+NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
+                                           const float *mean, const float *std)
+{
+    nnopt__norm_plan *plan;
+    if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || dst->format != NNOPT_IMAGE_F32_CHW ||
+        src->channels != dst->channels || src->width != dst->width || src->height != dst->height ||
+        nnopt__img_overlap(src, dst) || !nnopt__mean_std_ok(mean, std, src->channels))
+        return NNOPT_ERR_INVALID;
+    plan = (nnopt__norm_plan *)NNOPT_MALLOC(sizeof *plan);
+    if (!plan) return NNOPT_ERR_NOMEM;
+    nnopt__norm_plan_init(plan, src->channels, mean, std);
+    nnopt__normalize(src, dst, plan);
+    NNOPT_FREE(plan);
+    return NNOPT_OK;
+}
+
+static void nnopt__erase(const nnopt_image *img, int top, int left, int height, int width, const float *value)
+{
+    int x, y, c;
+    for (y = top; y < top + height; y++)
+        for (x = left; x < left + width; x++)
+            for (c = 0; c < img->channels; c++) {
+                float v = value ? value[c] : 0.0f;
+                nnopt__px_set(img, (size_t)y * (size_t)img->width + (size_t)x, c,
+                              img->format == NNOPT_IMAGE_U8_HWC ? nnopt__u8_trunc(v) : v);
+            }
+}
+
+NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left, int height,
+                                       int width, const float *value)
+{
+    if (!nnopt__img_ok(img) || top < 0 || left < 0 || height < 0 || width < 0 ||
+        top > img->height - height || left > img->width - width || !nnopt__fill_ok(value, img->channels))
+        return NNOPT_ERR_INVALID;
+    nnopt__erase(img, top, left, height, width, value);
+    return NNOPT_OK;
+}
+
+/* src -> dst (may be the same image); normal number e of values in CHW order. */
+static nnopt_status nnopt__noise(const nnopt_image *src, const nnopt_image *dst, double mean, double sigma,
+                                 int clip, uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    size_t n = nnopt__img_pixels(src), at, p;
+    int c, u8 = src->format == NNOPT_IMAGE_U8_HWC;
+    float m = (float)mean, s = (float)sigma, hi = u8 ? 255.0f : 1.0f;
+    for (c = 0; c < src->channels; c++)
+        for (at = 0; at < n; at += NNOPT__AUG_CHUNK) {
+            float z[NNOPT__AUG_CHUNK];
+            size_t len = n - at < NNOPT__AUG_CHUNK ? n - at : NNOPT__AUG_CHUNK;
+            nnopt_rng rng;
+            nnopt_status st;
+            rng.seed = seed; rng.stream = stream; rng.offset = offset + (size_t)c * n + at;
+            st = nnopt_random_normal(&rng, z, len, 0.0f, 1.0f);
+            if (st != NNOPT_OK) return st;
+            for (p = 0; p < len; p++) {
+                float noise = m + s * z[p], v;
+                if (u8) noise = 255.0f * noise;
+                v = nnopt__px(src, at + p, c) + noise;
+                if (clip || u8) v = v < 0.0f ? 0.0f : v > hi ? hi : v;
+                nnopt__px_set(dst, at + p, c, u8 ? nnopt__u8_round(v) : v);
+            }
+        }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nnopt_image *dst,
+                                                double mean, double sigma, int clip,
+                                                uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
+        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0)
+        return NNOPT_ERR_INVALID;
+    return nnopt__noise(src, dst, mean, sigma, clip, seed, stream, offset);
+}
+
+/* ---- Random parameters (host code, shared by every path) ---------------------------- */
+
+static uint32_t nnopt__aug_word(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    return nnopt_random_word(seed, stream, index);
+}
+/* word * 2^-32 in [0, 1), and (word + 1) 2^-32 in (0, 1] for logarithms. */
+static double nnopt__aug_u01(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    return (double)nnopt__aug_word(seed, stream, index) * (1.0 / 4294967296.0);
+}
+static double nnopt__aug_u01_open(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    return ((double)nnopt__aug_word(seed, stream, index) + 1.0) * (1.0 / 4294967296.0);
+}
+/* Uniform integer in [0, n): the high word of word * n. */
+static int nnopt__aug_below(uint64_t seed, uint64_t stream, uint64_t index, int n)
+{
+    return (int)(((uint64_t)nnopt__aug_word(seed, stream, index) * (uint64_t)n) >> 32);
+}
+/* The project's Bernoulli rule: the 24-bit uniform < p. */
+static int nnopt__aug_event(uint64_t seed, uint64_t stream, uint64_t index, double p)
+{
+    return (double)nnopt_random_uniform_at(seed, stream, index) < p;
+}
+
+/* Gamma(a) by Marsaglia-Tsang from the words at base, base + 1, ... (shape < 1: boosted
+   from a + 1 by u^(1/a), u = word base). Attempt t uses words base + 1 + 3t .. + 3. */
+static double nnopt__aug_gamma(uint64_t seed, uint64_t stream, uint64_t base, double a)
+{
+    double boost = 1.0, d, c;
+    int t;
+    if (a < 1.0) {
+        boost = pow(nnopt__aug_u01_open(seed, stream, base), 1.0 / a);
+        a += 1.0;
+    }
+    d = a - 1.0 / 3.0; c = 1.0 / sqrt(9.0 * d);
+    for (t = 0; t < 8192; t++) {
+        uint64_t i = base + 1 + 3 * (uint64_t)t;
+        double x = sqrt(-2.0 * log(nnopt__aug_u01_open(seed, stream, i))) *
+                   cos(6.283185307179586 * nnopt__aug_u01(seed, stream, i + 1));
+        double v = 1.0 + c * x, u;
+        if (v <= 0.0) continue;
+        v = v * v * v;
+        u = nnopt__aug_u01_open(seed, stream, i + 2);
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v * boost;
+    }
+    return d * boost;   /* not reached in practice: each attempt succeeds with probability > 0.95 */
+}
+
+NNOPT_API double nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t index, double alpha, double beta)
+{
+    uint64_t base = index << 16;
+    double x, y;
+    if (!nnopt__finite(alpha) || !nnopt__finite(beta) || alpha <= 0.0 || beta <= 0.0) return NAN;
+    x = nnopt__aug_gamma(seed, stream, base, alpha);
+    y = nnopt__aug_gamma(seed, stream, base + 32768, beta);
+    if (x + y == 0.0) return (nnopt__aug_word(seed, stream, base + 65535) & 1) ? 1.0 : 0.0;
+    return x / (x + y);
+}
+
+/* ---- MixUp and CutMix --------------------------------------------------------------- */
+
+static int nnopt__mix_ok(const float *images, const float *out, size_t n, size_t image_size,
+                         const int *labels, size_t classes, const float *soft)
+{
+    size_t i, bytes;
+    if (n == 0 || image_size == 0 || !images || !out || !nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1) ||
+        image_size > ((size_t)-1 / sizeof(float)) / n)
+        return 0;
+    bytes = n * image_size * sizeof(float);
+    if (nnopt__ranges_overlap(images, bytes, out, bytes) || !labels != !soft) return 0;
+    if (labels) {
+        size_t sb;
+        if (classes == 0 || !nnopt__ptr_ok(soft, 1) || classes > ((size_t)-1 / sizeof(float)) / n) return 0;
+        sb = n * classes * sizeof(float);
+        if (nnopt__ranges_overlap(soft, sb, out, bytes) || nnopt__ranges_overlap(soft, sb, images, bytes) ||
+            nnopt__ranges_overlap(soft, sb, labels, n * sizeof(int)))
+            return 0;
+        for (i = 0; i < n; i++) if (labels[i] < 0 || (size_t)labels[i] >= classes) return 0;
+    }
+    return 1;
+}
+
+/* soft_i = (1 - lam) onehot(y_{i-1}) + lam onehot(y_i), as torchvision's rolled.mul_(1 - lam)
+   .add_(batch.mul_(lam)) in float. */
+static void nnopt__mix_labels(const int *labels, size_t n, size_t classes, float *soft, double lam)
+{
+    float l = (float)lam, oml = (float)(1.0 - lam);
+    size_t i, k;
+    if (!labels) return;
+    for (i = 0; i < n; i++) {
+        int prev = labels[i == 0 ? n - 1 : i - 1];
+        for (k = 0; k < classes; k++)
+            soft[i * classes + k] = (prev == (int)k ? 1.0f : 0.0f) * oml + (labels[i] == (int)k ? 1.0f : 0.0f) * l;
+    }
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
+                                       const int *labels, size_t classes, float *soft_labels, double lam)
+{
+    float l = (float)lam, oml = (float)(1.0 - lam);
+    size_t i, e;
+    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels) ||
+        !nnopt__finite(lam) || lam < 0.0 || lam > 1.0)
+        return NNOPT_ERR_INVALID;
+    for (i = 0; i < n; i++) {
+        const float *x = images + i * image_size, *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
+        float *o = out + i * image_size;
+        for (e = 0; e < image_size; e++) o[e] = prev[e] * oml + x[e] * l;
+    }
+    nnopt__mix_labels(labels, n, classes, soft_labels, lam);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
+                                        int height, int width, const int *labels, size_t classes,
+                                        float *soft_labels, int x1, int y1, int x2, int y2,
+                                        double *lam_adjusted)
+{
+    size_t i, plane, image_size;
+    int c, y;
+    double lam;
+    if (!nnopt__img_values(NNOPT_IMAGE_F32_CHW, width, height, channels) || x1 < 0 || y1 < 0 ||
+        x2 < x1 || y2 < y1 || x2 > width || y2 > height)
+        return NNOPT_ERR_INVALID;
+    plane = (size_t)width * (size_t)height; image_size = plane * (size_t)channels;
+    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
+    lam = 1.0 - (double)(x2 - x1) * (double)(y2 - y1) / ((double)width * (double)height);
+    memcpy(out, images, n * image_size * sizeof(float));
+    for (i = 0; i < n; i++) {
+        const float *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
+        for (c = 0; c < channels; c++)
+            for (y = y1; y < y2; y++) {
+                size_t at = (size_t)c * plane + (size_t)y * (size_t)width + (size_t)x1;
+                memcpy(out + i * image_size + at, prev + at, (size_t)(x2 - x1) * sizeof(float));
+            }
+    }
+    nnopt__mix_labels(labels, n, classes, soft_labels, lam);
+    if (lam_adjusted) *lam_adjusted = lam;
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, size_t n,
+                                              size_t image_size, const int *labels, size_t classes,
+                                              float *soft_labels, double alpha, uint64_t seed,
+                                              uint64_t stream, double *lam)
+{
+    double l;
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
+    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
+    st = nnopt_aug_mixup(images, out, n, image_size, labels, classes, soft_labels, l);
+    if (st == NNOPT_OK && lam) *lam = l;
+    return st;
+}
+
+/* CutMix draws: lam = Beta number 0 of the stream; box centre x = word 65536, y = word 65537. */
+NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, size_t n, int channels,
+                                               int height, int width, const int *labels,
+                                               size_t classes, float *soft_labels, double alpha,
+                                               uint64_t seed, uint64_t stream, double params[6])
+{
+    double l, r, lam_adj;
+    int cx, cy, hw, hh, x1, y1, x2, y2;
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
+    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
+    cx = nnopt__aug_below(seed, stream, 65536, width);
+    cy = nnopt__aug_below(seed, stream, 65537, height);
+    r = 0.5 * sqrt(1.0 - l);
+    hw = (int)(r * width); hh = (int)(r * height);
+    x1 = cx - hw < 0 ? 0 : cx - hw; x2 = cx + hw > width ? width : cx + hw;
+    y1 = cy - hh < 0 ? 0 : cy - hh; y2 = cy + hh > height ? height : cy + hh;
+    st = nnopt_aug_cutmix(images, out, n, channels, height, width, labels, classes, soft_labels,
+                          x1, y1, x2, y2, &lam_adj);
+    if (st == NNOPT_OK && params) {
+        params[0] = l; params[1] = x1; params[2] = y1; params[3] = x2; params[4] = y2; params[5] = lam_adj;
+    }
+    return st;
+}
+
+/* ---- Pipelines ---------------------------------------------------------------------- */
+
+NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind)
+{
+    nnopt_aug_op op;
+    int c;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    op.p = kind == NNOPT_AUG_GRAYSCALE ? 0.1 : 0.5;
+    op.pad_mode = NNOPT_PAD_CONSTANT;
+    op.interp = NNOPT_INTERP_BILINEAR;
+    if (kind == NNOPT_AUG_RANDOM_ERASING) {
+        op.scale[0] = 0.02; op.scale[1] = 0.33; op.ratio[0] = 0.3; op.ratio[1] = 3.3;
+    } else {
+        op.scale[0] = 0.08; op.scale[1] = 1.0; op.ratio[0] = 3.0 / 4.0; op.ratio[1] = 4.0 / 3.0;
+    }
+    op.brightness[0] = op.brightness[1] = 1.0;
+    op.contrast[0] = op.contrast[1] = 1.0;
+    op.saturation[0] = op.saturation[1] = 1.0;
+    for (c = 0; c < 4; c++) op.std[c] = 1.0f;
+    op.noise_sigma = 0.1; op.clip = 1;
+    return op;
+}
+
+static int nnopt__aug_geometric(nnopt_aug_kind k)
+{
+    return k == NNOPT_AUG_PAD || k == NNOPT_AUG_CROP || k == NNOPT_AUG_CENTER_CROP ||
+           k == NNOPT_AUG_RANDOM_CROP || k == NNOPT_AUG_RESIZE || k == NNOPT_AUG_RANDOM_RESIZED_CROP ||
+           k == NNOPT_AUG_HFLIP || k == NNOPT_AUG_VFLIP;
+}
+
+static int nnopt__range_ok(const double r[2], double lo, double hi)
+{
+    return nnopt__finite(r[0]) && nnopt__finite(r[1]) && lo <= r[0] && r[0] <= r[1] && r[1] <= hi;
+}
+
+/* RandomCrop pads twice, as torchvision: the op's pad, then (pad_if_needed) the padded image
+   again by (crop - size) on both sides of a side shorter than the crop. These are the second
+   pads (left, top, right, bottom) for a padded image of pw x ph; reflect and symmetric
+   padding of an already padded image mirror at its new border. */
+static void nnopt__random_crop_extra(const nnopt_aug_op *op, int pw, int ph, int extra[4])
+{
+    extra[0] = extra[1] = extra[2] = extra[3] = 0;
+    if (!op->pad_if_needed) return;
+    if (pw < op->width) extra[0] = extra[2] = op->width - pw;
+    if (ph < op->height) extra[1] = extra[3] = op->height - ph;
+}
+
+/* Checks op against the image shape before it and gives the shape after. */
+static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, int *w, int *h, int c)
+{
+    int k, extra[4];
+    switch (op->kind) {
+    case NNOPT_AUG_PAD:
+    case NNOPT_AUG_RANDOM_CROP:
+        if (op->kind == NNOPT_AUG_RANDOM_CROP && (op->width <= 0 || op->height <= 0)) return 0;
+        for (k = 0; k < 4; k++) if (op->pad[k] < 0 || op->pad[k] > (1 << 24)) return 0;
+        if (!nnopt__pad_ok(*w, op->pad[0], op->pad[2], op->pad_mode) ||
+            !nnopt__pad_ok(*h, op->pad[1], op->pad[3], op->pad_mode) || !nnopt__fill_ok(op->fill, c))
+            return 0;
+        *w += op->pad[0] + op->pad[2]; *h += op->pad[1] + op->pad[3];
+        if (op->kind == NNOPT_AUG_RANDOM_CROP) {
+            nnopt__random_crop_extra(op, *w, *h, extra);
+            if (!nnopt__pad_ok(*w, extra[0], extra[2], op->pad_mode) ||
+                !nnopt__pad_ok(*h, extra[1], extra[3], op->pad_mode))
+                return 0;
+            *w += extra[0] + extra[2]; *h += extra[1] + extra[3];
+            if (op->width > *w || op->height > *h) return 0;    /* crop larger than the padded image */
+            *w = op->width; *h = op->height;
+        }
+        return 1;
+    case NNOPT_AUG_CROP:
+        if (op->width <= 0 || op->height <= 0 || op->top < 0 || op->left < 0 ||
+            op->top > *h - op->height || op->left > *w - op->width)
+            return 0;
+        *w = op->width; *h = op->height;
+        return 1;
+    case NNOPT_AUG_CENTER_CROP:
+    case NNOPT_AUG_RESIZE:
+    case NNOPT_AUG_RANDOM_RESIZED_CROP:
+        if (op->width <= 0 || op->height <= 0 || op->width > (1 << 24) || op->height > (1 << 24)) return 0;
+        if (op->kind != NNOPT_AUG_CENTER_CROP &&
+            op->interp != NNOPT_INTERP_BILINEAR && op->interp != NNOPT_INTERP_NEAREST)
+            return 0;
+        if (op->kind == NNOPT_AUG_RANDOM_RESIZED_CROP &&
+            (!nnopt__range_ok(op->scale, 0.0, 1e300) || !nnopt__range_ok(op->ratio, 1e-300, 1e300)))
+            return 0;
+        *w = op->width; *h = op->height;
+        return 1;
+    case NNOPT_AUG_HFLIP:
+    case NNOPT_AUG_VFLIP:
+    case NNOPT_AUG_GRAYSCALE:
+        return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0;
+    case NNOPT_AUG_COLOR_JITTER:
+        return nnopt__range_ok(op->brightness, 0.0, 1e300) && nnopt__range_ok(op->contrast, 0.0, 1e300) &&
+               nnopt__range_ok(op->saturation, 0.0, 1e300) && nnopt__range_ok(op->hue, -0.5, 0.5);
+    case NNOPT_AUG_RANDOM_ERASING:
+        return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0 && nnopt__range_ok(op->scale, 0.0, 1.0) &&
+               nnopt__range_ok(op->ratio, 1e-300, 1e300) && nnopt__fill_ok(op->value, c);
+    case NNOPT_AUG_GAUSSIAN_NOISE:
+        return nnopt__finite(op->noise_mean) && nnopt__finite(op->noise_sigma) && op->noise_sigma >= 0.0;
+    case NNOPT_AUG_NORMALIZE:
+        if (!nnopt__mean_std_ok(op->mean, op->std, c)) return 0;
+        *f = NNOPT_IMAGE_F32_CHW;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+#define NNOPT__AUG_ALIGN(x) (((x) + 63) & ~(size_t)63)
+
+/* Scratch of one sample: two image buffers, five axis maps, the bilinear row cache. */
+typedef struct nnopt__aug_scratch {
+    void *buf[2];
+    nnopt__tap *gx, *gy, *qx, *qy, *tmp;
+    float *work;
+} nnopt__aug_scratch;
+
+static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_row,
+                                        char *base, nnopt__aug_scratch *s)
+{
+    size_t at = 0, taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
+    int k;
+    if (s) { s->buf[0] = base; s->buf[1] = base + NNOPT__AUG_ALIGN(image_bytes); }
+    at = 2 * NNOPT__AUG_ALIGN(image_bytes);
+    if (s) {
+        nnopt__tap **t[5];
+        t[0] = &s->gx; t[1] = &s->gy; t[2] = &s->qx; t[3] = &s->qy; t[4] = &s->tmp;
+        for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
+        s->work = (float *)(void *)(base + at + 5 * taps);
+    }
+    return at + 5 * taps + NNOPT__AUG_ALIGN(7 * max_row * sizeof(float));
+}
+
+NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
+                                               nnopt_image_format format, int width, int height,
+                                               int channels)
+{
+    nnopt_image_format f = format;
+    int w = width, h = height, j;
+    size_t max_bytes, max_dim, max_row;
+    if (!pl || count < 0 || count > NNOPT_AUG_MAX_OPS || (count && !ops) ||
+        !nnopt__img_values(format, width, height, channels))
+        return NNOPT_ERR_INVALID;
+    max_bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
+    max_dim = (size_t)(w > h ? w : h); max_row = (size_t)w * (size_t)channels;
+    for (j = 0; j < count; j++) {
+        int pw = w, ph = h;
+        size_t bytes;
+        if (!nnopt__aug_op_check(&ops[j], &f, &w, &h, channels)) return NNOPT_ERR_INVALID;
+        bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
+        if (!bytes) return NNOPT_ERR_INVALID;
+        if (bytes > max_bytes) max_bytes = bytes;
+        /* RandomCrop's padded intermediate never becomes an image, but its maps have that size */
+        if (ops[j].kind == NNOPT_AUG_RANDOM_CROP) {
+            int extra[4];
+            pw += ops[j].pad[0] + ops[j].pad[2]; ph += ops[j].pad[1] + ops[j].pad[3];
+            nnopt__random_crop_extra(&ops[j], pw, ph, extra);
+            pw += extra[0] + extra[2]; ph += extra[1] + extra[3];
+        }
+        if ((size_t)pw > max_dim) max_dim = (size_t)pw;
+        if ((size_t)ph > max_dim) max_dim = (size_t)ph;
+        if ((size_t)w > max_dim) max_dim = (size_t)w;
+        if ((size_t)h > max_dim) max_dim = (size_t)h;
+        if ((size_t)w * (size_t)channels > max_row) max_row = (size_t)w * (size_t)channels;
+    }
+    memset(pl, 0, sizeof *pl);
+    pl->count = count;
+    for (j = 0; j < count; j++) pl->op[j] = ops[j];
+    pl->in_format = format; pl->out_format = f;
+    pl->in_width = width; pl->in_height = height; pl->channels = channels;
+    pl->out_width = w; pl->out_height = h;
+    pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_row;
+    pl->scratch_bytes = nnopt__aug_scratch_layout(max_bytes, max_dim, max_row, NULL, NULL);
+    return NNOPT_OK;
+}
+
+/* One sample's run: the image so far (src), the pending geometric stage (maps gx, gy from
+   the logical size w x h back to src), and where the final step writes. */
+typedef struct nnopt__aug_run {
+    const nnopt_aug_pipeline *pl;
+    nnopt__aug_scratch s;
+    nnopt_image src, out;
+    nnopt__geo g;
+    int pending, w, h;
+    uint64_t seed, stream;
+    const nnopt__norm_plan *plans;   /* per op; built for NORMALIZE ops once per call */
+} nnopt__aug_run;
+
+/* A scratch buffer that src does not live in. */
+static void *nnopt__aug_other(const nnopt__aug_run *r)
+{
+    return r->src.data == r->s.buf[0] ? r->s.buf[1] : r->s.buf[0];
+}
+
+static nnopt_image nnopt__aug_target(const nnopt__aug_run *r, nnopt_image_format f, int last, int in_place)
+{
+    nnopt_image d;
+    if (last) d = r->out;
+    else {
+        d.data = (in_place && (r->src.data == r->s.buf[0] || r->src.data == r->s.buf[1]))
+                 ? r->src.data : nnopt__aug_other(r);
+    }
+    d.format = f; d.width = r->w; d.height = r->h; d.channels = r->src.channels;
+    return d;
+}
+
+/* Runs the pending stage into scratch (or out when last). With mean/std, the stage (bilinear,
+   from uint8) also normalizes: its rounded bytes go straight to a float CHW image. */
+static void nnopt__aug_flush_normalized(nnopt__aug_run *r, int last, const nnopt__norm_plan *plan)
+{
+    nnopt_image d;
+    if (!r->pending) return;
+    d = nnopt__aug_target(r, plan ? NNOPT_IMAGE_F32_CHW : r->src.format, last, 0);
+    r->g.x = r->s.gx; r->g.y = r->s.gy; r->g.ow = r->w; r->g.oh = r->h;
+    if (plan) nnopt__geo_bilinear(&r->src, &d, &r->g, r->s.work, plan);
+    else nnopt__geo_apply(&r->src, &d, &r->g, r->s.work);
+    r->src = d;
+    r->pending = 0;
+}
+
+static void nnopt__aug_flush(nnopt__aug_run *r, int last) { nnopt__aug_flush_normalized(r, last, NULL); }
+
+static void nnopt__aug_begin(nnopt__aug_run *r)
+{
+    if (r->pending) return;
+    nnopt__axis_identity(r->s.gx, r->w);
+    nnopt__axis_identity(r->s.gy, r->h);
+    r->g.bilinear = 0; r->g.has_fill = 0;
+    r->pending = 1;
+}
+
+/* Adds the maps qx (mw taps) and qy (mh taps) in r->s to the pending stage; a bilinear map
+   over a stage that already interpolates or fills, or a second fill value, runs the stage
+   first. fill: the value of the maps' fill taps (NULL if they have none). */
+static void nnopt__aug_add(nnopt__aug_run *r, int mw, int mh, int bilinear, const float *fill, int channels)
+{
+    int q_fill = fill && (nnopt__axis_has_fill(r->s.qx, mw) || nnopt__axis_has_fill(r->s.qy, mh));
+    nnopt__aug_begin(r);
+    if ((bilinear && (r->g.bilinear || r->g.has_fill)) ||
+        (q_fill && r->g.has_fill && memcmp(fill, r->g.fill, (size_t)channels * sizeof(float)) != 0)) {
+        nnopt__aug_flush(r, 0);
+        nnopt__aug_begin(r);
+    }
+    nnopt__axis_compose(r->s.tmp, r->s.gx, r->s.qx, mw, bilinear);
+    memcpy(r->s.gx, r->s.tmp, (size_t)mw * sizeof(nnopt__tap));
+    nnopt__axis_compose(r->s.tmp, r->s.gy, r->s.qy, mh, bilinear);
+    memcpy(r->s.gy, r->s.tmp, (size_t)mh * sizeof(nnopt__tap));
+    r->g.bilinear |= bilinear;
+    if (q_fill && !r->g.has_fill) { r->g.has_fill = 1; memcpy(r->g.fill, fill, (size_t)channels * sizeof(float)); }
+    r->w = mw; r->h = mh;
+}
+
+static void nnopt__aug_shift(nnopt__aug_run *r, int mw, int mh, int dx, int dy, nnopt_pad_mode mode, const float *fill)
+{
+    nnopt__axis_shift(r->s.qx, mw, r->w, dx, mode);
+    nnopt__axis_shift(r->s.qy, mh, r->h, dy, mode);
+    nnopt__aug_add(r, mw, mh, 0, fill, r->src.channels);
+}
+
+/* torchvision RandomResizedCrop.get_params with this stream's words: attempt t uses words
+   base + 4t (scale), + 1 (log ratio), + 2 (top), + 3 (left). */
+static void nnopt__aug_rrc_box(const nnopt__aug_run *r, const nnopt_aug_op *op, uint64_t base, nnopt_aug_choice *ch)
+{
+    double area = (double)r->w * (double)r->h, lr0 = log(op->ratio[0]), lr1 = log(op->ratio[1]);
+    double in_ratio = (double)r->w / (double)r->h;
+    int t, bw, bh;
+    for (t = 0; t < 10; t++) {
+        uint64_t i = base + 4 * (uint64_t)t;
+        double target = area * (op->scale[0] + (op->scale[1] - op->scale[0]) * nnopt__aug_u01(r->seed, r->stream, i));
+        double aspect = exp(lr0 + (lr1 - lr0) * nnopt__aug_u01(r->seed, r->stream, i + 1));
+        double fw = nnopt__round_even(sqrt(target * aspect)), fh = nnopt__round_even(sqrt(target / aspect));
+        if (fw > 0 && fw <= r->w && fh > 0 && fh <= r->h) {
+            ch->width = (int)fw; ch->height = (int)fh;
+            ch->top = nnopt__aug_below(r->seed, r->stream, i + 2, r->h - ch->height + 1);
+            ch->left = nnopt__aug_below(r->seed, r->stream, i + 3, r->w - ch->width + 1);
+            return;
+        }
+    }
+    bw = r->w; bh = r->h;                                       /* central fallback */
+    if (in_ratio < op->ratio[0]) bh = (int)nnopt__round_even(bw / op->ratio[0]);
+    else if (in_ratio > op->ratio[1]) bw = (int)nnopt__round_even(bh * op->ratio[1]);
+    ch->width = bw; ch->height = bh; ch->top = (r->h - bh) / 2; ch->left = (r->w - bw) / 2;
+}
+
+/* torchvision RandomErasing.get_params: word base decides, attempt t uses base + 1 + 4t ... */
+static int nnopt__aug_erasing_box(const nnopt__aug_run *r, const nnopt_aug_op *op, uint64_t base, nnopt_aug_choice *ch)
+{
+    double area = (double)r->w * (double)r->h, lr0 = log(op->ratio[0]), lr1 = log(op->ratio[1]);
+    int t;
+    for (t = 0; t < 10; t++) {
+        uint64_t i = base + 1 + 4 * (uint64_t)t;
+        double target = area * (op->scale[0] + (op->scale[1] - op->scale[0]) * nnopt__aug_u01(r->seed, r->stream, i));
+        double aspect = exp(lr0 + (lr1 - lr0) * nnopt__aug_u01(r->seed, r->stream, i + 1));
+        double fh = nnopt__round_even(sqrt(target * aspect)), fw = nnopt__round_even(sqrt(target / aspect));
+        if (!(fh < r->h && fw < r->w)) continue;
+        ch->height = (int)fh; ch->width = (int)fw;
+        ch->top = nnopt__aug_below(r->seed, r->stream, i + 2, r->h - ch->height + 1);
+        ch->left = nnopt__aug_below(r->seed, r->stream, i + 3, r->w - ch->width + 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void nnopt__aug_geometric_op(nnopt__aug_run *r, const nnopt_aug_op *op, uint64_t base, nnopt_aug_choice *ch)
+{
+    static const float zeros[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    int C = r->src.channels;
+    switch (op->kind) {
+    case NNOPT_AUG_PAD:
+        nnopt__aug_shift(r, r->w + op->pad[0] + op->pad[2], r->h + op->pad[1] + op->pad[3],
+                         -op->pad[0], -op->pad[1], op->pad_mode, op->fill);
+        ch->applied = 1;
+        break;
+    case NNOPT_AUG_CROP:
+        nnopt__aug_shift(r, op->width, op->height, op->left, op->top, NNOPT_PAD_CONSTANT, NULL);
+        ch->applied = 1; ch->top = op->top; ch->left = op->left; ch->width = op->width; ch->height = op->height;
+        break;
+    case NNOPT_AUG_CENTER_CROP:
+        ch->left = nnopt__center_offset(r->w, op->width); ch->top = nnopt__center_offset(r->h, op->height);
+        nnopt__aug_shift(r, op->width, op->height, ch->left, ch->top, NNOPT_PAD_CONSTANT, zeros);
+        ch->applied = 1; ch->width = op->width; ch->height = op->height;
+        break;
+    case NNOPT_AUG_RANDOM_CROP: {
+        const int *pads = op->pad;
+        int extra[4];
+        if (pads[0] || pads[1] || pads[2] || pads[3])
+            nnopt__aug_shift(r, r->w + pads[0] + pads[2], r->h + pads[1] + pads[3], -pads[0], -pads[1],
+                             op->pad_mode, op->fill);
+        nnopt__random_crop_extra(op, r->w, r->h, extra);
+        if (extra[0] || extra[1])
+            nnopt__aug_shift(r, r->w + extra[0] + extra[2], r->h + extra[1] + extra[3], -extra[0], -extra[1],
+                             op->pad_mode, op->fill);
+        ch->top = nnopt__aug_below(r->seed, r->stream, base, r->h - op->height + 1);
+        ch->left = nnopt__aug_below(r->seed, r->stream, base + 1, r->w - op->width + 1);
+        ch->width = op->width; ch->height = op->height; ch->applied = 1;
+        nnopt__aug_shift(r, op->width, op->height, ch->left, ch->top, NNOPT_PAD_CONSTANT, NULL);
+        break;
+    }
+    case NNOPT_AUG_RESIZE:
+    case NNOPT_AUG_RANDOM_RESIZED_CROP:
+        if (op->kind == NNOPT_AUG_RESIZE) { ch->top = ch->left = 0; ch->width = r->w; ch->height = r->h; }
+        else nnopt__aug_rrc_box(r, op, base, ch);
+        nnopt__axis_resize(r->s.qx, op->width, ch->left, ch->width, op->interp);
+        nnopt__axis_resize(r->s.qy, op->height, ch->top, ch->height, op->interp);
+        nnopt__aug_add(r, op->width, op->height, op->interp == NNOPT_INTERP_BILINEAR, NULL, C);
+        ch->applied = 1;
+        break;
+    default:   /* flips */
+        ch->applied = nnopt__aug_event(r->seed, r->stream, base, op->p);
+        if (!ch->applied) break;
+        if (op->kind == NNOPT_AUG_HFLIP) { nnopt__axis_flip(r->s.qx, r->w); nnopt__axis_identity(r->s.qy, r->h); }
+        else { nnopt__axis_identity(r->s.qx, r->w); nnopt__axis_flip(r->s.qy, r->h); }
+        nnopt__aug_add(r, r->w, r->h, 0, NULL, C);
+        break;
+    }
+}
+
+/* The ops that work pixel by pixel run src -> dst, in place when src is scratch. */
+static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *op, int j, int last,
+                                        nnopt_aug_choice *ch)
+{
+    uint64_t base = (uint64_t)j * 64;
+    nnopt_image d;
+    int k;
+    if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC &&
+        r->plans[j].fused) {
+        nnopt__aug_flush_normalized(r, last, &r->plans[j]);         /* resize + normalize fused */
+        ch->applied = 1;
+        return NNOPT_OK;
+    }
+    nnopt__aug_flush(r, 0);
+    if (op->kind == NNOPT_AUG_NORMALIZE) {
+        d = nnopt__aug_target(r, NNOPT_IMAGE_F32_CHW, last, 0);
+        nnopt__normalize(&r->src, &d, &r->plans[j]);
+        ch->applied = 1;
+        r->src = d;
+        return NNOPT_OK;
+    }
+    d = nnopt__aug_target(r, r->src.format, last, 1);
+    if (d.data != r->src.data) memcpy(d.data, r->src.data, nnopt_image_bytes(&d));
+    switch (op->kind) {
+    case NNOPT_AUG_COLOR_JITTER: {
+        const double *range[4];
+        int order[4] = { 0, 1, 2, 3 };
+        range[0] = op->brightness; range[1] = op->contrast; range[2] = op->saturation; range[3] = op->hue;
+        for (k = 3; k > 0; k--) {             /* Fisher-Yates with words base + 3 .. base + 1 */
+            int pick = nnopt__aug_below(r->seed, r->stream, base + (uint64_t)k, k + 1), t = order[k];
+            order[k] = order[pick]; order[pick] = t;
+        }
+        for (k = 0; k < 4; k++) {
+            double lo = range[k][0], hi = range[k][1], center = k == 3 ? 0.0 : 1.0;
+            ch->order[k] = order[k];
+            ch->factor[k] = (lo == center && hi == center) ? center
+                            : lo + (hi - lo) * nnopt__aug_u01(r->seed, r->stream, base + 4 + (uint64_t)k);
+        }
+        for (k = 0; k < 4; k++) {
+            int which = order[k];
+            if (range[which][0] == (which == 3 ? 0.0 : 1.0) && range[which][1] == range[which][0]) continue;
+            nnopt__color(&d, &d, (nnopt__color_op)which, ch->factor[which]);
+        }
+        ch->applied = 1;
+        break;
+    }
+    case NNOPT_AUG_GRAYSCALE:
+        ch->applied = nnopt__aug_event(r->seed, r->stream, base, op->p);
+        if (ch->applied) nnopt__grayscale(&d, &d);
+        break;
+    case NNOPT_AUG_RANDOM_ERASING:
+        ch->applied = nnopt__aug_event(r->seed, r->stream, base, op->p) && nnopt__aug_erasing_box(r, op, base, ch);
+        if (ch->applied) nnopt__erase(&d, ch->top, ch->left, ch->height, ch->width, op->value);
+        break;
+    default: {                                /* Gaussian noise */
+        nnopt_status st = nnopt__noise(&d, &d, op->noise_mean, op->noise_sigma, op->clip, r->seed, r->stream,
+                                       ((uint64_t)j + 1) << 32);
+        if (st != NNOPT_OK) return st;
+        ch->applied = 1;
+        break;
+    }
+    }
+    r->src = d;
+    return NNOPT_OK;
+}
+
+static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *in, void *out, uint64_t seed,
+                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch,
+                                      const nnopt__norm_plan *plans)
+{
+    nnopt__aug_run r;
+    int j, wrote_out = 0;
+    memset(&r, 0, sizeof r);
+    r.pl = pl; r.seed = seed; r.stream = stream; r.plans = plans;
+    r.src.format = pl->in_format; r.src.width = pl->in_width; r.src.height = pl->in_height;
+    r.src.channels = pl->channels; r.src.data = (void *)(uintptr_t)in;
+    r.out.format = pl->out_format; r.out.width = pl->out_width; r.out.height = pl->out_height;
+    r.out.channels = pl->channels; r.out.data = out;
+    r.w = pl->in_width; r.h = pl->in_height;
+    nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], scratch, &r.s);
+    for (j = 0; j < pl->count; j++) {
+        const nnopt_aug_op *op = &pl->op[j];
+        nnopt_aug_choice local, *ch = rec ? &rec[j] : &local;
+        memset(ch, 0, sizeof *ch);
+        if (nnopt__aug_geometric(op->kind)) nnopt__aug_geometric_op(&r, op, (uint64_t)j * 64, ch);
+        else {
+            int last = j == pl->count - 1;
+            nnopt_status st = nnopt__aug_pixel_op(&r, op, j, last, ch);
+            if (st != NNOPT_OK) return st;
+            wrote_out |= last;
+        }
+    }
+    if (r.pending) { nnopt__aug_flush(&r, 1); wrote_out = 1; }
+    if (!wrote_out) memcpy(out, r.src.data, nnopt_image_bytes(&r.out));
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                       size_t count, uint64_t seed, uint64_t first_index,
+                                       nnopt_aug_record *records)
+{
+    size_t in_bytes, out_bytes, k;
+    char *scratch, *base;
+    nnopt__norm_plan *plans;
+    nnopt_status st = NNOPT_OK;
+    int j;
+    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return NNOPT_ERR_INVALID;
+    in_bytes = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
+    out_bytes = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
+    if (!in_bytes || !out_bytes || (count && (!in || !out)) ||
+        (pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) ||
+        (pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) ||
+        (count && (in_bytes > (size_t)-1 / count || out_bytes > (size_t)-1 / count)) ||
+        nnopt__ranges_overlap(in, count * in_bytes, out, count * out_bytes) ||
+        (records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * out_bytes) ||
+                     nnopt__ranges_overlap(records, count * sizeof *records, in, count * in_bytes))))
+        return NNOPT_ERR_INVALID;
+    if (count == 0) return NNOPT_OK;
+    /* scratch, then one normalization plan per op (built for the NORMALIZE ops) */
+    scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64 + (size_t)pl->count * sizeof(nnopt__norm_plan));
+    if (!scratch) return NNOPT_ERR_NOMEM;
+    base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    plans = (nnopt__norm_plan *)(void *)(base + pl->scratch_bytes);
+    for (j = 0; j < pl->count; j++)
+        if (pl->op[j].kind == NNOPT_AUG_NORMALIZE)
+            nnopt__norm_plan_init(&plans[j], pl->channels, pl->op[j].mean, pl->op[j].std);
+    for (k = 0; k < count && st == NNOPT_OK; k++)
+        st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
+                               first_index + k, records ? records[k].op : NULL, base, plans);
+    NNOPT_FREE(scratch);
+    return st;
+}
+
+#if defined(__clang__)
+#  pragma float_control(pop)
+#endif
 #endif /* NNOPT_NO_AUGMENT */
 
 
@@ -3986,7 +5627,152 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_apply)(const nnopt__bn_tile *tile)
 
 #ifndef NNOPT_NO_AUGMENT
 /* ---- Augmentation kernels --------------------------------------------------------- */
-/* AUGMENT-KERNEL-SLOT */
+/* Vocabulary: V(aug_load_u8)(p, k) converts the first k <= W bytes at p to floats (others 0). */
+#if defined(NNOPT__ISA_SCALAR)
+NNOPT__OP float V(aug_load_u8)(const uint8_t *p, size_t k) { (void)k; return (float)p[0]; }
+#elif defined(NNOPT__ISA_AVX2)
+NNOPT__OP __m256 V(aug_load_u8)(const uint8_t *p, size_t k)
+{
+    __m128i b;
+    if (k == 8) b = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    else {
+        uint8_t tmp[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        memcpy(tmp, p, k);
+        b = _mm_loadl_epi64((const __m128i *)(const void *)tmp);
+    }
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+}
+#elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
+{
+    __m128i b = k == 16 ? _mm_loadu_si128((const __m128i *)(const void *)p)
+                        : _mm_maskz_loadu_epi8((__mmask16)((1u << k) - 1u), p);
+    return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, b));
+}
+#endif
+
+/* V(aug_gather_px)(base, idx, k, channels): lane l = the little-endian word of the bytes at
+   base + idx[l] (the vector paths read 4 bytes, the caller keeps that inside the buffer; the
+   portable path reads `channels`). V(aug_gather_f32)(base, idx, k): floats base[idx[l]].
+   Both fill the first k lanes (others 0). V(aug_round)(v): nearest integer, ties to even.
+   V(aug_store_u8)(p, v, k): the first k lanes (integers in [0, 255]) as bytes. */
+#if defined(NNOPT__ISA_SCALAR)
+NNOPT__OP uint32_t V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    uint32_t w = 0;
+    int c;
+    (void)k;
+    for (c = 0; c < channels; c++) w |= (uint32_t)b[idx[0] + c] << (8 * c);
+    return w;
+}
+NNOPT__OP float V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k) { (void)k; return b[idx[0]]; }
+NNOPT__OP float V(aug_round)(float v)
+{
+    float r = (float)(int32_t)v, d = v - r;          /* |v| < 2^31 here */
+    if (d > 0.5f || (d == 0.5f && ((int32_t)r & 1))) r += 1.0f;
+    return r;
+}
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, float v, size_t k) { (void)k; *p = (uint8_t)v; }
+#elif defined(NNOPT__ISA_AVX2)
+NNOPT__OP __m256i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    (void)channels;
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)b, i, m, 1);
+}
+NNOPT__OP __m256 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b, i, _mm256_castsi256_ps(m), 4);
+}
+NNOPT__OP __m256 V(aug_round)(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
+{
+    __m256i i = _mm256_cvtps_epi32(v);
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    __m128i b = _mm_packus_epi16(w, w);
+    if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
+    else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
+}
+#elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __mmask16 m = V(tail_mask)(k);
+    (void)channels;
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_maskz_loadu_epi32(m, idx),
+                                       (const void *)b, 1);
+}
+NNOPT__OP __m512 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __mmask16 m = V(tail_mask)(k);
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, idx), (const void *)b, 4);
+}
+NNOPT__OP __m512 V(aug_round)(__m512 v)
+{ return _mm512_maskz_roundscale_ps(0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
+{
+    __m128i b = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvtps_epi32(0xFFFF, v));
+    _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
+}
+#endif
+
+/* torch's upsample along the row: x[a] l0 + x[b] l1, one gather per pixel for every channel. */
+NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
+{
+    V(vec) wa = V(loadn)(a->wa + i, k), wb = V(loadn)(a->wb + i, k);
+    if (a->u8) {
+        V(ivec) pa = V(aug_gather_px)(a->u8, a->ia + i, k, a->channels);
+        V(ivec) pb = V(aug_gather_px)(a->u8, a->ib + i, k, a->channels);
+        V(ivec) byte = V(iset1)(0xFFu);
+        int c;
+        for (c = 0; c < a->channels; c++) {
+            V(vec) xa = V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte));
+            V(vec) xb = V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte));
+            V(storen)(a->out + (size_t)c * a->n + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+        }
+    } else {
+        V(vec) xa = V(aug_gather_f32)(a->f32, a->ia + i, k), xb = V(aug_gather_f32)(a->f32, a->ib + i, k);
+        V(storen)(a->out + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+    }
+}
+NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
+
+/* (v / 255 - mean) / std. The vector paths replace each division a / b by Markstein's
+   q0 = a (1/b), q = q0 + (a - b q0) (1/b), the correctly rounded quotient whenever 1/b is;
+   nnopt__norm_plan_init checks every byte value before a stage may use it, so all paths give
+   the divisions' bits. The portable path divides (fmaf may be a library call there). */
+NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
+{
+#if defined(NNOPT__ISA_SCALAR)
+    return (v / 255.0f - a->mean) / a->std;
+#else
+    V(vec) r255 = V(set1)(a->inv255), ri = V(set1)(a->inv_std), q = V(mul)(v, r255), d, y;
+    q = V(fma)(V(fma)(q, V(set1)(-255.0f), v), r255, q);
+    d = V(sub)(q, V(set1)(a->mean));
+    y = V(mul)(d, ri);
+    return V(fma)(V(fma)(y, V(neg)(V(set1)(a->std)), d), ri, y);
+#endif
+}
+
+/* ... then down the column, ta l0 + tb l1; for bytes clamped to [0, 255] (NaN: 0) and rounded. */
+NNOPT__OP void V(aug_vrow_block)(nnopt__aug_vrow_args *a, size_t i, size_t k)
+{
+    V(vec) v = V(add)(V(mul)(V(loadn)(a->ta + i, k), V(set1)(a->l0)), V(mul)(V(loadn)(a->tb + i, k), V(set1)(a->l1)));
+    if (a->out_u8 || a->normalize) v = V(aug_round)(V(min)(V(max)(v, V(set1)(0.0f)), V(set1)(255.0f)));
+    if (a->normalize) v = V(aug_fast_normalize)(a, v);
+    if (a->out_u8) V(aug_store_u8)(a->out_u8 + i, v, k);
+    else V(storen)(a->out_f32 + i, v, k);
+}
+NNOPT__KERNEL(aug_vrow, nnopt__aug_vrow_args)
+
+/* torchvision ConvertImageDtype (x / 255) then Normalize ((x - mean) / std): exact divisions,
+   so every path and torch agree bit for bit. */
+NNOPT__OP void V(aug_normalize_block)(nnopt__aug_norm_args *a, size_t i, size_t k)
+{
+    V(vec) x = a->u8 ? V(div)(V(aug_load_u8)(a->u8 + i, k), V(set1)(255.0f)) : V(loadn)(a->f32 + i, k);
+    V(storen)(a->out + i, V(div)(V(sub)(x, V(set1)(a->mean)), V(set1)(a->std)), k);
+}
+NNOPT__KERNEL(aug_normalize, nnopt__aug_norm_args)
 #endif /* NNOPT_NO_AUGMENT */
 
 
