@@ -57,7 +57,8 @@
    NOTES
      Do not build the implementation with -ffast-math, or with -ffp-contract=fast on clang: those
      let the compiler fuse a multiply and an add that the kernels keep apart on purpose, and the
-     paths would no longer agree bit for bit (gcc is protected by a pragma; clang's default is safe).
+     paths would no longer agree bit for bit (pragmas turn contraction off for gcc's and clang's
+     default modes; clang's -ffp-contract=fast overrides them).
 
    VERSION 0.1.0 — see NNOPT_VERSION_STRING. Licence: MIT, see the end of the file.
 */
@@ -711,9 +712,13 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
 extern "C" {
 #endif
 
-/* gcc contracts a*b+c into an fma (even across intrinsics) unless told not to; the kernels
-   decide themselves where an fma goes, so every path rounds the same way. */
-#if defined(__GNUC__) && !defined(__clang__)
+/* gcc contracts a*b+c into an fma (even across intrinsics) unless told not to, and clang
+   does within one expression by default; the kernels and the host code decide themselves where
+   an fma goes, so every path and every compiler rounds the same way. */
+#if defined(__clang__)
+#  pragma float_control(push)
+#  pragma clang fp contract(off)
+#elif defined(__GNUC__)
 #  pragma GCC push_options
 #  pragma GCC optimize("fp-contract=off")
 #endif
@@ -3078,14 +3083,6 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
 /* =====================================================================================
    Image augmentation
    ===================================================================================== */
-/* Host code here writes torchvision's float expressions as they are (blends, weights,
-   grayscale); clang would fuse a*b + c inside one expression (its default contraction), gcc
-   is held by the pragma above. Off for this section, restored at its end. */
-#if defined(__clang__)
-#  pragma float_control(push)
-#  pragma clang fp contract(off)
-#endif
-
 /* ---- Images ------------------------------------------------------------------------ */
 
 NNOPT_API nnopt_image nnopt_image_u8(uint8_t *data, int width, int height, int channels)
@@ -4511,14 +4508,13 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
     return st;
 }
 
-#if defined(__clang__)
-#  pragma float_control(pop)
-#endif
 #endif /* NNOPT_NO_AUGMENT */
 
 
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#  pragma float_control(pop)
+#elif defined(__GNUC__)
 #  pragma GCC pop_options
 #endif
 
