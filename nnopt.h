@@ -347,7 +347,40 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 
 #ifndef NNOPT_NO_REG
 /* ---- Regularization: penalties, proximal step, max-norm ------------------------- */
-/* REG-API-SLOT */
+/* Penalties on a weight vector w of n floats. Conventions (both as in torch and CS231n):
+     L1           l1 * sum |w_i|                     gradient l1 * sign(w_i)  (0 at w_i = 0)
+     L2           (l2 / 2) * sum w_i^2               gradient l2 * w_i
+     elastic net  l1 * sum |w_i| + (l2 / 2) * sum w_i^2
+   so l2 is exactly the weight_decay of torch.optim.SGD (coupled decay adds weight_decay * w to
+   the gradient). Each adds its gradient into grad (grad += dP/dw, in place, when grad is not
+   NULL) and stores the penalty, summed in double in a fixed order, in *value (when not NULL).
+   l1, l2 finite and >= 0; w and grad must not overlap. */
+NNOPT_API nnopt_status nnopt_penalty_l1(const float *w, float *grad, size_t n, double l1,
+                                        double *value);
+NNOPT_API nnopt_status nnopt_penalty_l2(const float *w, float *grad, size_t n, double l2,
+                                        double *value);
+NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, size_t n,
+                                                 double l1, double l2, double *value);
+
+/* Proximal steps: the exact minimizer of t*(l1 |x| + (l2/2) x^2) + (x - v)^2 / 2, per element,
+     prox(v) = sign(v) * max(|v| - t*l1, 0) / (1 + t*l2),
+   so every |v| <= t*l1 becomes exactly +0 (NaN stays NaN).
+   nnopt_prox_l1:            w = sign(w) max(|w| - threshold, 0)            (soft threshold)
+   nnopt_prox_elastic_net:   w = prox(w) with t = lr
+   nnopt_proximal_sgd_step:  w = prox(w - lr * grad) with t = lr: one proximal-gradient (FOBOS)
+                             step, TensorFlow's ApplyProximalGradientDescent. grad may be NULL
+                             (then it is the prox alone); it must not overlap w. */
+NNOPT_API nnopt_status nnopt_prox_l1(float *w, size_t n, double threshold);
+NNOPT_API nnopt_status nnopt_prox_elastic_net(float *w, size_t n, double lr, double l1, double l2);
+NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size_t n, double lr,
+                                               double l1, double l2);
+
+/* Max-norm constraint, torch.renorm(w, 2, 0, max_norm) on a row-major rows x cols matrix (the
+   weight of nn.Linear: one row per unit's incoming weights): every row whose 2-norm exceeds
+   max_norm is scaled by max_norm / (norm + 1e-7); other rows are untouched. The norm is summed
+   in double in a fixed order. Optional clipped: how many rows were scaled. */
+NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double max_norm,
+                                      size_t *clipped);
 #endif /* NNOPT_NO_REG */
 
 
@@ -494,7 +527,18 @@ typedef struct nnopt__optim_args {
 
 
 #ifndef NNOPT_NO_REG
-/* REG-ARGS-SLOT */
+/* One regularization kernel call over [0, n): w is read (and, for the in-place kernels,
+   written), g is the gradient added to (penalties) or read (proximal step). */
+typedef struct nnopt__reg_args {
+    size_t n;
+    float *w;
+    float *g;
+    const float *grad_in;
+    float l1, l2;                 /* penalty gradient coefficients */
+    int   want_sums;              /* accumulate sum |w| and sum w^2 */
+    float neg_lr, threshold, denom, scale;
+    double sum[2][16];
+} nnopt__reg_args;
 #endif
 
 
@@ -2166,7 +2210,113 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 /* =====================================================================================
    Regularization
    ===================================================================================== */
-/* REG-IMPL-SLOT */
+/* The kernels run single-threaded over the whole vector; reductions sum 16 double lanes (one
+   per position in a 16-element block) and combine them by a fixed tree, so sums are the same
+   on every path. */
+
+static double nnopt__reg_lanes(const double lane[16])
+{
+    double l8[8], l4[4];
+    int i;
+    for (i = 0; i < 8; i++) l8[i] = lane[i] + lane[i + 8];
+    for (i = 0; i < 4; i++) l4[i] = l8[i] + l8[i + 4];
+    return (l4[0] + l4[2]) + (l4[1] + l4[3]);
+}
+
+static int nnopt__reg_coef_ok(double x) { return nnopt__finite(x) && x >= 0.0; }
+
+/* A float vector of n elements the kernels may use: pointer rules and no size overflow. */
+static int nnopt__reg_vec_ok(const void *p, size_t n)
+{
+    return nnopt__ptr_ok(p, n) && n <= (size_t)-1 / sizeof(float);
+}
+
+NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, size_t n,
+                                                 double l1, double l2, double *value)
+{
+    nnopt__reg_args a;
+    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
+        !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
+        nnopt__overlap(w, grad, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.w = (float *)(uintptr_t)w;     /* read only: penalty_block never stores through w */
+    a.g = grad;
+    a.l1 = (float)l1;
+    a.l2 = (float)l2;
+    a.want_sums = value != NULL;
+    if (n && (grad || value)) NNOPT__PICK(penalty)(&a);
+    if (value) value[0] = l1 * nnopt__reg_lanes(a.sum[0]) + 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_penalty_l1(const float *w, float *grad, size_t n, double l1,
+                                        double *value)
+{
+    return nnopt_penalty_elastic_net(w, grad, n, l1, 0.0, value);
+}
+
+NNOPT_API nnopt_status nnopt_penalty_l2(const float *w, float *grad, size_t n, double l2,
+                                        double *value)
+{
+    return nnopt_penalty_elastic_net(w, grad, n, 0.0, l2, value);
+}
+
+NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size_t n, double lr,
+                                               double l1, double l2)
+{
+    nnopt__reg_args a;
+    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
+        !nnopt__reg_coef_ok(lr) || !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
+        !nnopt__finite(lr * l1) || !nnopt__finite(lr * l2) ||
+        nnopt__overlap(w, grad, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.w = w;
+    a.grad_in = grad;
+    a.neg_lr = (float)-lr;
+    a.threshold = (float)(lr * l1);
+    a.denom = (float)(1.0 + lr * l2);
+    if (n) NNOPT__PICK(prox)(&a);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_prox_elastic_net(float *w, size_t n, double lr, double l1, double l2)
+{
+    return nnopt_proximal_sgd_step(w, NULL, n, lr, l1, l2);
+}
+
+NNOPT_API nnopt_status nnopt_prox_l1(float *w, size_t n, double threshold)
+{
+    return nnopt_proximal_sgd_step(w, NULL, n, 1.0, threshold, 0.0);
+}
+
+NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double max_norm,
+                                      size_t *clipped)
+{
+    size_t r, count = 0;
+    if (!nnopt__reg_coef_ok(max_norm) || (cols && rows > (size_t)-1 / sizeof(float) / cols) ||
+        !nnopt__reg_vec_ok(w, rows * cols))
+        return NNOPT_ERR_INVALID;
+    for (r = 0; r < rows && cols; r++) {
+        nnopt__reg_args a;
+        double norm;
+        memset(&a, 0, sizeof a);
+        a.n = cols;
+        a.w = w + r * cols;
+        NNOPT__PICK(sum_squares)(&a);
+        norm = sqrt(nnopt__reg_lanes(a.sum[0]));
+        if (norm > max_norm) {           /* NaN norms compare false: the row is left alone */
+            a.scale = (float)(max_norm / (norm + 1e-7));
+            NNOPT__PICK(reg_scale)(&a);
+            count++;
+        }
+    }
+    if (clipped) *clipped = count;
+    return NNOPT_OK;
+}
 #endif /* NNOPT_NO_REG */
 
 
@@ -2824,7 +2974,86 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 #ifndef NNOPT_NO_REG
 /* ---- Regularization kernels ------------------------------------------------------- */
-/* REG-KERNEL-SLOT */
+#define NNOPT__RLOAD(ptr)      V(loadn)((ptr) + i, k)
+#define NNOPT__RSTORE(ptr, v)  V(storen)((ptr) + i, (v), k)
+
+/* NNOPT__REG_REDUCING_KERNEL(name): NNOPT__KERNEL for blocks that also add into two 16-lane
+   double sums; element o of every 16-element block lands in lane o on every path. */
+#define NNOPT__REG_REDUCING_KERNEL(name)                                                   \
+    NNOPT__PRIVATE NNOPT__TARGET void V(name)(nnopt__reg_args *args)                       \
+    {                                                                                      \
+        nnopt__reg_args a = *args;                                                         \
+        V(dacc) s0, s1;                                                                    \
+        size_t i = 0, part;                                                                \
+        V(dacc_zero)(&s0); V(dacc_zero)(&s1);                                              \
+        for (; i + 16 <= a.n; i += 16)                                                     \
+            for (part = 0; part < 16 / NNOPT__W; part++)                                   \
+                V(name##_block)(&a, i + part * NNOPT__W, NNOPT__W, part, &s0, &s1);        \
+        for (part = 0; i + part * NNOPT__W < a.n; part++) {                                \
+            size_t at = i + part * NNOPT__W;                                               \
+            V(name##_block)(&a, at, a.n - at < NNOPT__W ? a.n - at : NNOPT__W, part, &s0, &s1); \
+        }                                                                                  \
+        V(dacc_store)(&s0, args->sum[0]);                                                  \
+        V(dacc_store)(&s1, args->sum[1]);                                                  \
+    }
+
+/* sign(x): 1, -1 or 0 (0 for NaN too: torch's gradient of |x| at 0). */
+NNOPT__OP V(vec) V(reg_sign)(V(vec) x)
+{
+    V(vec) zero = V(set1)(0.0f);
+    return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
+}
+
+/* Penalties: g = (g + l1 sign(w)) + l2 w, two fused multiply-adds (l1 sign(w) is exact);
+   sums of |w| (s0) and w^2 (s1) for the value. Masked-off tail lanes load as 0 and add 0. */
+NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t part,
+                                V(dacc) *s_abs, V(dacc) *s_sq)
+{
+    V(vec) w = NNOPT__RLOAD(a->w);
+    if (a->g) {
+        V(vec) g = NNOPT__RLOAD(a->g);
+        if (a->l1 != 0.0f) g = V(fma)(V(reg_sign)(w), V(set1)(a->l1), g);
+        if (a->l2 != 0.0f) g = V(fma)(w, V(set1)(a->l2), g);
+        NNOPT__RSTORE(a->g, g);
+    }
+    if (a->want_sums) {
+        V(dacc_add)(s_abs, V(abs)(w), part);
+        V(dacc_add_sq)(s_sq, w, part);
+    }
+}
+NNOPT__REG_REDUCING_KERNEL(penalty)
+
+/* Proximal step: v = w - lr g (one fma; skipped without a gradient), then
+   t = |v| - threshold; w = t <= 0 ? +0 : sign(v) t, divided by denom = 1 + lr l2 unless 1.
+   A NaN v fails t <= 0 and stays NaN. */
+NNOPT__OP void V(prox_block)(nnopt__reg_args *a, size_t i, size_t k)
+{
+    V(vec) zero = V(set1)(0.0f), v = NNOPT__RLOAD(a->w), t, r;
+    if (a->grad_in) v = V(fma)(NNOPT__RLOAD(a->grad_in), V(set1)(a->neg_lr), v);
+    t = V(sub)(V(abs)(v), V(set1)(a->threshold));
+    r = V(select)(V(le)(t, zero), zero, V(select)(V(lt)(v, zero), V(neg)(t), t));
+    if (a->denom != 1.0f) r = V(div)(r, V(set1)(a->denom));
+    NNOPT__RSTORE(a->w, r);
+}
+NNOPT__KERNEL(prox, nnopt__reg_args)
+
+/* Max-norm: a row's sum of squares (s0), then the row times scale. */
+NNOPT__OP void V(sum_squares_block)(nnopt__reg_args *a, size_t i, size_t k, size_t part,
+                                    V(dacc) *s_sq, V(dacc) *unused)
+{
+    (void)unused;
+    V(dacc_add_sq)(s_sq, NNOPT__RLOAD(a->w), part);
+}
+NNOPT__REG_REDUCING_KERNEL(sum_squares)
+NNOPT__OP void V(reg_scale_block)(nnopt__reg_args *a, size_t i, size_t k)
+{
+    NNOPT__RSTORE(a->w, V(mul)(NNOPT__RLOAD(a->w), V(set1)(a->scale)));
+}
+NNOPT__KERNEL(reg_scale, nnopt__reg_args)
+
+#undef NNOPT__REG_REDUCING_KERNEL
+#undef NNOPT__RLOAD
+#undef NNOPT__RSTORE
 #endif /* NNOPT_NO_REG */
 
 
