@@ -2602,6 +2602,7 @@ NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double
 /* The kernels run single-threaded; a call's bits depend only on (seed, stream, offset + e). */
 
 #define NNOPT__SELU_ALPHA_LAMBDA 1.7580993408473766   /* torch's alpha' = SELU lambda * alpha */
+#define NNOPT__DROP_GROUP 256      /* channels (or Gaussian samples) whose numbers are drawn at once */
 
 static int nnopt__drop_p_ok(double p) { return p >= 0.0 && p <= 1.0; }   /* false for NaN */
 
@@ -2770,7 +2771,6 @@ NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nn
                                               const float *x, float *y, size_t samples,
                                               size_t channels, size_t spatial, uint8_t *channel_bits)
 {
-    enum { GROUP = 256 };             /* channels whose Bernoullis are drawn at once */
     nnopt__dropout_args a;
     size_t units, n, s, c0, c, h;
     float scale = p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
@@ -2783,10 +2783,10 @@ NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nn
     nnopt__drop_setup(&a, rng, p, 0);
     if (channel_bits && units) memset(channel_bits, 0, units / 8 + (units % 8 != 0));
     for (s = 0; s < samples; s++)
-        for (c0 = 0; c0 < channels; c0 += GROUP) {
-            size_t count = channels - c0 < GROUP ? channels - c0 : GROUP;
-            uint32_t words[GROUP];
-            float factor[GROUP];
+        for (c0 = 0; c0 < channels; c0 += NNOPT__DROP_GROUP) {
+            size_t count = channels - c0 < NNOPT__DROP_GROUP ? channels - c0 : NNOPT__DROP_GROUP;
+            uint32_t words[NNOPT__DROP_GROUP];
+            float factor[NNOPT__DROP_GROUP];
             if (a.random) {
                 nnopt_rng r = *rng;
                 r.offset += s * channels + c0;
@@ -2943,7 +2943,6 @@ static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
                                              const float *W, const float *b, const float *x,
                                              float *y, size_t batch, size_t in, size_t out)
 {
-    enum { GROUP = 256 };
     double q = 1.0 - p;
     size_t s, o, units;
     if (!nnopt__drop_p_ok(p) || (int)act < 0 || act > NNOPT_DROPCONNECT_SIGMOID ||
@@ -2967,9 +2966,9 @@ static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
             mu = q * (nnopt__drop_lanes(d.sum[0]) + bias);
             if (!samples) { y[s * out + o] = (float)nnopt__activate(act, mu); continue; }
             sd = sqrt(q * p * (nnopt__drop_lanes(d.sum[1]) + bias * bias));
-            for (k0 = 0; k0 < samples; k0 += GROUP) {
-                size_t count = samples - k0 < GROUP ? samples - k0 : GROUP;
-                float z[GROUP];
+            for (k0 = 0; k0 < samples; k0 += NNOPT__DROP_GROUP) {
+                size_t count = samples - k0 < NNOPT__DROP_GROUP ? samples - k0 : NNOPT__DROP_GROUP;
+                float z[NNOPT__DROP_GROUP];
                 nnopt_rng r = *rng;
                 r.offset += (s * out + o) * samples + k0;
                 nnopt_random_normal(&r, z, count, 0.0f, 1.0f);
