@@ -3034,8 +3034,10 @@ NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng
      V(set1) V(loadn) V(storen)   broadcast; load/store the first k <= W lanes (others: 0)
      V(add) V(sub) V(mul) V(div) V(fma) V(sqrt) V(min) V(max) V(neg) V(abs)
      V(lt) V(le) V(gt) V(eq) V(select) V(all)
-     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch_write) a hint for a stream
-     that is written without being read (the hardware prefetcher follows loads, not stores)
+     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch)(p, ahead) a hint for the
+     stream at p, `ahead` floats on: for streams written without being read (the hardware
+     prefetcher follows loads, not stores) and for read-only reduction passes, whose few loads
+     per cycle leave the hardware prefetcher too little lead to reach the memory roof
    with the semantics of the scalar definitions: min/max as (a < b ? a : b), comparisons
    false on NaN, fma fused, sqrt and div exactly rounded.
    A kernel is a block function V(name_block)(args, i, k) over elements [i, i+k), run by
@@ -3083,7 +3085,7 @@ NNOPT__OP int   V(gt)(float a, float b) { return a > b; }
 NNOPT__OP int   V(eq)(float a, float b) { return a == b; }
 NNOPT__OP float V(select)(int m, float a, float b) { return m ? a : b; }
 NNOPT__OP int   V(all)(int m) { return m; }
-NNOPT__OP void  V(prefetch_write)(const float *p, size_t ahead) { (void)p; (void)ahead; }
+NNOPT__OP void  V(prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
 /* Reductions: 16 double lanes; element o of each 16-element block adds into lane o. */
 typedef struct { double d[16]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 16; l++) s->d[l] = 0.0; }
@@ -3120,7 +3122,7 @@ NNOPT__OP __m256 V(gt)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_
 NNOPT__OP __m256 V(eq)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m256 V(select)(__m256 m, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, m); }
 NNOPT__OP int V(all)(__m256 m) { return _mm256_movemask_ps(m) == 0xFF; }
-NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
 { _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m256d d[4]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 4; l++) s->d[l] = _mm256_setzero_pd(); }
@@ -3169,7 +3171,7 @@ NNOPT__OP __mmask16 V(gt)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, 
 NNOPT__OP __mmask16 V(eq)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m512 V(select)(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
 NNOPT__OP int V(all)(__mmask16 m) { return m == 0xFFFF; }
-NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
 { _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m512d d[2]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { s->d[0] = s->d[1] = _mm512_setzero_pd(); }
@@ -3189,6 +3191,10 @@ NNOPT__OP void V(dacc_max)(V(dacc) *s, __m512 x, size_t part)
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 { _mm512_storeu_pd(out, s->d[0]); _mm512_storeu_pd(out + 8, s->d[1]); }
 #endif
+
+/* How far ahead (floats) reduction passes prefetch what they read: 4 KB, measured to take the
+   norm passes from 0.70-0.75 of the read roof to 0.98-1.0 at 16M (2 KB: 0.98; 512 B: 0.82). */
+#define NNOPT__READ_AHEAD 1024
 
 /* NNOPT__KERNEL(name, args_type) defines V(name)(args_type *): V(name_block) over every full
    block, then once over the tail. The arguments are copied to a local so the compiler knows
@@ -3441,7 +3447,7 @@ NNOPT__OP void V(asgd_block)(nnopt__optim_args *a, size_t i, size_t k)
     p = V(fma)(g, V(set1)(a->k.asgd.neg_eta), V(mul)(p, V(set1)(a->k.asgd.decay)));
     NNOPT__STORE(a->param, p);
     if (a->k.asgd.mu == 1.0f) {                      /* ax is only written: prefetch it */
-        V(prefetch_write)(a->s[0] + i, 512);
+        V(prefetch)(a->s[0] + i, 512);
         NNOPT__STORE(a->s[0], p);
     } else {
         V(vec) ax = NNOPT__LOAD(a->s[0]);
@@ -3530,7 +3536,9 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(vec) u = V(lamb_update)(a, p, m, v);
     NNOPT__STORE(a->s[0], m);
     NNOPT__STORE(a->s[1], v);
-    V(prefetch_write)(a->s[2] + i, 512);           /* u is only written here */
+    V(prefetch)(a->s[2] + i, 512);           /* u is only written here */
+    V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     NNOPT__STORE(a->s[2], u);
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, u, part);
@@ -3555,6 +3563,8 @@ NNOPT__OP void V(lars_norms_block)(nnopt__optim_args *a, size_t i, size_t k, siz
                                    V(dacc) *p_sq, V(dacc) *u_sq)
 {
     V(vec) p = NNOPT__LOAD(a->param);
+    V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, V(lars_update)(a, p, NNOPT__LOAD(a->grad)), part);
 }
@@ -3580,6 +3590,7 @@ NNOPT__OP void V(grad_sums_block)(nnopt__optim_args *a, size_t i, size_t k, size
                                   V(dacc) *sq, V(dacc) *ab)
 {
     V(vec) g = NNOPT__LOAD(a->grad);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(sq, g, part);
     if (a->k.clip.absolute) V(dacc_add)(ab, V(abs)(g), part);
 }
@@ -3588,6 +3599,7 @@ NNOPT__OP void V(grad_max_abs_block)(nnopt__optim_args *a, size_t i, size_t k, s
                                      V(dacc) *mx, V(dacc) *unused)
 {
     (void)unused;
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_max)(mx, V(abs)(NNOPT__LOAD(a->grad)), part);
 }
 NNOPT__REDUCING_KERNEL(grad_max_abs)
@@ -4115,6 +4127,7 @@ NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *ar
 
 
 #undef NNOPT__KERNEL
+#undef NNOPT__READ_AHEAD
 #undef NNOPT__OP
 #undef NNOPT__TARGET
 #undef NNOPT__W
