@@ -3904,8 +3904,10 @@ NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t p
                                 V(dacc) *s_abs, V(dacc) *s_sq)
 {
     V(vec) w = NNOPT__RLOAD(a->w);
+    V(prefetch)(a->w + i, NNOPT__READ_AHEAD);
     if (a->g) {
         V(vec) g = NNOPT__RLOAD(a->g);
+        V(prefetch)(a->g + i, NNOPT__READ_AHEAD);
         if (a->l1 != 0.0f) g = V(fma)(V(reg_sign)(w), V(set1)(a->l1), g);
         if (a->l2 != 0.0f) g = V(fma)(w, V(set1)(a->l2), g);
         NNOPT__RSTORE(a->g, g);
@@ -3936,6 +3938,7 @@ NNOPT__OP void V(sum_squares_block)(nnopt__reg_args *a, size_t i, size_t k, size
                                     V(dacc) *s_sq, V(dacc) *unused)
 {
     (void)unused;
+    V(prefetch)(a->w + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(s_sq, NNOPT__RLOAD(a->w), part);
 }
 NNOPT__REG_REDUCING_KERNEL(sum_squares)
