@@ -3720,12 +3720,14 @@ NNOPT__OP __m512i V(isll)(__m512i a, int n) { return _mm512_maskz_slli_epi32(0xF
 NNOPT__OP __m512i V(iload)(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
 NNOPT__OP void    V(istore)(uint32_t *p, __m512i v) { _mm512_storeu_si512((void *)p, v); }
 NNOPT__OP __mmask16 V(itest)(__m512i a, __m512i bits) { return _mm512_test_epi32_mask(a, bits); }
+/* The high and low halves of the even and odd products gathered with one permute each
+   (two ops fewer than shifting and blending: Philox is bound by these ops' ports). */
 NNOPT__OP __m512i V(imulhilo)(__m512i a, __m512i m, __m512i *hi)
 {
     __m512i even = _mm512_maskz_mul_epu32(0xFF, a, m);
     __m512i odd = _mm512_maskz_mul_epu32(0xFF, _mm512_maskz_srli_epi64(0xFF, a, 32), m);
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_maskz_srli_epi64(0xFF, even, 32), odd);
-    return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_maskz_slli_epi64(0xFF, odd, 32));
+    *hi = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), odd);
+    return _mm512_permutex2var_epi32(even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
 }
 NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
 NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
