@@ -4033,6 +4033,9 @@ NNOPT__OP void V(dropout_chunk)(const nnopt__dropout_args *a, size_t i, size_t k
     }
     if (a->bits) {
         size_t b, bytes = (k + 7) / 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (k == 64) { memcpy(a->bits + i / 8, &bits, 8); return; }   /* bytes in memory order */
+#endif
         if (k < 64) bits &= ((uint64_t)1 << k) - 1;
         for (b = 0; b < bytes; b++) a->bits[i / 8 + b] = (uint8_t)(bits >> (8 * b));
     }
