@@ -4001,7 +4001,7 @@ NNOPT__OP void V(words_init)(V(wordgen) *g, const uint32_t key[2], uint64_t stre
     g->next = index >> 6;
     g->r = (unsigned)(index & 63);
     g->random = random;
-    if (!random) memset(g->buf, 0, sizeof g->buf);
+    if (!random) memset(g->buf, 0, 80 * sizeof(uint32_t));   /* what a chunk can read */
     else if (g->r) V(random_super)(key[0], key[1], stream, g->next++, g->buf + 64);
 }
 
