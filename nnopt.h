@@ -2521,7 +2521,10 @@ NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, si
     a.l2 = (float)l2;
     a.want_sums = value != NULL;
     if (n && (grad || value)) NNOPT__PICK(penalty)(&a);
-    if (value) value[0] = l1 * nnopt__reg_lanes(a.sum[0]) + 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+    if (value) {   /* two statements: no compiler may fuse the products into the sum */
+        double v1 = l1 * nnopt__reg_lanes(a.sum[0]), v2 = 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+        value[0] = v1 + v2;
+    }
     return NNOPT_OK;
 }
 
@@ -2541,6 +2544,7 @@ NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size
                                                double l1, double l2)
 {
     nnopt__reg_args a;
+    double shrink = lr * l2;
     if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
         !nnopt__reg_coef_ok(lr) || !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
         !nnopt__finite(lr * l1) || !nnopt__finite(lr * l2) ||
@@ -2552,7 +2556,7 @@ NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size
     a.grad_in = grad;
     a.neg_lr = (float)-lr;
     a.threshold = (float)(lr * l1);
-    a.denom = (float)(1.0 + lr * l2);
+    a.denom = (float)(1.0 + shrink);
     if (n) NNOPT__PICK(prox)(&a);
     return NNOPT_OK;
 }
@@ -2745,7 +2749,8 @@ static void nnopt__alpha_coefs(double p, float *A, float *B, float *D)
 {
     double alpha = NNOPT__SELU_ALPHA_LAMBDA, a;
     if (p >= 1.0) { *A = *B = *D = 0.0f; return; }
-    a = 1.0 / sqrt((alpha * alpha * p + 1.0) * (1.0 - p));
+    a = alpha * alpha * p;            /* apart from the add: never fused */
+    a = 1.0 / sqrt((a + 1.0) * (1.0 - p));
     *A = (float)a;
     *B = (float)(alpha * a * p);
     *D = (float)(-alpha * a * (1.0 - p));
@@ -2965,14 +2970,18 @@ static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
             NNOPT__PICK(dropconnect_row)(&d);
             mu = q * (nnopt__drop_lanes(d.sum[0]) + bias);
             if (!samples) { y[s * out + o] = (float)nnopt__activate(act, mu); continue; }
-            sd = sqrt(q * p * (nnopt__drop_lanes(d.sum[1]) + bias * bias));
+            sd = bias * bias;        /* products in their own statements: never fused */
+            sd = sqrt(q * p * (nnopt__drop_lanes(d.sum[1]) + sd));
             for (k0 = 0; k0 < samples; k0 += NNOPT__DROP_GROUP) {
                 size_t count = samples - k0 < NNOPT__DROP_GROUP ? samples - k0 : NNOPT__DROP_GROUP;
                 float z[NNOPT__DROP_GROUP];
                 nnopt_rng r = *rng;
                 r.offset += (s * out + o) * samples + k0;
                 nnopt_random_normal(&r, z, count, 0.0f, 1.0f);
-                for (k = 0; k < count; k++) acc += nnopt__activate(act, mu + sd * (double)z[k]);
+                for (k = 0; k < count; k++) {
+                    double spread = sd * (double)z[k];
+                    acc += nnopt__activate(act, mu + spread);
+                }
             }
             y[s * out + o] = (float)(acc / (double)samples);
         }
