@@ -2693,7 +2693,28 @@ static nnopt_status nnopt__dropout_run(const nnopt_rng *rng, double p, const flo
     nnopt__drop_setup(&a, rng, p, n);
     a.x = x; a.y = y; a.bits = bits;
     a.scale = scale; a.bias = bias; a.dropped = dropped; a.affine = affine;
-    if (n) NNOPT__PICK(dropout)(&a);
+    if (!n) return NNOPT_OK;
+#ifdef _OPENMP
+    /* Threads take chunks of 64K elements: whole mask bytes, element e still draws word
+       offset + e, so the bits are the same for any thread count. */
+    if (n > ((size_t)1 << 17) && omp_get_max_threads() > 1) {
+        const size_t chunk = (size_t)1 << 16;
+        void (*kernel)(nnopt__dropout_args *) = NNOPT__PICK(dropout);
+        long c, count = (long)((n + chunk - 1) / chunk);
+#  pragma omp parallel for schedule(static)
+        for (c = 0; c < count; c++) {
+            nnopt__dropout_args part = a;
+            size_t at = (size_t)c * chunk;
+            part.n = n - at < chunk ? n - at : chunk;
+            part.x = x + at; part.y = y + at;
+            part.bits = bits ? bits + at / 8 : NULL;
+            part.offset = a.offset + at;
+            kernel(&part);
+        }
+        return NNOPT_OK;
+    }
+#endif
+    NNOPT__PICK(dropout)(&a);
     return NNOPT_OK;
 }
 

@@ -179,6 +179,24 @@ static void test_dropout_determinism(void)
         if (!th_same_bits(b, a, n, "split call")) break;
     }
     th_free_floats(x, 1); th_free_floats(a, 2); th_free_floats(b, 3);
+    {   /* a call large enough to split over threads (OpenMP builds) equals three small calls */
+        const size_t big = 300001, part = 100000;
+        float *xb = th_alloc_floats(big, 1), *ya = th_alloc_floats(big, 2), *yb = th_alloc_floats(big, 3);
+        uint8_t *ba = (uint8_t *)malloc(big / 8 + 1), *bb = (uint8_t *)malloc(big / 8 + 1);
+        for (i = 0; i < big; i++) xb[i] = pattern(i);
+        CHECK(nnopt_dropout_forward(&r, 0.3, NNOPT_DROPOUT_INVERTED, xb, ya, ba, big) == NNOPT_OK);
+        for (k = 0; k < big; k += part) {
+            nnopt_rng piece = r;
+            piece.offset += k;
+            CHECK(nnopt_dropout_forward(&piece, 0.3, NNOPT_DROPOUT_INVERTED, xb + k, yb + k, bb + k / 8,
+                                        big - k < 2 * part ? big - k : part) == NNOPT_OK);
+            if (big - k < 2 * part) break;
+        }
+        th_same_bits(ya, yb, big, "one large call vs three calls");
+        CHECK(memcmp(ba, bb, big / 8 + 1) == 0);
+        th_free_floats(xb, 1); th_free_floats(ya, 2); th_free_floats(yb, 3);
+        free(ba); free(bb);
+    }
 }
 
 /* ---- Channel and alpha dropout -------------------------------------------------------- */
