@@ -3775,6 +3775,9 @@ NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stre
     V(ivec) c2 = V(iset1)((uint32_t)stream), c3 = V(iset1)((uint32_t)(stream >> 32));
     V(ivec) m0 = V(iset1)(NNOPT__PHILOX_M0), m1 = V(iset1)(NNOPT__PHILOX_M1);
     int round;
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC unroll 10      /* gcc -O2 keeps the loop (and its register moves); clang unrolls */
+#endif
     for (round = 0; round < 10; round++) {
         V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
         if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
