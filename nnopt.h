@@ -2578,18 +2578,22 @@ NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double
     if (!nnopt__reg_coef_ok(max_norm) || (cols && rows > (size_t)-1 / sizeof(float) / cols) ||
         !nnopt__reg_vec_ok(w, rows * cols))
         return NNOPT_ERR_INVALID;
-    for (r = 0; r < rows && cols; r++) {
+    if (rows && cols) {
+        void (*sum_squares)(nnopt__reg_args *) = NNOPT__PICK(sum_squares);
+        void (*scale)(nnopt__reg_args *) = NNOPT__PICK(reg_scale);
         nnopt__reg_args a;
-        double norm;
         memset(&a, 0, sizeof a);
         a.n = cols;
-        a.w = w + r * cols;
-        NNOPT__PICK(sum_squares)(&a);
-        norm = sqrt(nnopt__reg_lanes(a.sum[0]));
-        if (norm > max_norm) {           /* NaN norms compare false: the row is left alone */
-            a.scale = (float)(max_norm / (norm + 1e-7));
-            NNOPT__PICK(reg_scale)(&a);
-            count++;
+        for (r = 0; r < rows; r++) {
+            double norm;
+            a.w = w + r * cols;
+            sum_squares(&a);
+            norm = sqrt(nnopt__reg_lanes(a.sum[0]));
+            if (norm > max_norm) {       /* NaN norms compare false: the row is left alone */
+                a.scale = (float)(max_norm / (norm + 1e-7));
+                scale(&a);
+                count++;
+            }
         }
     }
     if (clipped) *clipped = count;
