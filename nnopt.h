@@ -381,14 +381,132 @@ NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out
 
 #ifndef NNOPT_NO_REG
 /* ---- Regularization: penalties, proximal step, max-norm ------------------------- */
-/* REG-API-SLOT */
+/* Penalties on a weight vector w of n floats. Conventions (both as in torch and CS231n):
+     L1           l1 * sum |w_i|                     gradient l1 * sign(w_i)  (0 at w_i = 0)
+     L2           (l2 / 2) * sum w_i^2               gradient l2 * w_i
+     elastic net  l1 * sum |w_i| + (l2 / 2) * sum w_i^2
+   so l2 is exactly the weight_decay of torch.optim.SGD (coupled decay adds weight_decay * w to
+   the gradient). Each adds its gradient into grad (grad += dP/dw, in place, when grad is not
+   NULL) and stores the penalty, summed in double in a fixed order, in *value (when not NULL).
+   l1, l2 finite and >= 0; w and grad must not overlap. */
+NNOPT_API nnopt_status nnopt_penalty_l1(const float *w, float *grad, size_t n, double l1,
+                                        double *value);
+NNOPT_API nnopt_status nnopt_penalty_l2(const float *w, float *grad, size_t n, double l2,
+                                        double *value);
+NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, size_t n,
+                                                 double l1, double l2, double *value);
+
+/* Proximal steps: the exact minimizer of t*(l1 |x| + (l2/2) x^2) + (x - v)^2 / 2, per element,
+     prox(v) = sign(v) * max(|v| - t*l1, 0) / (1 + t*l2),
+   so every |v| <= t*l1 becomes exactly +0 (NaN stays NaN).
+   nnopt_prox_l1:            w = sign(w) max(|w| - threshold, 0)            (soft threshold)
+   nnopt_prox_elastic_net:   w = prox(w) with t = lr
+   nnopt_proximal_sgd_step:  w = prox(w - lr * grad) with t = lr: one proximal-gradient (FOBOS)
+                             step, TensorFlow's ApplyProximalGradientDescent. grad may be NULL
+                             (then it is the prox alone); it must not overlap w. */
+NNOPT_API nnopt_status nnopt_prox_l1(float *w, size_t n, double threshold);
+NNOPT_API nnopt_status nnopt_prox_elastic_net(float *w, size_t n, double lr, double l1, double l2);
+NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size_t n, double lr,
+                                               double l1, double l2);
+
+/* Max-norm constraint, torch.renorm(w, 2, 0, max_norm) on a row-major rows x cols matrix (the
+   weight of nn.Linear: one row per unit's incoming weights): every row whose 2-norm exceeds
+   max_norm is scaled by max_norm / (norm + 1e-7); other rows are untouched. The norm is summed
+   in double in a fixed order. Optional clipped: how many rows were scaled. */
+NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double max_norm,
+                                      size_t *clipped);
 #endif /* NNOPT_NO_REG */
 
 
 
 #ifndef NNOPT_NO_DROPOUT
 /* ---- Dropout and DropConnect ----------------------------------------------------- */
-/* DROPOUT-API-SLOT */
+/* p is the DROP probability (torch's). Element e of a call (0 <= e < n) is dropped iff
+   nnopt_random_uniform_at(rng->seed, rng->stream, rng->offset + e) < p, compared exactly
+   (the 24-bit uniform against the double p), so p = 0 keeps and p = 1 drops everything, and a
+   backward pass given the same rng regenerates the mask. Bit masks hold one bit per element,
+   1 = kept: bit e % 8 of byte e / 8 ((n + 7) / 8 bytes; the unused high bits of the last byte
+   are 0). A dropped output is exactly +0 whatever x holds (torch multiplies by 0, so a NaN or
+   Inf input leaks through as NaN there). p NaN or outside [0, 1], NULL or misaligned buffers,
+   a partial overlap of x and y (y == x, in place, is allowed), or offset + n past 2^64:
+   NNOPT_ERR_INVALID and nothing written. */
+typedef enum nnopt_dropout_scaling {
+    NNOPT_DROPOUT_INVERTED = 0,   /* train: kept x / (1 - p); inference: identity (torch) */
+    NNOPT_DROPOUT_CLASSIC  = 1    /* train: kept x unchanged; inference: x * (1 - p) */
+} nnopt_dropout_scaling;
+
+/* Training forward: y = kept ? x * scale : 0 with scale = 1 / (1 - p) (inverted; computed in
+   double, rounded once; p = 1 gives all zeros) or 1 (classic). mask_bits (may be NULL: the
+   backward pass then regenerates the mask) receives the kept bits. */
+NNOPT_API nnopt_status nnopt_dropout_forward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
+                                             const float *x, float *y, uint8_t *mask_bits, size_t n);
+/* Backward: dx = kept ? dy * scale : 0, the mask regenerated from rng (same rng as the forward). */
+NNOPT_API nnopt_status nnopt_dropout_backward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
+                                              const float *dy, float *dx, size_t n);
+/* Backward from a stored bit mask. */
+NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, double p,
+                                                   nnopt_dropout_scaling scaling,
+                                                   const float *dy, float *dx, size_t n);
+/* Inference: y = x (inverted) or y = x * (1 - p) (classic). */
+NNOPT_API nnopt_status nnopt_dropout_inference(double p, nnopt_dropout_scaling scaling,
+                                               const float *x, float *y, size_t n);
+
+/* Channel dropout (torch Dropout1d/2d/3d): one Bernoulli per (sample, channel), number
+   rng->offset + s * channels + c of the stream; a dropped channel's `spatial` elements become
+   0, a kept one's are scaled by 1 / (1 - p). Layout NCHW: x[(s * channels + c) * spatial + h];
+   NHWC: x[(s * spatial + h) * channels + c]. channel_bits (may be NULL) receives one bit per
+   (s, c) in the same order as above. The backward pass is the same call on dy with the same rng. */
+typedef enum nnopt_dropout_layout { NNOPT_DROPOUT_NCHW = 0, NNOPT_DROPOUT_NHWC = 1 } nnopt_dropout_layout;
+NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nnopt_dropout_layout layout,
+                                              const float *x, float *y, size_t samples,
+                                              size_t channels, size_t spatial, uint8_t *channel_bits);
+
+/* AlphaDropout (torch nn.AlphaDropout, for SELU networks; keeps mean 0 and variance 1): with
+   alpha' = 1.7580993408473766 and a = 1 / sqrt((alpha'^2 p + 1)(1 - p)), all in double,
+   kept: y = x * a + alpha' a p; dropped: y = -alpha' a (1 - p) (each coefficient rounded once
+   to float; the kept value is a float multiply then an add). p = 0: y = x; p = 1: y = 0 (as
+   torch). Backward: dx = kept ? dy * a : 0 (regenerated from rng). */
+NNOPT_API nnopt_status nnopt_alpha_dropout_forward(const nnopt_rng *rng, double p, const float *x,
+                                                   float *y, uint8_t *mask_bits, size_t n);
+NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double p, const float *dy,
+                                                    float *dx, size_t n);
+
+/* DropConnect (Wan et al. 2013): a dense layer y = (M o W) x + m o b over a batch, W row-major
+   [out][in], x [batch][in], y [batch][out], b [out] (may be NULL: no bias). Every weight AND
+   bias is dropped with probability p (kept weights are not rescaled, as in the paper): the
+   Bernoulli of weight (o, i) for sample s is number
+       rng->offset + (per_sample ? s : 0) * out * (in + 1) + o * (in + 1) + i
+   of the stream, the bias of unit o is i = in. per_sample = 1 draws a new mask per example
+   (the paper), 0 shares one mask over the batch. Products are summed in double in a fixed
+   order (the same bits on every path) and rounded once. */
+NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p, int per_sample,
+                                                 const float *W, const float *b, const float *x,
+                                                 float *y, size_t batch, size_t in, size_t out);
+/* Backward with the mask regenerated: dW = sum_s (M_s o dy_s x_s^T), dx_s = (M_s o W)^T dy_s,
+   db = sum_s m_s o dy_s. dW [out][in], dx [batch][in], db [out] are overwritten; any may be NULL. */
+NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p, int per_sample,
+                                                  const float *W, const float *x, const float *dy,
+                                                  float *dW, float *dx, float *db,
+                                                  size_t batch, size_t in, size_t out);
+/* Inference. The activation applied to the layer's output, in double: */
+typedef enum nnopt_dropconnect_activation {
+    NNOPT_DROPCONNECT_IDENTITY = 0, NNOPT_DROPCONNECT_RELU = 1, NNOPT_DROPCONNECT_TANH = 2,
+    NNOPT_DROPCONNECT_SIGMOID = 3
+} nnopt_dropconnect_activation;
+/* Expectation scaling: y = act((1 - p)(W x + b)), the mean pre-activation. */
+NNOPT_API nnopt_status nnopt_dropconnect_inference_mean(double p, nnopt_dropconnect_activation act,
+                                                        const float *W, const float *b,
+                                                        const float *x, float *y,
+                                                        size_t batch, size_t in, size_t out);
+/* The paper's Gaussian moment matching: with q = 1 - p, per output
+   mu = q (W x + b), var = q p ((W o W)(x o x) + b o b) (all in double), then
+   y = (1/K) sum_k act(mu + sqrt(var) z_k), z_k = nnopt_random_normal_at(seed, stream,
+   offset + (s * out + o) * samples + k). samples >= 1. */
+NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng, double p,
+                                                            nnopt_dropconnect_activation act, size_t samples,
+                                                            const float *W, const float *b,
+                                                            const float *x, float *y,
+                                                            size_t batch, size_t in, size_t out);
 #endif /* NNOPT_NO_DROPOUT */
 
 
@@ -793,13 +911,55 @@ typedef struct nnopt__random_args {
 
 
 #ifndef NNOPT_NO_REG
-/* REG-ARGS-SLOT */
+/* One regularization kernel call over [0, n): w is read (and, for the in-place kernels,
+   written), g is the gradient added to (penalties) or read (proximal step). */
+typedef struct nnopt__reg_args {
+    size_t n;
+    float *w;
+    float *g;
+    const float *grad_in;
+    float l1, l2;                 /* penalty gradient coefficients */
+    int   want_sums;              /* accumulate sum |w| and sum w^2 */
+    float neg_lr, threshold, denom, scale;
+    double sum[2][16];
+} nnopt__reg_args;
 #endif
 
 
 
 #ifndef NNOPT_NO_DROPOUT
-/* DROPOUT-ARGS-SLOT */
+/* Dropout kernels: element e of the call draws word offset + e of (key, stream) and is kept
+   iff (word >> 8) >= threshold = ceil(p 2^24) (uniform >= p, exactly). Kept: x * scale (+ bias
+   when affine); dropped: the constant `dropped`. random = 0 (p is 0 or 1): no words are drawn,
+   every word reads as 0, which threshold 0 keeps and threshold 2^24 drops. */
+typedef struct nnopt__dropout_args {
+    size_t n;
+    const float *x;
+    float *y;
+    uint8_t *bits;              /* kept bits out, or NULL */
+    const uint8_t *bits_in;     /* backward from a stored mask */
+    const float *factors;       /* NHWC channel dropout: one factor per channel */
+    uint32_t key[2];
+    uint64_t stream, offset;
+    uint32_t threshold;
+    int random, affine;
+    float scale, bias, dropped;
+} nnopt__dropout_args;
+
+/* DropConnect: one unit's row of `in` weights (and its bias word at position in) for one
+   sample; words offset .. offset + in. The dot (forward) or the gradient rows (backward). */
+typedef struct nnopt__dropconnect_args {
+    size_t in;
+    const float *w, *x;
+    float *dw, *dx;             /* backward: dw += kept x dy, dx += kept w dy (either NULL) */
+    float dy;
+    uint32_t key[2];
+    uint64_t stream, offset;
+    uint32_t threshold;
+    int random;                 /* 0 with threshold 0: no mask (inference moments) */
+    int bias_kept;              /* out: the bias's Bernoulli */
+    double sum[2][16];
+} nnopt__dropconnect_args;
 #endif
 
 
@@ -2631,7 +2791,121 @@ NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out
 /* =====================================================================================
    Regularization
    ===================================================================================== */
-/* REG-IMPL-SLOT */
+/* The kernels run single-threaded over the whole vector; reductions sum 16 double lanes (one
+   per position in a 16-element block) and combine them by a fixed tree, so sums are the same
+   on every path. */
+
+static double nnopt__reg_lanes(const double lane[16])
+{
+    double l8[8], l4[4];
+    int i;
+    for (i = 0; i < 8; i++) l8[i] = lane[i] + lane[i + 8];
+    for (i = 0; i < 4; i++) l4[i] = l8[i] + l8[i + 4];
+    return (l4[0] + l4[2]) + (l4[1] + l4[3]);
+}
+
+static int nnopt__reg_coef_ok(double x) { return nnopt__finite(x) && x >= 0.0; }
+
+/* A float vector of n elements the kernels may use: pointer rules and no size overflow. */
+static int nnopt__reg_vec_ok(const void *p, size_t n)
+{
+    return nnopt__ptr_ok(p, n) && n <= (size_t)-1 / sizeof(float);
+}
+
+NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, size_t n,
+                                                 double l1, double l2, double *value)
+{
+    nnopt__reg_args a;
+    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
+        !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
+        nnopt__overlap(w, grad, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.w = (float *)(uintptr_t)w;     /* read only: penalty_block never stores through w */
+    a.g = grad;
+    a.l1 = (float)l1;
+    a.l2 = (float)l2;
+    a.want_sums = value != NULL;
+    if (n && (grad || value)) NNOPT__PICK(penalty)(&a);
+    if (value) {   /* two statements: no compiler may fuse the products into the sum */
+        double v1 = l1 * nnopt__reg_lanes(a.sum[0]), v2 = 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+        value[0] = v1 + v2;
+    }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_penalty_l1(const float *w, float *grad, size_t n, double l1,
+                                        double *value)
+{
+    return nnopt_penalty_elastic_net(w, grad, n, l1, 0.0, value);
+}
+
+NNOPT_API nnopt_status nnopt_penalty_l2(const float *w, float *grad, size_t n, double l2,
+                                        double *value)
+{
+    return nnopt_penalty_elastic_net(w, grad, n, 0.0, l2, value);
+}
+
+NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size_t n, double lr,
+                                               double l1, double l2)
+{
+    nnopt__reg_args a;
+    double shrink = lr * l2;
+    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
+        !nnopt__reg_coef_ok(lr) || !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
+        !nnopt__finite(lr * l1) || !nnopt__finite(lr * l2) ||
+        nnopt__overlap(w, grad, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.w = w;
+    a.grad_in = grad;
+    a.neg_lr = (float)-lr;
+    a.threshold = (float)(lr * l1);
+    a.denom = (float)(1.0 + shrink);
+    if (n) NNOPT__PICK(prox)(&a);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_prox_elastic_net(float *w, size_t n, double lr, double l1, double l2)
+{
+    return nnopt_proximal_sgd_step(w, NULL, n, lr, l1, l2);
+}
+
+NNOPT_API nnopt_status nnopt_prox_l1(float *w, size_t n, double threshold)
+{
+    return nnopt_proximal_sgd_step(w, NULL, n, 1.0, threshold, 0.0);
+}
+
+NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double max_norm,
+                                      size_t *clipped)
+{
+    size_t r, count = 0;
+    if (!nnopt__reg_coef_ok(max_norm) || (cols && rows > (size_t)-1 / sizeof(float) / cols) ||
+        !nnopt__reg_vec_ok(w, rows * cols))
+        return NNOPT_ERR_INVALID;
+    if (rows && cols) {
+        void (*sum_squares)(nnopt__reg_args *) = NNOPT__PICK(sum_squares);
+        void (*scale)(nnopt__reg_args *) = NNOPT__PICK(reg_scale);
+        nnopt__reg_args a;
+        memset(&a, 0, sizeof a);
+        a.n = cols;
+        for (r = 0; r < rows; r++) {
+            double norm;
+            a.w = w + r * cols;
+            sum_squares(&a);
+            norm = sqrt(nnopt__reg_lanes(a.sum[0]));
+            if (norm > max_norm) {       /* NaN norms compare false: the row is left alone */
+                a.scale = (float)(max_norm / (norm + 1e-7));
+                scale(&a);
+                count++;
+            }
+        }
+    }
+    if (clipped) *clipped = count;
+    return NNOPT_OK;
+}
 #endif /* NNOPT_NO_REG */
 
 
@@ -2640,7 +2914,429 @@ NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out
 /* =====================================================================================
    Dropout and DropConnect
    ===================================================================================== */
-/* DROPOUT-IMPL-SLOT */
+/* The kernels run single-threaded; a call's bits depend only on (seed, stream, offset + e). */
+
+#define NNOPT__SELU_ALPHA_LAMBDA 1.7580993408473766   /* torch's alpha' = SELU lambda * alpha */
+#define NNOPT__DROP_GROUP 256      /* channels (or Gaussian samples) whose numbers are drawn at once */
+
+static int nnopt__drop_p_ok(double p) { return p >= 0.0 && p <= 1.0; }   /* false for NaN */
+
+/* a * b without overflow, into *out. */
+static int nnopt__drop_mul(size_t a, size_t b, size_t *out)
+{
+    if (b && a > (size_t)-1 / b) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* A float buffer of n elements the kernels may use (NULL only when n == 0). */
+static int nnopt__drop_vec_ok(const void *p, size_t n)
+{
+    return nnopt__ptr_ok(p, n) && n <= (size_t)-1 / sizeof(float);
+}
+
+/* Byte ranges [a, a + na) and [b, b + nb) share no byte. */
+static int nnopt__drop_apart(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return !a || !b || !na || !nb || x + na <= y || y + nb <= x;
+}
+
+/* x and y: usable, and either the same buffer (in place) or apart. */
+static int nnopt__drop_io_ok(const float *x, const float *y, size_t n)
+{
+    return nnopt__drop_vec_ok(x, n) && nnopt__drop_vec_ok(y, n) &&
+           (x == y || nnopt__drop_apart(x, n * sizeof(float), y, n * sizeof(float)));
+}
+
+/* The stream holds `count` more numbers from rng->offset. */
+static int nnopt__drop_rng_ok(const nnopt_rng *rng, uint64_t count)
+{
+    return rng && (count == 0 || count - 1 <= UINT64_MAX - rng->offset);
+}
+
+static int nnopt__drop_scaling_ok(nnopt_dropout_scaling s)
+{
+    return s == NNOPT_DROPOUT_INVERTED || s == NNOPT_DROPOUT_CLASSIC;
+}
+
+/* The kept factor: 1 / (1 - p) in double, rounded once (0 for p = 1, where nothing is kept). */
+static float nnopt__drop_scale(double p, nnopt_dropout_scaling s)
+{
+    if (s == NNOPT_DROPOUT_CLASSIC) return 1.0f;
+    return p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
+}
+
+static void nnopt__drop_setup(nnopt__dropout_args *a, const nnopt_rng *rng, double p, size_t n)
+{
+    memset(a, 0, sizeof *a);
+    a->n = n;
+    if (rng) {
+        a->key[0] = (uint32_t)rng->seed;
+        a->key[1] = (uint32_t)(rng->seed >> 32);
+        a->stream = rng->stream;
+        a->offset = rng->offset;
+    }
+    a->threshold = (uint32_t)ceil(p * 16777216.0);   /* uniform < p  <=>  (word >> 8) < ceil(p 2^24) */
+    a->random = p > 0.0 && p < 1.0;
+}
+
+static double nnopt__drop_lanes(const double lane[16])
+{
+    double l8[8], l4[4];
+    int i;
+    for (i = 0; i < 8; i++) l8[i] = lane[i] + lane[i + 8];
+    for (i = 0; i < 4; i++) l4[i] = l8[i] + l8[i + 4];
+    return (l4[0] + l4[2]) + (l4[1] + l4[3]);
+}
+
+/* Forward-shaped call: checks, then y = kept ? x * scale (+ bias) : dropped. */
+static nnopt_status nnopt__dropout_run(const nnopt_rng *rng, double p, const float *x, float *y,
+                                       uint8_t *bits, size_t n, float scale, float bias,
+                                       float dropped, int affine)
+{
+    nnopt__dropout_args a;
+    size_t nbytes = n / 8 + (n % 8 != 0);
+    if (!nnopt__drop_p_ok(p) || !nnopt__drop_rng_ok(rng, n) || !nnopt__drop_io_ok(x, y, n) ||
+        !nnopt__drop_apart(bits, nbytes, x, n * sizeof(float)) ||
+        !nnopt__drop_apart(bits, nbytes, y, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    nnopt__drop_setup(&a, rng, p, n);
+    a.x = x; a.y = y; a.bits = bits;
+    a.scale = scale; a.bias = bias; a.dropped = dropped; a.affine = affine;
+    if (!n) return NNOPT_OK;
+#ifdef _OPENMP
+    /* Threads take chunks of 64K elements: whole mask bytes, element e still draws word
+       offset + e, so the bits are the same for any thread count. */
+    if (n > ((size_t)1 << 17) && omp_get_max_threads() > 1) {
+        const size_t chunk = (size_t)1 << 16;
+        void (*kernel)(nnopt__dropout_args *) = NNOPT__PICK(dropout);
+        long c, count = (long)((n + chunk - 1) / chunk);
+#  pragma omp parallel for schedule(static)
+        for (c = 0; c < count; c++) {
+            nnopt__dropout_args part = a;
+            size_t at = (size_t)c * chunk;
+            part.n = n - at < chunk ? n - at : chunk;
+            part.x = x + at; part.y = y + at;
+            part.bits = bits ? bits + at / 8 : NULL;
+            part.offset = a.offset + at;
+            kernel(&part);
+        }
+        return NNOPT_OK;
+    }
+#endif
+    NNOPT__PICK(dropout)(&a);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_dropout_forward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
+                                             const float *x, float *y, uint8_t *mask_bits, size_t n)
+{
+    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT_ERR_INVALID;
+    return nnopt__dropout_run(rng, p, x, y, mask_bits, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0);
+}
+
+NNOPT_API nnopt_status nnopt_dropout_backward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
+                                              const float *dy, float *dx, size_t n)
+{
+    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT_ERR_INVALID;
+    return nnopt__dropout_run(rng, p, dy, dx, NULL, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0);
+}
+
+NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, double p,
+                                                   nnopt_dropout_scaling scaling,
+                                                   const float *dy, float *dx, size_t n)
+{
+    nnopt__dropout_args a;
+    size_t nbytes = n / 8 + (n % 8 != 0);
+    if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(dy, dx, n) ||
+        (!mask_bits && n) || !nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    nnopt__drop_setup(&a, NULL, p, n);
+    a.x = dy; a.y = dx; a.bits_in = mask_bits;
+    a.scale = nnopt__drop_scale(p, scaling);
+    if (n) NNOPT__PICK(dropout_bits)(&a);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_dropout_inference(double p, nnopt_dropout_scaling scaling,
+                                               const float *x, float *y, size_t n)
+{
+    nnopt__dropout_args a;
+    if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(x, y, n))
+        return NNOPT_ERR_INVALID;
+    if (scaling == NNOPT_DROPOUT_INVERTED) {
+        if (n && x != y) memcpy(y, x, n * sizeof(float));
+        return NNOPT_OK;
+    }
+    nnopt__drop_setup(&a, NULL, p, n);
+    a.x = x; a.y = y;
+    a.scale = (float)(1.0 - p);
+    if (n) NNOPT__PICK(dropout_scale)(&a);
+    return NNOPT_OK;
+}
+
+/* AlphaDropout's coefficients: kept x * A + B, dropped D. */
+static void nnopt__alpha_coefs(double p, float *A, float *B, float *D)
+{
+    double alpha = NNOPT__SELU_ALPHA_LAMBDA, a;
+    if (p >= 1.0) { *A = *B = *D = 0.0f; return; }
+    a = alpha * alpha * p;            /* apart from the add: never fused */
+    a = 1.0 / sqrt((a + 1.0) * (1.0 - p));
+    *A = (float)a;
+    *B = (float)(alpha * a * p);
+    *D = (float)(-alpha * a * (1.0 - p));
+}
+
+NNOPT_API nnopt_status nnopt_alpha_dropout_forward(const nnopt_rng *rng, double p, const float *x,
+                                                   float *y, uint8_t *mask_bits, size_t n)
+{
+    float A = 1.0f, B = 0.0f, D = 0.0f;
+    if (nnopt__drop_p_ok(p)) nnopt__alpha_coefs(p, &A, &B, &D);
+    return nnopt__dropout_run(rng, p, x, y, mask_bits, n, A, B, D, p > 0.0);
+}
+
+NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double p, const float *dy,
+                                                    float *dx, size_t n)
+{
+    float A = 1.0f, B = 0.0f, D = 0.0f;
+    if (nnopt__drop_p_ok(p)) nnopt__alpha_coefs(p, &A, &B, &D);
+    return nnopt__dropout_run(rng, p, dy, dx, NULL, n, A, 0.0f, 0.0f, 0);
+}
+
+NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nnopt_dropout_layout layout,
+                                              const float *x, float *y, size_t samples,
+                                              size_t channels, size_t spatial, uint8_t *channel_bits)
+{
+    nnopt__dropout_args a;
+    size_t units, n, s, c0, c, h;
+    float scale = p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
+    if (!nnopt__drop_p_ok(p) || (layout != NNOPT_DROPOUT_NCHW && layout != NNOPT_DROPOUT_NHWC) ||
+        !nnopt__drop_mul(samples, channels, &units) || !nnopt__drop_mul(units, spatial, &n) ||
+        !nnopt__drop_rng_ok(rng, units) || !nnopt__drop_io_ok(x, y, n) ||
+        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) ||
+        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)))
+        return NNOPT_ERR_INVALID;
+    nnopt__drop_setup(&a, rng, p, 0);
+    if (channel_bits && units) memset(channel_bits, 0, units / 8 + (units % 8 != 0));
+    for (s = 0; s < samples; s++)
+        for (c0 = 0; c0 < channels; c0 += NNOPT__DROP_GROUP) {
+            size_t count = channels - c0 < NNOPT__DROP_GROUP ? channels - c0 : NNOPT__DROP_GROUP;
+            uint32_t words[NNOPT__DROP_GROUP];
+            float factor[NNOPT__DROP_GROUP];
+            if (a.random) {
+                nnopt_rng r = *rng;
+                r.offset += s * channels + c0;
+                nnopt_random_u32(&r, words, count);
+            } else {
+                memset(words, 0, sizeof words);
+            }
+            for (c = 0; c < count; c++) {
+                size_t unit = s * channels + c0 + c;
+                int kept = (words[c] >> 8) >= a.threshold;
+                factor[c] = kept ? scale : 0.0f;
+                if (kept && channel_bits) channel_bits[unit / 8] |= (uint8_t)(1u << (unit % 8));
+            }
+            if (layout == NNOPT_DROPOUT_NCHW) {
+                for (c = 0; c < count && spatial; c++) {
+                    size_t base = (s * channels + c0 + c) * spatial;
+                    if (factor[c] == 0.0f) { memset(y + base, 0, spatial * sizeof(float)); continue; }
+                    a.n = spatial; a.x = x + base; a.y = y + base; a.scale = factor[c];
+                    NNOPT__PICK(dropout_scale)(&a);
+                }
+            } else {
+                for (h = 0; h < spatial; h++) {
+                    size_t base = (s * spatial + h) * channels + c0;
+                    a.n = count; a.x = x + base; a.y = y + base; a.factors = factor;
+                    NNOPT__PICK(dropout_factors)(&a);
+                }
+            }
+        }
+    return NNOPT_OK;
+}
+
+/* ---- DropConnect ---- */
+
+/* Shapes and input buffers of a dense layer: no size overflows, W [out][in], x [batch][in],
+   b [out] (or NULL) usable. */
+static int nnopt__dense_ok(const float *W, const float *b, const float *x, size_t batch,
+                           size_t in, size_t out)
+{
+    size_t wn, xn, yn;
+    return nnopt__drop_mul(out, in, &wn) && nnopt__drop_mul(batch, in, &xn) &&
+           nnopt__drop_mul(batch, out, &yn) && nnopt__drop_vec_ok(W, wn) &&
+           nnopt__drop_vec_ok(x, xn) && nnopt__drop_vec_ok(b, b ? out : 0) &&
+           yn <= (size_t)-1 / sizeof(float) && in < (size_t)-1;
+}
+
+/* Output buffer o of count floats lies apart from the inputs. */
+static int nnopt__dense_out_ok(const float *o, size_t count, const float *W, const float *b,
+                               const float *x, const float *dy, size_t batch, size_t in, size_t out)
+{
+    size_t bytes = count * sizeof(float);
+    return nnopt__drop_vec_ok(o, o ? count : 0) &&
+           nnopt__drop_apart(o, bytes, W, out * in * sizeof(float)) &&
+           nnopt__drop_apart(o, bytes, b, b ? out * sizeof(float) : 0) &&
+           nnopt__drop_apart(o, bytes, x, batch * in * sizeof(float)) &&
+           nnopt__drop_apart(o, bytes, dy, dy ? batch * out * sizeof(float) : 0);
+}
+
+/* The Bernoullis a training call reads, (per_sample ? batch : 1) * out * (in + 1), fit the stream. */
+static int nnopt__dropconnect_rng_ok(const nnopt_rng *rng, int per_sample, size_t batch, size_t in,
+                                     size_t out)
+{
+    size_t row, all;
+    return nnopt__drop_mul(out, in + 1, &row) && nnopt__drop_mul(per_sample ? batch : 1, row, &all) &&
+           nnopt__drop_rng_ok(rng, all);
+}
+
+static void nnopt__dropconnect_setup(nnopt__dropconnect_args *d, const nnopt_rng *rng, double p,
+                                     int per_sample, size_t s, size_t o, size_t in, size_t out)
+{
+    nnopt__dropout_args a;
+    nnopt__drop_setup(&a, rng, p, 0);
+    memset(d, 0, sizeof *d);
+    d->in = in;
+    d->key[0] = a.key[0]; d->key[1] = a.key[1];
+    d->stream = a.stream;
+    d->threshold = a.threshold;
+    d->random = a.random;
+    if (rng) d->offset = rng->offset + ((per_sample ? s : 0) * out + o) * (in + 1);
+}
+
+NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p, int per_sample,
+                                                 const float *W, const float *b, const float *x,
+                                                 float *y, size_t batch, size_t in, size_t out)
+{
+    size_t s, o;
+    if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, b, x, batch, in, out) ||
+        !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
+        !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) || (!y && batch != 0 && out != 0))
+        return NNOPT_ERR_INVALID;
+    for (s = 0; s < batch; s++)
+        for (o = 0; o < out; o++) {
+            nnopt__dropconnect_args d;
+            double dot;
+            nnopt__dropconnect_setup(&d, rng, p, per_sample, s, o, in, out);
+            d.w = W + o * in;
+            d.x = x + s * in;
+            NNOPT__PICK(dropconnect_row)(&d);
+            dot = nnopt__drop_lanes(d.sum[0]);
+            if (b && d.bias_kept) dot += (double)b[o];
+            y[s * out + o] = (float)dot;
+        }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p, int per_sample,
+                                                  const float *W, const float *x, const float *dy,
+                                                  float *dW, float *dx, float *db,
+                                                  size_t batch, size_t in, size_t out)
+{
+    size_t s, o;
+    if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, NULL, x, batch, in, out) ||
+        !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
+        !nnopt__drop_vec_ok(dy, batch * out) ||
+        !nnopt__dense_out_ok(dW, out * in, W, NULL, x, dy, batch, in, out) ||
+        !nnopt__dense_out_ok(dx, batch * in, W, NULL, x, dy, batch, in, out) ||
+        !nnopt__dense_out_ok(db, out, W, NULL, x, dy, batch, in, out) ||
+        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, dx, dx ? batch * in * sizeof(float) : 0) ||
+        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0) ||
+        !nnopt__drop_apart(dx, dx ? batch * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0))
+        return NNOPT_ERR_INVALID;
+    if (dW && out != 0 && in != 0) memset(dW, 0, out * in * sizeof(float));
+    if (dx && batch != 0 && in != 0) memset(dx, 0, batch * in * sizeof(float));
+    if (db && out) memset(db, 0, out * sizeof(float));
+    if (!dW && !dx && !db) return NNOPT_OK;
+    for (s = 0; s < batch; s++)
+        for (o = 0; o < out; o++) {
+            nnopt__dropconnect_args d;
+            nnopt__dropconnect_setup(&d, rng, p, per_sample, s, o, in, out);
+            d.w = W + o * in;
+            d.x = x + s * in;
+            d.dy = dy[s * out + o];
+            d.dw = dW ? dW + o * in : NULL;
+            d.dx = dx ? dx + s * in : NULL;
+            NNOPT__PICK(dropconnect_row)(&d);
+            if (db && d.bias_kept) db[o] += d.dy;
+        }
+    return NNOPT_OK;
+}
+
+static double nnopt__activate(nnopt_dropconnect_activation act, double u)
+{
+    switch (act) {
+    case NNOPT_DROPCONNECT_RELU:    return u > 0.0 ? u : 0.0;
+    case NNOPT_DROPCONNECT_TANH:    return tanh(u);
+    case NNOPT_DROPCONNECT_SIGMOID: return 1.0 / (1.0 + exp(-u));
+    case NNOPT_DROPCONNECT_IDENTITY: break;
+    }
+    return u;
+}
+
+/* Both inference rules: samples == 0 is the mean rule, otherwise the Gaussian one. */
+static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
+                                             nnopt_dropconnect_activation act, size_t samples,
+                                             const float *W, const float *b, const float *x,
+                                             float *y, size_t batch, size_t in, size_t out)
+{
+    double q = 1.0 - p;
+    size_t s, o, units;
+    if (!nnopt__drop_p_ok(p) || (int)act < 0 || act > NNOPT_DROPCONNECT_SIGMOID ||
+        !nnopt__dense_ok(W, b, x, batch, in, out) || !nnopt__drop_mul(batch, out, &units) ||
+        !nnopt__dense_out_ok(y, units, W, b, x, NULL, batch, in, out) || (!y && units))
+        return NNOPT_ERR_INVALID;
+    if (samples) {
+        size_t all;
+        if (!nnopt__drop_mul(units, samples, &all) || !nnopt__drop_rng_ok(rng, all))
+            return NNOPT_ERR_INVALID;
+    }
+    for (s = 0; s < batch; s++)
+        for (o = 0; o < out; o++) {
+            nnopt__dropconnect_args d;
+            double bias = b ? (double)b[o] : 0.0, mu, sd, acc = 0.0;
+            size_t k0, k;
+            nnopt__dropconnect_setup(&d, NULL, 0.0, 0, 0, 0, in, out);   /* no mask */
+            d.w = W + o * in;
+            d.x = x + s * in;
+            NNOPT__PICK(dropconnect_row)(&d);
+            mu = q * (nnopt__drop_lanes(d.sum[0]) + bias);
+            if (!samples) { y[s * out + o] = (float)nnopt__activate(act, mu); continue; }
+            sd = bias * bias;        /* products in their own statements: never fused */
+            sd = sqrt(q * p * (nnopt__drop_lanes(d.sum[1]) + sd));
+            for (k0 = 0; k0 < samples; k0 += NNOPT__DROP_GROUP) {
+                size_t count = samples - k0 < NNOPT__DROP_GROUP ? samples - k0 : NNOPT__DROP_GROUP;
+                float z[NNOPT__DROP_GROUP];
+                nnopt_rng r = *rng;
+                r.offset += (s * out + o) * samples + k0;
+                nnopt_random_normal(&r, z, count, 0.0f, 1.0f);
+                for (k = 0; k < count; k++) {
+                    double spread = sd * (double)z[k];
+                    acc += nnopt__activate(act, mu + spread);
+                }
+            }
+            y[s * out + o] = (float)(acc / (double)samples);
+        }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_dropconnect_inference_mean(double p, nnopt_dropconnect_activation act,
+                                                        const float *W, const float *b,
+                                                        const float *x, float *y,
+                                                        size_t batch, size_t in, size_t out)
+{
+    return nnopt__dropconnect_infer(NULL, p, act, 0, W, b, x, y, batch, in, out);
+}
+
+NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng, double p,
+                                                            nnopt_dropconnect_activation act, size_t samples,
+                                                            const float *W, const float *b,
+                                                            const float *x, float *y,
+                                                            size_t batch, size_t in, size_t out)
+{
+    if (!samples) return NNOPT_ERR_INVALID;
+    return nnopt__dropconnect_infer(rng, p, act, samples, W, b, x, y, batch, in, out);
+}
 #endif /* NNOPT_NO_DROPOUT */
 
 
@@ -5216,12 +5912,14 @@ NNOPT__OP __m512i V(isll)(__m512i a, int n) { return _mm512_maskz_slli_epi32(0xF
 NNOPT__OP __m512i V(iload)(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
 NNOPT__OP void    V(istore)(uint32_t *p, __m512i v) { _mm512_storeu_si512((void *)p, v); }
 NNOPT__OP __mmask16 V(itest)(__m512i a, __m512i bits) { return _mm512_test_epi32_mask(a, bits); }
+/* The high and low halves of the even and odd products gathered with one permute each
+   (two ops fewer than shifting and blending: Philox is bound by these ops' ports). */
 NNOPT__OP __m512i V(imulhilo)(__m512i a, __m512i m, __m512i *hi)
 {
     __m512i even = _mm512_maskz_mul_epu32(0xFF, a, m);
     __m512i odd = _mm512_maskz_mul_epu32(0xFF, _mm512_maskz_srli_epi64(0xFF, a, 32), m);
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_maskz_srli_epi64(0xFF, even, 32), odd);
-    return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_maskz_slli_epi64(0xFF, odd, 32));
+    *hi = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), odd);
+    return _mm512_permutex2var_epi32(even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
 }
 NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
 NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
@@ -5239,6 +5937,9 @@ NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stre
     V(ivec) c2 = V(iset1)((uint32_t)stream), c3 = V(iset1)((uint32_t)(stream >> 32));
     V(ivec) m0 = V(iset1)(NNOPT__PHILOX_M0), m1 = V(iset1)(NNOPT__PHILOX_M1);
     int round;
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC unroll 10      /* gcc -O2 keeps the loop (and its register moves); clang unrolls */
+#endif
     for (round = 0; round < 10; round++) {
         V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
         if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
@@ -5364,14 +6065,261 @@ NNOPT__PRIVATE NNOPT__TARGET void V(random_run)(const nnopt__random_args *a, voi
 
 #ifndef NNOPT_NO_REG
 /* ---- Regularization kernels ------------------------------------------------------- */
-/* REG-KERNEL-SLOT */
+#define NNOPT__RLOAD(ptr)      V(loadn)((ptr) + i, k)
+#define NNOPT__RSTORE(ptr, v)  V(storen)((ptr) + i, (v), k)
+
+/* NNOPT__REG_REDUCING_KERNEL(name): NNOPT__KERNEL for blocks that also add into two 16-lane
+   double sums; element o of every 16-element block lands in lane o on every path. */
+#define NNOPT__REG_REDUCING_KERNEL(name)                                                   \
+    NNOPT__PRIVATE NNOPT__TARGET void V(name)(nnopt__reg_args *args)                       \
+    {                                                                                      \
+        nnopt__reg_args a = *args;                                                         \
+        V(dacc) s0, s1;                                                                    \
+        size_t i = 0, part;                                                                \
+        V(dacc_zero)(&s0); V(dacc_zero)(&s1);                                              \
+        for (; i + 16 <= a.n; i += 16)                                                     \
+            for (part = 0; part < 16 / NNOPT__W; part++)                                   \
+                V(name##_block)(&a, i + part * NNOPT__W, NNOPT__W, part, &s0, &s1);        \
+        for (part = 0; i + part * NNOPT__W < a.n; part++) {                                \
+            size_t at = i + part * NNOPT__W;                                               \
+            V(name##_block)(&a, at, a.n - at < NNOPT__W ? a.n - at : NNOPT__W, part, &s0, &s1); \
+        }                                                                                  \
+        V(dacc_store)(&s0, args->sum[0]);                                                  \
+        V(dacc_store)(&s1, args->sum[1]);                                                  \
+    }
+
+/* sign(x): 1, -1 or 0 (0 for NaN too: torch's gradient of |x| at 0). */
+NNOPT__OP V(vec) V(reg_sign)(V(vec) x)
+{
+    V(vec) zero = V(set1)(0.0f);
+    return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
+}
+
+/* Penalties: g = (g + l1 sign(w)) + l2 w, two fused multiply-adds (l1 sign(w) is exact);
+   sums of |w| (s0) and w^2 (s1) for the value. Masked-off tail lanes load as 0 and add 0. */
+NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t part,
+                                V(dacc) *s_abs, V(dacc) *s_sq)
+{
+    V(vec) w = NNOPT__RLOAD(a->w);
+    V(prefetch)(a->w + i, NNOPT__READ_AHEAD);
+    if (a->g) {
+        V(vec) g = NNOPT__RLOAD(a->g);
+        V(prefetch)(a->g + i, NNOPT__READ_AHEAD);
+        if (a->l1 != 0.0f) g = V(fma)(V(reg_sign)(w), V(set1)(a->l1), g);
+        if (a->l2 != 0.0f) g = V(fma)(w, V(set1)(a->l2), g);
+        NNOPT__RSTORE(a->g, g);
+    }
+    if (a->want_sums) {
+        V(dacc_add)(s_abs, V(abs)(w), part);
+        V(dacc_add_sq)(s_sq, w, part);
+    }
+}
+NNOPT__REG_REDUCING_KERNEL(penalty)
+
+/* Proximal step: v = w - lr g (one fma; skipped without a gradient), then
+   t = |v| - threshold; w = t <= 0 ? +0 : sign(v) t, divided by denom = 1 + lr l2 unless 1.
+   A NaN v fails t <= 0 and stays NaN. */
+NNOPT__OP void V(prox_block)(nnopt__reg_args *a, size_t i, size_t k)
+{
+    V(vec) zero = V(set1)(0.0f), v = NNOPT__RLOAD(a->w), t, r;
+    if (a->grad_in) v = V(fma)(NNOPT__RLOAD(a->grad_in), V(set1)(a->neg_lr), v);
+    t = V(sub)(V(abs)(v), V(set1)(a->threshold));
+    r = V(select)(V(le)(t, zero), zero, V(select)(V(lt)(v, zero), V(neg)(t), t));
+    if (a->denom != 1.0f) r = V(div)(r, V(set1)(a->denom));
+    NNOPT__RSTORE(a->w, r);
+}
+NNOPT__KERNEL(prox, nnopt__reg_args)
+
+/* Max-norm: a row's sum of squares (s0), then the row times scale. */
+NNOPT__OP void V(sum_squares_block)(nnopt__reg_args *a, size_t i, size_t k, size_t part,
+                                    V(dacc) *s_sq, V(dacc) *unused)
+{
+    (void)unused;
+    V(prefetch)(a->w + i, NNOPT__READ_AHEAD);
+    V(dacc_add_sq)(s_sq, NNOPT__RLOAD(a->w), part);
+}
+NNOPT__REG_REDUCING_KERNEL(sum_squares)
+NNOPT__OP void V(reg_scale_block)(nnopt__reg_args *a, size_t i, size_t k)
+{
+    NNOPT__RSTORE(a->w, V(mul)(NNOPT__RLOAD(a->w), V(set1)(a->scale)));
+}
+NNOPT__KERNEL(reg_scale, nnopt__reg_args)
+
+#undef NNOPT__REG_REDUCING_KERNEL
+#undef NNOPT__RLOAD
+#undef NNOPT__RSTORE
 #endif /* NNOPT_NO_REG */
 
 
 
 #ifndef NNOPT_NO_DROPOUT
 /* ---- Dropout and DropConnect kernels ---------------------------------------------- */
-/* DROPOUT-KERNEL-SLOT */
+/* Section vocabulary: the keep test on a vector of words, a mask as bits (lane l = bit l),
+   and a mask from bits. */
+#if defined(NNOPT__ISA_SCALAR)
+NNOPT__OP int V(drop_kept)(uint32_t w, uint32_t threshold) { return (w >> 8) >= threshold; }
+NNOPT__OP uint64_t V(drop_bits)(int m) { return (uint64_t)(m != 0); }
+NNOPT__OP int V(drop_from_bits)(unsigned bits) { return (int)(bits & 1u); }
+#elif defined(NNOPT__ISA_AVX2)
+/* No unsigned compare: (w >> 8) < 2^24 is a positive int, and threshold - 1 wraps to -1 for 0. */
+NNOPT__OP __m256 V(drop_kept)(__m256i w, uint32_t threshold)
+{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_srli_epi32(w, 8), _mm256_set1_epi32((int)(threshold - 1u)))); }
+NNOPT__OP uint64_t V(drop_bits)(__m256 m) { return (uint64_t)(unsigned)_mm256_movemask_ps(m); }
+NNOPT__OP __m256 V(drop_from_bits)(unsigned bits)
+{
+    __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane));
+}
+#elif defined(NNOPT__ISA_AVX512)
+NNOPT__OP __mmask16 V(drop_kept)(__m512i w, uint32_t threshold)
+{ return _mm512_cmpge_epu32_mask(V(isrl)(w, 8), _mm512_set1_epi32((int)threshold)); }
+NNOPT__OP uint64_t V(drop_bits)(__mmask16 m) { return (uint64_t)m; }
+NNOPT__OP __mmask16 V(drop_from_bits)(unsigned bits) { return (__mmask16)bits; }
+#endif
+
+/* The words of consecutive indices, 64 at a time, from whole super-blocks: index + 64c + j is
+   words_next's j-th word on its c-th call. An index not on a super-block boundary reads
+   across two of them (buf holds super-blocks s and s + 1; r = index mod 64). */
+typedef struct {
+    uint32_t key[2];
+    uint64_t stream, next;
+    unsigned r;
+    int random;
+    uint32_t buf[128];
+} V(wordgen);
+
+NNOPT__OP void V(words_init)(V(wordgen) *g, const uint32_t key[2], uint64_t stream, uint64_t index,
+                             int random)
+{
+    g->key[0] = key[0]; g->key[1] = key[1];
+    g->stream = stream;
+    g->next = index >> 6;
+    g->r = (unsigned)(index & 63);
+    g->random = random;
+    if (!random) memset(g->buf, 0, 80 * sizeof(uint32_t));   /* what a chunk can read */
+    else if (g->r) V(random_super)(key[0], key[1], stream, g->next++, g->buf + 64);
+}
+
+NNOPT__OP const uint32_t *V(words_next)(V(wordgen) *g)
+{
+    if (!g->random) return g->buf;
+    if (!g->r) {
+        V(random_super)(g->key[0], g->key[1], g->stream, g->next++, g->buf);
+        return g->buf;
+    }
+    memcpy(g->buf, g->buf + 64, 64 * sizeof(uint32_t));
+    V(random_super)(g->key[0], g->key[1], g->stream, g->next++, g->buf + 64);
+    return g->buf + g->r;
+}
+
+#ifndef NNOPT__DROP_AHEAD
+#  define NNOPT__DROP_AHEAD 1024   /* floats: measured best of 256 to 4096 */
+#endif
+/* Elements [i, i + k), k <= 64, i a multiple of 64; words[j] belongs to element i + j. */
+NNOPT__OP void V(dropout_chunk)(const nnopt__dropout_args *a, size_t i, size_t k, const uint32_t *words)
+{
+    V(vec) scale = V(set1)(a->scale), bias = V(set1)(a->bias), dropped = V(set1)(a->dropped);
+    uint64_t bits = 0;
+    size_t j;
+    /* The Philox rounds of a chunk keep the core busy for a while: asking for the data of a
+       chunk well ahead lets memory work meanwhile instead of after. */
+    for (j = 0; j < 64; j += 16) {
+        V(prefetch)(a->x + i + j, NNOPT__DROP_AHEAD);
+        V(prefetch)(a->y + i + j, NNOPT__DROP_AHEAD);
+    }
+    for (j = 0; j < k; j += NNOPT__W) {
+        size_t kk = k - j < NNOPT__W ? k - j : NNOPT__W;
+        V(mask) kept = V(drop_kept)(V(iload)(words + j), a->threshold);
+        V(vec) v = V(mul)(V(loadn)(a->x + i + j, kk), scale);
+        if (a->affine) v = V(add)(v, bias);
+        V(storen)(a->y + i + j, V(select)(kept, v, dropped), kk);
+        bits |= V(drop_bits)(kept) << j;
+    }
+    if (a->bits) {
+        size_t b, bytes = (k + 7) / 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (k == 64) { memcpy(a->bits + i / 8, &bits, 8); return; }   /* bytes in memory order */
+#endif
+        if (k < 64) bits &= ((uint64_t)1 << k) - 1;
+        for (b = 0; b < bytes; b++) a->bits[i / 8 + b] = (uint8_t)(bits >> (8 * b));
+    }
+}
+
+NNOPT__PRIVATE NNOPT__TARGET void V(dropout)(nnopt__dropout_args *args)
+{
+    nnopt__dropout_args a = *args;
+    V(wordgen) g;
+    size_t i;
+    V(words_init)(&g, a.key, a.stream, a.offset, a.random);
+    for (i = 0; i < a.n; i += 64)
+        V(dropout_chunk)(&a, i, a.n - i < 64 ? a.n - i : 64, V(words_next)(&g));
+}
+
+/* Backward from stored bits: the W bits of elements [i, i + k) (i a multiple of W). */
+NNOPT__OP void V(dropout_bits_block)(nnopt__dropout_args *a, size_t i, size_t k)
+{
+    size_t q, bytes = (i % 8 + k + 7) / 8;
+    unsigned bits = 0;
+    for (q = 0; q < bytes; q++) bits |= (unsigned)a->bits_in[i / 8 + q] << (8 * q);
+    {
+        V(mask) kept = V(drop_from_bits)(bits >> (i % 8));
+        V(vec) v = V(mul)(V(loadn)(a->x + i, k), V(set1)(a->scale));
+        V(storen)(a->y + i, V(select)(kept, v, V(set1)(0.0f)), k);
+    }
+}
+NNOPT__KERNEL(dropout_bits, nnopt__dropout_args)
+
+/* Channel dropout: y = x * scale over a kept NCHW channel; y = f ? x * f : 0 with one
+   factor per channel over an NHWC pixel (f = 0 for a dropped channel). */
+NNOPT__OP void V(dropout_scale_block)(nnopt__dropout_args *a, size_t i, size_t k)
+{
+    V(storen)(a->y + i, V(mul)(V(loadn)(a->x + i, k), V(set1)(a->scale)), k);
+}
+NNOPT__KERNEL(dropout_scale, nnopt__dropout_args)
+NNOPT__OP void V(dropout_factors_block)(nnopt__dropout_args *a, size_t i, size_t k)
+{
+    V(vec) f = V(loadn)(a->factors + i, k), zero = V(set1)(0.0f);
+    V(storen)(a->y + i, V(select)(V(eq)(f, zero), zero, V(mul)(V(loadn)(a->x + i, k), f)), k);
+}
+NNOPT__KERNEL(dropout_factors, nnopt__dropout_args)
+
+/* DropConnect, one (sample, unit) row: the masked dot sum_i kept_i w_i x_i (s0) and
+   sum_i (kept_i w_i x_i)^2 (s1, the Gaussian variance without a mask) into double lanes, or
+   the backward rows. Element i of the row lands in lane i mod 16 on every path; the backward
+   updates run lane-wise, in the same order for every element. */
+NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *args)
+{
+    nnopt__dropconnect_args a = *args;
+    V(wordgen) g;
+    V(dacc) s0, s1;
+    V(vec) dy = V(set1)(a.dy), zero = V(set1)(0.0f);
+    size_t i, j;
+    V(dacc_zero)(&s0); V(dacc_zero)(&s1);
+    V(words_init)(&g, a.key, a.stream, a.offset, a.random);
+    for (i = 0; i <= a.in; i += 64) {
+        const uint32_t *words = V(words_next)(&g);
+        size_t k = a.in - i < 64 ? a.in - i : 64;
+        for (j = 0; j < k; j += NNOPT__W) {
+            size_t kk = k - j < NNOPT__W ? k - j : NNOPT__W, at = i + j;
+            V(mask) kept = V(drop_kept)(V(iload)(words + j), a.threshold);
+            V(vec) w = V(select)(kept, V(loadn)(a.w + at, kk), zero);
+            if (a.dx) V(storen)(a.dx + at, V(fma)(w, dy, V(loadn)(a.dx + at, kk)), kk);
+            if (a.dw) {
+                V(vec) x = V(select)(kept, V(loadn)(a.x + at, kk), zero);
+                V(storen)(a.dw + at, V(fma)(x, dy, V(loadn)(a.dw + at, kk)), kk);
+            }
+            if (!a.dx && !a.dw) {
+                V(vec) wx = V(mul)(w, V(loadn)(a.x + at, kk));
+                V(dacc_add)(&s0, wx, (j % 16) / NNOPT__W);
+                V(dacc_add_sq)(&s1, wx, (j % 16) / NNOPT__W);
+            }
+        }
+        if (a.in - i < 64) a.bias_kept = (words[a.in - i] >> 8) >= a.threshold;
+    }
+    V(dacc_store)(&s0, args->sum[0]);
+    V(dacc_store)(&s1, args->sum[1]);
+    args->bias_kept = a.bias_kept;
+}
 #endif /* NNOPT_NO_DROPOUT */
 
 
