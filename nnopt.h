@@ -5849,6 +5849,7 @@ NNOPT__OP uint32_t V(iset1)(uint32_t x) { return x; }
 NNOPT__OP uint32_t V(iota)(void) { return 0; }
 NNOPT__OP uint32_t V(iadd)(uint32_t a, uint32_t b) { return a + b; }
 NNOPT__OP uint32_t V(ixor)(uint32_t a, uint32_t b) { return a ^ b; }
+NNOPT__OP uint32_t V(ixor3)(uint32_t a, uint32_t b, uint32_t c) { return a ^ b ^ c; }
 NNOPT__OP uint32_t V(iand)(uint32_t a, uint32_t b) { return a & b; }
 NNOPT__OP uint32_t V(ior)(uint32_t a, uint32_t b) { return a | b; }
 NNOPT__OP uint32_t V(isrl)(uint32_t a, int n) { return a >> n; }
@@ -5871,6 +5872,7 @@ NNOPT__OP __m256i V(iset1)(uint32_t x) { return _mm256_set1_epi32((int)x); }
 NNOPT__OP __m256i V(iota)(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 NNOPT__OP __m256i V(iadd)(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
 NNOPT__OP __m256i V(ixor)(__m256i a, __m256i b) { return _mm256_xor_si256(a, b); }
+NNOPT__OP __m256i V(ixor3)(__m256i a, __m256i b, __m256i c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
 NNOPT__OP __m256i V(iand)(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
 NNOPT__OP __m256i V(ior)(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
 NNOPT__OP __m256i V(isrl)(__m256i a, int n) { return _mm256_srli_epi32(a, n); }
@@ -5905,6 +5907,7 @@ NNOPT__OP __m512i V(iota)(void)
 { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 NNOPT__OP __m512i V(iadd)(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
 NNOPT__OP __m512i V(ixor)(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
+NNOPT__OP __m512i V(ixor3)(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
 NNOPT__OP __m512i V(iand)(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
 NNOPT__OP __m512i V(ior)(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
 NNOPT__OP __m512i V(isrl)(__m512i a, int n) { return _mm512_maskz_srli_epi32(0xFFFF, a, (unsigned)n); }
@@ -5943,9 +5946,9 @@ NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stre
     for (round = 0; round < 10; round++) {
         V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
         if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
-        c0 = V(ixor)(V(ixor)(hi1, c1), V(iset1)(k0));
+        c0 = V(ixor3)(hi1, c1, V(iset1)(k0));
         c1 = lo1;
-        c2 = V(ixor)(V(ixor)(hi0, c3), V(iset1)(k1));
+        c2 = V(ixor3)(hi0, c3, V(iset1)(k1));
         c3 = lo0;
     }
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
