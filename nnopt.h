@@ -23,7 +23,10 @@
      Contents: optimizers (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam,
      Rprop, ASGD, Lion, AdaBelief, Yogi, LAMB, LARS) with parameter groups, checkpoints,
      clipping, SWA/EMA averaging and Lookahead; learning-rate schedules (torch.optim.
-     lr_scheduler); counter-based random numbers (Philox4x32-10). Reference: docs/api.md.
+     lr_scheduler); counter-based random numbers (Philox4x32-10); L1/L2/elastic-net penalties,
+     proximal steps and max-norm; dropout (inverted, classic, channel, alpha) and DropConnect;
+     batch normalization (NC, NCHW, NHWC, fused ReLU); image augmentation (uint8 HWC and float
+     CHW ops, seeded pipelines, mixup and cutmix). Reference: docs/api.md.
 
      Optimizers follow torch.optim (PyTorch 2.x defaults). Per-step scalar coefficients are
      computed in double and rounded once to float; each element's update is a fixed sequence of
@@ -44,7 +47,7 @@
      NNOPT_NO_SCHED          remove the learning-rate schedule section
      NNOPT_NO_REG, NNOPT_NO_DROPOUT, NNOPT_NO_BATCHNORM, NNOPT_NO_AUGMENT
                              remove the regularization, dropout, batch-norm and augmentation
-                             sections (accepted now; those sections are not in this version yet)
+                             sections (the random numbers stay: dropout and augmentation use them)
      NNOPT_SELF "path/nnopt.h"
                              how the header re-includes itself to compile its kernels once per
                              instruction set; only needed on a compiler without __FILE_NAME__
