@@ -5411,24 +5411,14 @@ NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 
 /* ---- Shared kernels --------------------------------------------------------------- */
 
-/* Masked-off tail lanes load as 0, which is finite. */
-NNOPT__OP void V(all_finite_block)(nnopt__finite_args *a, size_t i, size_t k)
-{
-    V(vec) x = V(loadn)(a->x + i, k);
-    a->ok &= V(all)(V(lt)(V(abs)(x), V(set1)(INFINITY)));
-}
-NNOPT__KERNEL(all_finite, nnopt__finite_args)
-
-/* ---- Optimizer kernels ------------------------------------------------------------ */
-#ifndef NNOPT_NO_OPTIM
-
-/* NNOPT__REDUCING_KERNEL(name): like NNOPT__KERNEL over nnopt__optim_args, for blocks that
-   also accumulate two sums. Elements go through in blocks of 16; within one, `part` numbers
-   the vectors (0..16/W-1), so element o of a block always lands in double lane o. */
-#define NNOPT__REDUCING_KERNEL(name)                                                       \
-    NNOPT__PRIVATE NNOPT__TARGET void V(name)(nnopt__optim_args *args)                     \
+/* NNOPT__REDUCING_KERNEL(name, args_type): like NNOPT__KERNEL, for blocks that also add into
+   two 16-lane double sums (args->sum[0], args->sum[1]). Elements go through in blocks of 16;
+   within one, `part` numbers the vectors (0..16/W-1), so element o of a block always lands in
+   double lane o, on every path. */
+#define NNOPT__REDUCING_KERNEL(name, args_type)                                            \
+    NNOPT__PRIVATE NNOPT__TARGET void V(name)(args_type *args)                             \
     {                                                                                      \
-        nnopt__optim_args a = *args;                                                       \
+        args_type a = *args;                                                               \
         V(dacc) s0, s1;                                                                    \
         size_t i = 0, part;                                                                \
         V(dacc_zero)(&s0); V(dacc_zero)(&s1);                                              \
@@ -5443,12 +5433,25 @@ NNOPT__KERNEL(all_finite, nnopt__finite_args)
         V(dacc_store)(&s1, args->sum[1]);                                                  \
     }
 
-/* sign(x): 1, -1 or 0 (and 0 for NaN). */
+/* sign(x): 1, -1 or 0 (and 0 for NaN: torch's gradient of |x| at 0 too). */
 NNOPT__OP V(vec) V(sign)(V(vec) x)
 {
     V(vec) zero = V(set1)(0.0f);
     return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
 }
+
+
+/* Masked-off tail lanes load as 0, which is finite. */
+NNOPT__OP void V(all_finite_block)(nnopt__finite_args *a, size_t i, size_t k)
+{
+    V(vec) x = V(loadn)(a->x + i, k);
+    a->ok &= V(all)(V(lt)(V(abs)(x), V(set1)(INFINITY)));
+}
+NNOPT__KERNEL(all_finite, nnopt__finite_args)
+
+/* ---- Optimizer kernels ------------------------------------------------------------ */
+#ifndef NNOPT_NO_OPTIM
+
 
 /* What every optimizer does to the gradient first: negate it to maximize, add coupled weight
    decay wd*p, or shrink p by the decoupled factor. */
@@ -5738,7 +5741,7 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, u, part);
 }
-NNOPT__REDUCING_KERNEL(lamb_moments)
+NNOPT__REDUCING_KERNEL(lamb_moments, nnopt__optim_args)
 NNOPT__OP void V(lamb_apply_block)(nnopt__optim_args *a, size_t i, size_t k)
 {
     V(vec) p = NNOPT__LOAD(a->param);
@@ -5763,7 +5766,7 @@ NNOPT__OP void V(lars_norms_block)(nnopt__optim_args *a, size_t i, size_t k, siz
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, V(lars_update)(a, p, NNOPT__LOAD(a->grad)), part);
 }
-NNOPT__REDUCING_KERNEL(lars_norms)
+NNOPT__REDUCING_KERNEL(lars_norms, nnopt__optim_args)
 NNOPT__OP void V(lars_apply_block)(nnopt__optim_args *a, size_t i, size_t k)
 {
     V(vec) p = NNOPT__LOAD(a->param);
@@ -5789,7 +5792,7 @@ NNOPT__OP void V(grad_sums_block)(nnopt__optim_args *a, size_t i, size_t k, size
     V(dacc_add_sq)(sq, g, part);
     if (a->k.clip.absolute) V(dacc_add)(ab, V(abs)(g), part);
 }
-NNOPT__REDUCING_KERNEL(grad_sums)
+NNOPT__REDUCING_KERNEL(grad_sums, nnopt__optim_args)
 NNOPT__OP void V(grad_max_abs_block)(nnopt__optim_args *a, size_t i, size_t k, size_t part,
                                      V(dacc) *mx, V(dacc) *unused)
 {
@@ -5797,7 +5800,7 @@ NNOPT__OP void V(grad_max_abs_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_max)(mx, V(abs)(NNOPT__LOAD(a->grad)), part);
 }
-NNOPT__REDUCING_KERNEL(grad_max_abs)
+NNOPT__REDUCING_KERNEL(grad_max_abs, nnopt__optim_args)
 NNOPT__OP void V(grad_scale_block)(nnopt__optim_args *a, size_t i, size_t k)
 {
     NNOPT__STORE(a->param, V(mul)(NNOPT__LOAD(a->param), V(set1)(a->k.clip.scale)));
@@ -5841,7 +5844,6 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 #undef NNOPT__LOAD
 #undef NNOPT__STORE
-#undef NNOPT__REDUCING_KERNEL
 #endif /* NNOPT_NO_OPTIM */
 
 /* ---- Random-number kernels -------------------------------------------------------- */
@@ -6074,32 +6076,6 @@ NNOPT__PRIVATE NNOPT__TARGET void V(random_run)(const nnopt__random_args *a, voi
 #define NNOPT__RLOAD(ptr)      V(loadn)((ptr) + i, k)
 #define NNOPT__RSTORE(ptr, v)  V(storen)((ptr) + i, (v), k)
 
-/* NNOPT__REG_REDUCING_KERNEL(name): NNOPT__KERNEL for blocks that also add into two 16-lane
-   double sums; element o of every 16-element block lands in lane o on every path. */
-#define NNOPT__REG_REDUCING_KERNEL(name)                                                   \
-    NNOPT__PRIVATE NNOPT__TARGET void V(name)(nnopt__reg_args *args)                       \
-    {                                                                                      \
-        nnopt__reg_args a = *args;                                                         \
-        V(dacc) s0, s1;                                                                    \
-        size_t i = 0, part;                                                                \
-        V(dacc_zero)(&s0); V(dacc_zero)(&s1);                                              \
-        for (; i + 16 <= a.n; i += 16)                                                     \
-            for (part = 0; part < 16 / NNOPT__W; part++)                                   \
-                V(name##_block)(&a, i + part * NNOPT__W, NNOPT__W, part, &s0, &s1);        \
-        for (part = 0; i + part * NNOPT__W < a.n; part++) {                                \
-            size_t at = i + part * NNOPT__W;                                               \
-            V(name##_block)(&a, at, a.n - at < NNOPT__W ? a.n - at : NNOPT__W, part, &s0, &s1); \
-        }                                                                                  \
-        V(dacc_store)(&s0, args->sum[0]);                                                  \
-        V(dacc_store)(&s1, args->sum[1]);                                                  \
-    }
-
-/* sign(x): 1, -1 or 0 (0 for NaN too: torch's gradient of |x| at 0). */
-NNOPT__OP V(vec) V(reg_sign)(V(vec) x)
-{
-    V(vec) zero = V(set1)(0.0f);
-    return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
-}
 
 /* Penalties: g = (g + l1 sign(w)) + l2 w, two fused multiply-adds (l1 sign(w) is exact);
    sums of |w| (s0) and w^2 (s1) for the value. Masked-off tail lanes load as 0 and add 0. */
@@ -6111,7 +6087,7 @@ NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t p
     if (a->g) {
         V(vec) g = NNOPT__RLOAD(a->g);
         V(prefetch)(a->g + i, NNOPT__READ_AHEAD);
-        if (a->l1 != 0.0f) g = V(fma)(V(reg_sign)(w), V(set1)(a->l1), g);
+        if (a->l1 != 0.0f) g = V(fma)(V(sign)(w), V(set1)(a->l1), g);
         if (a->l2 != 0.0f) g = V(fma)(w, V(set1)(a->l2), g);
         NNOPT__RSTORE(a->g, g);
     }
@@ -6120,7 +6096,7 @@ NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t p
         V(dacc_add_sq)(s_sq, w, part);
     }
 }
-NNOPT__REG_REDUCING_KERNEL(penalty)
+NNOPT__REDUCING_KERNEL(penalty, nnopt__reg_args)
 
 /* Proximal step: v = w - lr g (one fma; skipped without a gradient), then
    t = |v| - threshold; w = t <= 0 ? +0 : sign(v) t, divided by denom = 1 + lr l2 unless 1.
@@ -6144,14 +6120,13 @@ NNOPT__OP void V(sum_squares_block)(nnopt__reg_args *a, size_t i, size_t k, size
     V(prefetch)(a->w + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(s_sq, NNOPT__RLOAD(a->w), part);
 }
-NNOPT__REG_REDUCING_KERNEL(sum_squares)
+NNOPT__REDUCING_KERNEL(sum_squares, nnopt__reg_args)
 NNOPT__OP void V(reg_scale_block)(nnopt__reg_args *a, size_t i, size_t k)
 {
     NNOPT__RSTORE(a->w, V(mul)(NNOPT__RLOAD(a->w), V(set1)(a->scale)));
 }
 NNOPT__KERNEL(reg_scale, nnopt__reg_args)
 
-#undef NNOPT__REG_REDUCING_KERNEL
 #undef NNOPT__RLOAD
 #undef NNOPT__RSTORE
 #endif /* NNOPT_NO_REG */
@@ -6728,6 +6703,7 @@ NNOPT__KERNEL(aug_normalize, nnopt__aug_norm_args)
 
 
 #undef NNOPT__KERNEL
+#undef NNOPT__REDUCING_KERNEL
 #undef NNOPT__READ_AHEAD
 #undef NNOPT__OP
 #undef NNOPT__TARGET
