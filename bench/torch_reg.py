@@ -4,22 +4,11 @@ existing gradient, written the way a torch user would without autograd
 (grad.add_(w.sign(), alpha=l1).add_(w, alpha=l2); the value from two reductions).
 measure(only) returns {kernel: {size_label: elements_per_second}} under the benchmark names
 of bench/bench_reg.c."""
-import time
-
 import torch
 
+from torchrate import rate
+
 SIZES = {"4K": 4096, "64K": 65536, "1M": 1 << 20, "16M": 1 << 24}
-
-
-def _rate(fn, n, min_time):
-    fn()                                            # warm up (allocations, first-touch)
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time and calls >= 3:
-            return n * calls / elapsed
 
 
 def measure(only=None):
@@ -34,7 +23,7 @@ def measure(only=None):
                 def step():
                     g.add_(w.sign(), alpha=1e-7).add_(w, alpha=1e-7)
                     return 1e-7 * w.abs().sum() + 0.5e-7 * w.dot(w)
-                out["penalty"][label] = _rate(step, n, 0.3 if n < (1 << 24) else 1.0)
+                out["penalty"][label] = rate(step, n, 0.3 if n < (1 << 24) else 1.0)
                 print("torch %-16s %4s %.3f G elem/s" % ("penalty", label, out["penalty"][label] / 1e9), flush=True)
     return out
 
