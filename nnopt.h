@@ -766,8 +766,11 @@ NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind);
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
                                                nnopt_image_format format, int width, int height,
                                                int channels);
-/* count images in (back to back, the input format and size) to out (the output format and
-   size); records (may be NULL) gets what each sample drew. */
+/* in holds count images back to back (each of the pipeline's input format and size; a
+   pipeline serves one input size: images of another size need their own pipeline), out
+   receives count output images; sample k draws from Philox stream first_index + k, so several
+   augmentations of one image are calls with count 1 and successive first_index. records (may
+   be NULL) gets what each sample drew. */
 NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
                                        size_t count, uint64_t seed, uint64_t first_index,
                                        nnopt_aug_record *records);
