@@ -377,8 +377,8 @@ NNOPT_API float    nnopt_random_normal_at(uint64_t seed, uint64_t stream, uint64
 NNOPT_API nnopt_status nnopt_random_u32(const nnopt_rng *rng, uint32_t *out, size_t n);
 NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, size_t n);
 NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
-                                           float mean, float std);
-NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, float p);
+                                           double mean, double std);   /* fmaf(std, z, mean), both rounded to float */
+NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, double p);
 
 
 
@@ -907,7 +907,8 @@ typedef struct nnopt__random_args {
     uint32_t key[2];
     uint64_t stream;
     int kind;
-    float mean, std, p;       /* normal: mean + std * z; Bernoulli: uniform < p */
+    float mean, std;          /* normal: mean + std * z */
+    uint32_t threshold;       /* Bernoulli: uniform < p  <=>  (word >> 8) < ceil(p 2^24) */
 } nnopt__random_args;
 #define NNOPT__PHILOX_M0 0xD2511F53u
 #define NNOPT__PHILOX_M1 0xCD9E8D57u
@@ -2770,24 +2771,25 @@ NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, si
 }
 
 NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
-                                           float mean, float std)
+                                           double mean, double std)
 {
     nnopt__random_args a;
-    if (!nnopt__finite(mean) || !nnopt__finite(std) || std < 0) return NNOPT_ERR_INVALID;
+    if (!nnopt__finite(mean) || !nnopt__finite(std) || std < 0 || fabs(mean) > FLT_MAX || std > FLT_MAX)
+        return NNOPT_ERR_INVALID;
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_NORMAL;
-    a.mean = mean;
-    a.std = std;
+    a.mean = (float)mean;
+    a.std = (float)std;
     return nnopt__random(rng, out, n, sizeof *out, &a);
 }
 
-NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, float p)
+NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, double p)
 {
     nnopt__random_args a;
-    if (!(p >= 0.0f && p <= 1.0f)) return NNOPT_ERR_INVALID;
+    if (!(p >= 0.0 && p <= 1.0)) return NNOPT_ERR_INVALID;
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_BERNOULLI;
-    a.p = p;
+    a.threshold = (uint32_t)ceil(p * 16777216.0);   /* p 2^24 is exact in double */
     return nnopt__random(rng, out, n, sizeof *out, &a);
 }
 
@@ -5873,6 +5875,7 @@ NNOPT__OP uint32_t V(ftoi)(float a) { return (uint32_t)(int32_t)a; }   /* trunca
 NNOPT__OP float    V(asfloat)(uint32_t a) { float f; memcpy(&f, &a, sizeof f); return f; }
 NNOPT__OP uint32_t V(asint)(float a) { uint32_t u; memcpy(&u, &a, sizeof u); return u; }
 NNOPT__OP void     V(store_flags)(uint8_t *p, int m) { *p = (uint8_t)(m != 0); }
+NNOPT__OP int      V(uniform_below)(uint32_t w, uint32_t threshold) { return (w >> 8) < threshold; }
 
 #elif defined(NNOPT__ISA_AVX2)
 typedef __m256i V(ivec);
@@ -5901,6 +5904,9 @@ NNOPT__OP __m256  V(itof)(__m256i a) { return _mm256_cvtepi32_ps(a); }
 NNOPT__OP __m256i V(ftoi)(__m256 a) { return _mm256_cvttps_epi32(a); }
 NNOPT__OP __m256  V(asfloat)(__m256i a) { return _mm256_castsi256_ps(a); }
 NNOPT__OP __m256i V(asint)(__m256 a) { return _mm256_castps_si256(a); }
+/* (w >> 8) < threshold; both below 2^25, so the signed compare is exact */
+NNOPT__OP __m256  V(uniform_below)(__m256i w, uint32_t threshold)
+{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)threshold), _mm256_srli_epi32(w, 8))); }
 NNOPT__OP void    V(store_flags)(uint8_t *p, __m256 m)   /* 8 lanes -> 8 bytes of 0 or 1 */
 {
     __m256i one = _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1));
@@ -5936,6 +5942,8 @@ NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a
 NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
 NNOPT__OP __m512  V(asfloat)(__m512i a) { return _mm512_castsi512_ps(a); }
 NNOPT__OP __m512i V(asint)(__m512 a) { return _mm512_castps_si512(a); }
+NNOPT__OP __mmask16 V(uniform_below)(__m512i w, uint32_t threshold)
+{ return _mm512_cmplt_epu32_mask(V(isrl)(w, 8), _mm512_set1_epi32((int)threshold)); }
 NNOPT__OP void    V(store_flags)(uint8_t *p, __mmask16 m)
 { _mm_storeu_si128((__m128i *)p, _mm_maskz_mov_epi8(m, _mm_set1_epi8(1))); }
 #endif
@@ -6039,7 +6047,7 @@ NNOPT__OP void V(random_fill_super)(const nnopt__random_args *a, uint64_t super,
         } else if (a->kind == NNOPT__RANDOM_UNIFORM) {
             for (j = 0; j < 4; j++) V(storen)((float *)dst + 16 * j + h, V(u01)(w[j]), NNOPT__W);
         } else if (a->kind == NNOPT__RANDOM_BERNOULLI) {
-            for (j = 0; j < 4; j++) V(store_flags)((uint8_t *)dst + 16 * j + h, V(lt)(V(u01)(w[j]), V(set1)(a->p)));
+            for (j = 0; j < 4; j++) V(store_flags)((uint8_t *)dst + 16 * j + h, V(uniform_below)(w[j], a->threshold));
         } else {
             V(vec) std = V(set1)(a->std), mean = V(set1)(a->mean), c, s;
             for (j = 0; j < 4; j += 2) {
