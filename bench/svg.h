@@ -15,6 +15,7 @@ typedef struct svg_plot {
     double left, top, right, bottom;  /* plot box in canvas pixels */
     double x0, x1, y0, y1;            /* data range of the box */
     int xlog, ylog;                   /* log10 axes */
+    int thin_x;                       /* series: at most one point per pixel column (noisy curves) */
 } svg_plot;
 
 /* A palette of distinguishable colours (index modulo its length). */
@@ -89,15 +90,24 @@ static inline void svg_axes(const svg_plot *p, const char *title, const char *xn
         snprintf(label, sizeof label, "%.3g", p->y0); svg_text(p->f, p->left - 5, p->bottom, "end", NULL, label);
         snprintf(label, sizeof label, "%.3g", p->y1); svg_text(p->f, p->left - 5, p->top + 8, "end", NULL, label);
     }
-    snprintf(label, sizeof label, "%.3g", p->x0); svg_text(p->f, p->left, p->bottom + 12, "middle", NULL, label);
-    snprintf(label, sizeof label, "%.3g", p->x1); svg_text(p->f, p->right, p->bottom + 12, "middle", NULL, label);
+    if (p->xlog) {
+        for (d = ceil(log10(p->x0) - 1e-9); d <= log10(p->x1) + 1e-9; d += 1) {
+            double x = svg_px(p, pow(10, d));
+            svg_line(p->f, x, p->bottom, x, p->bottom + 3, "#888");
+            snprintf(label, sizeof label, "1e%d", (int)d);
+            svg_text(p->f, x, p->bottom + 12, "middle", NULL, label);
+        }
+    } else {
+        snprintf(label, sizeof label, "%.3g", p->x0); svg_text(p->f, p->left, p->bottom + 12, "middle", NULL, label);
+        snprintf(label, sizeof label, "%.3g", p->x1); svg_text(p->f, p->right, p->bottom + 12, "middle", NULL, label);
+    }
     if (xname) svg_text(p->f, (p->left + p->right) / 2, p->bottom + 24, "middle", NULL, xname);
     if (yname) svg_text(p->f, p->left - 5, p->top - 6, "end", NULL, yname);
     if (title) svg_text(p->f, p->left, p->top - 6, NULL, NULL, title);
 }
 
 /* A polyline through (x[i], y[i]) in plot coordinates, skipping points that move less than
-   half a pixel (keeps long runs small) and stopping at the first non-finite or non-plottable
+   half a pixel, or with thin_x less than a pixel to the right (keeps long runs small) and stopping at the first non-finite or non-plottable
    point; points outside the box are clamped to its edge so a divergent run shows its exit. */
 static inline void svg_series(const svg_plot *p, const double *x, const double *y, size_t n,
                               const char *stroke, double width, const char *dash)
@@ -111,7 +121,7 @@ static inline void svg_series(const svg_plot *p, const double *x, const double *
         px = svg_px(p, x[i]); py = svg_py(p, y[i]);
         px = px < p->left ? p->left : px > p->right ? p->right : px;
         py = py < p->top ? p->top : py > p->bottom ? p->bottom : py;
-        if (started && fabs(px - lx) < 0.5 && fabs(py - ly) < 0.5 && i + 1 < n) continue;
+        if (started && i + 1 < n && (p->thin_x ? px - lx < 1 : fabs(px - lx) < 0.5 && fabs(py - ly) < 0.5)) continue;
         if (!started) {
             fprintf(p->f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"", stroke, width);
             if (dash) fprintf(p->f, " stroke-dasharray=\"%s\"", dash);

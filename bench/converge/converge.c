@@ -71,6 +71,14 @@ static const char *fmt_loss(char *buf, const cv_result *r)
     return buf;
 }
 
+static const char *fmt_tail(char *buf, const cv_result *r)
+{
+    if (r->diverged) strcpy(buf, "diverged");
+    else if (r->tail_loss != r->tail_loss) strcpy(buf, "(stopped)");
+    else sprintf(buf, "%.3g", r->tail_loss);
+    return buf;
+}
+
 static void claim(int asserted, int ok, const char *text)
 {
     out("- **%s** %s\n", asserted ? (ok ? "Holds (asserted)." : "FAILS (asserted).") : (ok ? "Holds." : "Does not hold here."), text);
@@ -86,6 +94,7 @@ typedef struct suite_problem {
     const double *grid; int ngrid;
     int figure;                 /* contour figure with trajectories */
     double box[4];              /* x0 x1 y0 y1 */
+    double minimum[2];          /* marked on the figure */
     double fcurve_min;          /* loss-curve floor for the log plot */
     /* results per optimizer: [0] default det, [1] default sto, [2] best det, [3] best sto */
     cv_result res[NOPT][4];
@@ -107,6 +116,15 @@ static int better(const cv_result *a, const cv_result *b)
     return a->final_loss < b->final_loss;
 }
 
+/* Stochastic runs: the first step under the target is partly luck, so the lower mean loss over
+   the last tenth of the budget wins. */
+static int better_noisy(const cv_result *a, const cv_result *b)
+{
+    if (a->diverged != b->diverged) return !a->diverged;
+    if (a->diverged) return 0;
+    return a->tail_loss < b->tail_loss;
+}
+
 static void run_problem(suite_problem *sp)
 {
     int o, v, i;
@@ -124,7 +142,7 @@ static void run_problem(suite_problem *sp)
                 c1 = cpu_now();
                 r = cv_run(&sp->pb, &h, sp->budget, v, SEED, NULL, 0, NULL);
                 c1 = cpu_now() - c1;
-                if (sp->best_lr[o][v] < 0 || better(&r, &sp->res[o][2 + v])) {
+                if (sp->best_lr[o][v] < 0 || (v ? better_noisy(&r, &sp->res[o][3]) : better(&r, &sp->res[o][2]))) {
                     sp->res[o][2 + v] = r;
                     sp->best_lr[o][v] = sp->grid[i];
                     sp->cpu[o][2 + v] = c1;
@@ -144,7 +162,7 @@ static void table(const suite_problem *sp)
     int o;
     char a[32], b[32], c[32], d[32], e[32], f[32], g[32], hh[32];
     out("\n### %s\n\n%s\n\n", sp->title, sp->note);
-    out("| optimizer | default lr | steps | final | best lr | steps | final | stoch.: steps | final | best lr | steps | final |\n");
+    out("| optimizer | default lr | steps | final | best lr | steps | final | stoch.: steps | mean final | best lr | steps | mean final |\n");
     out("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (o = 0; o < NOPT; o++) {
         nnopt_hparams h = roster_hparams(o, 0);
@@ -152,8 +170,8 @@ static void table(const suite_problem *sp)
         out("| %s | %g | %s | %s | %g | %s | %s | %s | %s | %g | %s | %s |\n", roster[o].name, h.lr,
             fmt_steps(a, r[0].steps, r[0].diverged), fmt_loss(b, &r[0]),
             sp->best_lr[o][0], fmt_steps(c, r[2].steps, r[2].diverged), fmt_loss(d, &r[2]),
-            fmt_steps(e, r[1].steps, r[1].diverged), fmt_loss(f, &r[1]),
-            sp->best_lr[o][1], fmt_steps(g, r[3].steps, r[3].diverged), fmt_loss(hh, &r[3]));
+            fmt_steps(e, r[1].steps, r[1].diverged), sp->pb.stop_at_target ? fmt_loss(f, &r[1]) : fmt_tail(f, &r[1]),
+            sp->best_lr[o][1], fmt_steps(g, r[3].steps, r[3].diverged), sp->pb.stop_at_target ? fmt_loss(hh, &r[3]) : fmt_tail(hh, &r[3]));
     }
 }
 
@@ -169,7 +187,7 @@ static void figure_path(char *path, size_t size, const char *name)
 static const char *roster_names[NOPT];
 
 /* Contours of a 2-D problem and every optimizer's path at its best deterministic lr. */
-static void contour_figure(const suite_problem *sp, const char *file, long steps)
+static void contour_figure(const suite_problem *sp, const char *file, long steps, int default_lr)
 {
     enum { G = 97 };
     static double fgrid[G * G], xs[200001], ys[200001];
@@ -202,24 +220,26 @@ static void contour_figure(const suite_problem *sp, const char *file, long steps
         for (i = 0; i < 14; i++) levels[nl++] = pow(10, a + (b - a) * (i + 0.5) / 14);
     }
     svg_contours(&p, fgrid, G, G, levels, nl, "#c8c8c8");
-    snprintf(title, sizeof title, "%s: first %ld steps, best lr of the grid", sp->title, steps);
+    snprintf(title, sizeof title, "%s: first %ld steps, %s lr", sp->title, steps, default_lr ? "default" : "best grid");
     svg_axes(&p, title, "x", "y");
     memset(&tr, 0, sizeof tr);
     tr.path = trace_path;
     for (o = 0; o < NOPT; o++) {
-        nnopt_hparams h = roster_hparams(o, sp->best_lr[o][0]);
+        nnopt_hparams h = roster_hparams(o, default_lr ? 0 : sp->best_lr[o][0]);
         long t;
         cv_run(&sp->pb, &h, steps, 0, SEED, NULL, 0, &tr);
         for (t = 0; t <= steps; t++) { xs[t] = trace_path[2 * t]; ys[t] = trace_path[2 * t + 1]; }
         svg_series(&p, xs, ys, (size_t)steps + 1, svg_color(o), 1.2, NULL);
     }
     svg_marker(&p, sp->pb.start[0], sp->pb.start[1], "black", 3);
+    fprintf(p.f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\"black\"/>\n",
+            svg_px(&p, sp->minimum[0]), svg_py(&p, sp->minimum[1]));
     svg_legend(p.f, 410, 30, NOPT, 140, roster_names, NOPT);
     svg_end(p.f);
     free(trace_path);
 }
 
-/* Loss minus the minimum against step (log scale), every optimizer at its best lr. */
+/* Loss minus the minimum against step (both log scales), every optimizer at its best lr. */
 static void loss_figure(const suite_problem *sp, const char *file, int stochastic)
 {
     long n = sp->budget / sp->pb.eval_every + 1, t;
@@ -233,8 +253,8 @@ static void loss_figure(const suite_problem *sp, const char *file, int stochasti
     figure_path(path, sizeof path, file);
     memset(&p, 0, sizeof p);
     p.width = 560; p.height = 300; p.left = 46; p.top = 22; p.right = 400; p.bottom = 270;
-    p.ylog = 1;
-    p.x0 = 0; p.x1 = (double)sp->budget;
+    p.xlog = 1; p.ylog = 1; p.thin_x = 1;
+    p.x0 = sp->pb.eval_every; p.x1 = (double)sp->budget;
     memset(&tr, 0, sizeof tr);
     tr.loss = loss;
     for (o = 0; o < NOPT; o++) {   /* the top of the scale: the start value */
@@ -254,10 +274,10 @@ static void loss_figure(const suite_problem *sp, const char *file, int stochasti
         cv_run(&sp->pb, &h, sp->budget, stochastic, SEED, NULL, 0, &tr);
         for (t = 0; t < n; t++) {
             double v = loss[t] - sp->pb.fstar;
-            xs[t] = (double)t * sp->pb.eval_every;
+            xs[t] = t ? (double)t * sp->pb.eval_every : NAN;   /* step 0 is off the log axis */
             ys[t] = v != v ? NAN : v < p.y0 ? p.y0 : v;   /* below the floor: drawn on it */
         }
-        svg_series(&p, xs, ys, (size_t)n, svg_color(o), 1.2, NULL);
+        svg_series(&p, xs + 1, ys + 1, (size_t)n - 1, svg_color(o), 1, NULL);
     }
     svg_legend(p.f, 410, 30, NOPT, 140, roster_names, NOPT);
     svg_end(p.f);
@@ -299,9 +319,11 @@ int main(int argc, char **argv)
     P2(CV_ROSENBROCK, "rosenbrock", "Rosenbrock from (-1.2, 1)", -1.2, 1, 0, 1e-6, 20000,
        "f = 100(y - x²)² + (1 - x)², minimum 0 at (1, 1); target f ≤ 1e-6; 20000 steps.");
     sp[np - 1].figure = 1; sp[np - 1].box[0] = -2; sp[np - 1].box[1] = 2; sp[np - 1].box[2] = -1; sp[np - 1].box[3] = 3;
+    sp[np - 1].minimum[0] = 1; sp[np - 1].minimum[1] = 1;
     P2(CV_BEALE, "beale_1_1.5", "Beale from (1, 1.5)", 1, 1.5, 0, 1e-6, 20000,
        "f = (1.5 - x + xy)² + (2.25 - x + xy²)² + (2.625 - x + xy³)², minimum 0 at (3, 0.5); target f ≤ 1e-6; 20000 steps.");
     sp[np - 1].figure = 1; sp[np - 1].box[0] = -1; sp[np - 1].box[1] = 4.5; sp[np - 1].box[2] = -1.5; sp[np - 1].box[3] = 2.5;
+    sp[np - 1].minimum[0] = 3; sp[np - 1].minimum[1] = 0.5;
     P2(CV_BEALE, "beale_2.8_0.35", "Beale from (2.8, 0.35)", 2.8, 0.35, 0, 1e-6, 20000,
        "As above from ensmallen's start (2.8, 0.35).");
     P2(CV_SADDLE, "saddle", "Saddle x² - y² from (1, 1e-3)", 1, 1e-3, 0, -1, 5000,
@@ -386,8 +408,10 @@ int main(int argc, char **argv)
     out("## Protocol\n\n");
     out("- **Optimizers**: the 16 kinds with `nnopt_defaults()` (torch's defaults), plus SGD with momentum 0.9 "
         "and with Nesterov momentum 0.9: %d rows.\n", NOPT);
-    out("- **Runs**: each optimizer with its default lr, and with every lr of a grid, keeping the best: the "
-        "fewest steps to the target, or, if no lr reaches it, the lowest final loss (diverged runs never win). "
+    out("- **Runs**: each optimizer with its default lr, and with every lr of a grid, keeping the best: "
+        "deterministic, the fewest steps to the target, or, if no lr reaches it, the lowest final loss; "
+        "stochastic, the lowest mean loss over the last tenth of the budget (a noisy run's first step under "
+        "the target is partly luck); diverged runs never win. "
         "Grid for the 2-D problems and the quadratics: 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3; "
         "for the data problems 1e-3, 1e-2, 0.1, 1. The budget (steps) is given per problem.\n");
     out("- **Variants**: deterministic (exact gradients) and stochastic: the 2-D problems add N(0, 0.1²) noise "
@@ -396,8 +420,10 @@ int main(int argc, char **argv)
     out("- **Seeds**: all data and noise come from one counter-based generator (`cv_uniform`/`cv_normal` in "
         "`bench/converge/problems.h`, splitmix64 of (seed, stream, index)) with seed %u; number i of stream s "
         "is the same in every run.\n", (unsigned)SEED);
-    out("- **Reported**: steps to reach the target (\"—\" never, \"div.\" diverged: a non-finite loss or one "
-        "10⁶ times the start) and the loss after the budget. Losses are evaluated in double from the float "
+    out("- **Reported**: steps to reach the target (the first evaluated step at or under it; \"—\" never, "
+        "\"div.\" diverged: a non-finite loss or one 10⁶ times the start) and the loss after the budget; for the "
+        "stochastic variant the mean loss over the last tenth of the budget, the level its noise lets it hold "
+        "(the saddle, whose runs stop on escaping, shows f at the end). Losses are evaluated in double from the float "
         "parameters. CPU times per cell are in `build/converge/times.txt`.\n");
 
     out("\n## Claims, measured\n\n");
@@ -549,39 +575,51 @@ int main(int argc, char **argv)
     }
     /* ---- claims 6 and 8: the spiral MLP ---- */
     {
-        cv_problem mlp[3];
-        static const char *names[3] = {"no regularization", "L2 1e-3", "dropout 0.3 (hidden units)"};
-        double tr_loss[3], va_loss[3], tr_acc[3], va_acc[3];
+        enum { NREG = 5 };
+        cv_problem mlp;
+        static const char *names[NREG] = {"no regularization", "L2 1e-3", "dropout 0.1", "dropout 0.3", "dropout 0.5"};
+        static const double l2s[NREG] = {0, 1e-3, 0, 0, 0}, drops[NREG] = {0, 0, 0.1, 0.3, 0.5};
+        double gap[NREG];
         float *params = (float *)malloc(sizeof(float) * 1000);
         cv_trace tr;
         nnopt_hparams h;
-        int k, ok;
+        int k;
         double acc_adam, acc_mom;
         memset(&tr, 0, sizeof tr);
         tr.final_params = params;
         out("\n### Regularization on the spiral MLP\n\nThe 2-layer network (100 hidden units) trained with Adam "
-            "(lr 0.01, full batch) for 8000 steps, long enough to overfit; the held-out set is a second draw of the "
-            "spiral's noise. Dropout is inverted dropout on the hidden units with masks from the suite's generator "
-            "(`cv_dropout_factor`); L2 is the loss's ½·λ·|W|² term.\n\n");
+            "(lr 0.01, full batch) for 4000 steps, long enough to overfit; the held-out set is 1000 points per class of "
+            "the same recipe with their own noise. L2 is the loss's ½·λ·(|W1|² + |W2|²) term; dropout is inverted "
+            "dropout on the hidden units with a new mask every step, drawn from the suite's generator "
+            "(`cv_dropout_factor`), and is off when the losses below are evaluated.\n\n");
         out("| model | train CE | held-out CE | gap | train acc. | held-out acc. |\n|---|---|---|---|---|---|\n");
-        for (k = 0; k < 3; k++) {
-            double c0 = cpu_now();
-            cv_problem_data(&mlp[k], CV_MLP, "mlp_reg", 100, k == 1 ? 1e-3 : 0, SEED);
-            mlp[k].dropout = k == 2 ? 0.3 : 0;
-            mlp[k].eval_every = 8000; mlp[k].target = -1;
+        for (k = 0; k < NREG; k++) {
+            double c0 = cpu_now(), tl, vl;
+            cv_problem_data(&mlp, CV_MLP, "mlp_reg", 100, l2s[k], SEED);
+            mlp.dropout = drops[k];
+            mlp.eval_every = 4000; mlp.target = -1;
             h = nnopt_defaults(NNOPT_ADAM); h.lr = 0.01;
-            cv_run(&mlp[k], &h, 8000, 0, SEED, NULL, 0, &tr);
-            tr_loss[k] = cv_data_loss(&mlp[k], params, 0); va_loss[k] = cv_data_loss(&mlp[k], params, 1);
-            tr_acc[k] = cv_accuracy(&mlp[k], params, 0); va_acc[k] = cv_accuracy(&mlp[k], params, 1);
-            out("| %s | %.4f | %.4f | %.4f | %.1f%% | %.1f%% |\n", names[k], tr_loss[k], va_loss[k], va_loss[k] - tr_loss[k],
-                100 * tr_acc[k], 100 * va_acc[k]);
-            fprintf(times, "%-24s %-14s %8.3f s CPU\n", "mlp_regularization", names[k], cpu_now() - c0);
+            cv_run(&mlp, &h, 4000, 0, SEED, NULL, 0, &tr);
+            tl = cv_data_loss(&mlp, params, 0); vl = cv_data_loss(&mlp, params, 1);
+            gap[k] = vl - tl;
+            out("| %s | %.4f | %.4f | %.4f | %.1f%% | %.1f%% |\n", names[k], tl, vl, gap[k],
+                100 * cv_accuracy(&mlp, params, 0), 100 * cv_accuracy(&mlp, params, 1));
+            fprintf(times, "%-18s %-18s %8.3f s CPU\n", "mlp_regularization", names[k], cpu_now() - c0);
             cpu_total += cpu_now() - c0;
+            cv_problem_free(&mlp);
         }
         out("\n");
-        ok = va_loss[1] - tr_loss[1] < 0.5 * (va_loss[0] - tr_loss[0]) && va_loss[2] - tr_loss[2] < 0.5 * (va_loss[0] - tr_loss[0]);
-        claim(1, ok, "L2 and dropout narrow the train/held-out gap of the cross-entropy (asserted: below half of the "
-                     "unregularized gap). On this small, low-noise problem the accuracy gap is within a few points for all three.");
+        claim(1, gap[1] < 0.5 * gap[0], "L2 narrows the train/held-out gap of the cross-entropy (asserted: below half of "
+                                        "the unregularized gap; it also raises the training loss, as a penalty must).");
+        {
+            char text[600];
+            int narrowed = (gap[2] < gap[0]) + (gap[3] < gap[0]) + (gap[4] < gap[0]);
+            snprintf(text, sizeof text, "Dropout narrows the gap: here it does for %d of the 3 rates (measured, not "
+                     "asserted). On this 2-D problem with 300 training points dropout of the hidden units is not a "
+                     "reliable regularizer: in trials with other seeds of the data (1, 2, 3) dropout 0.5 widened the "
+                     "gap in two of three, while L2 narrowed it every time.", narrowed);
+            claim(0, narrowed == 3, text);
+        }
 
         h = roster_hparams(3, 0.01);
         cv_run(&sp[11].pb, &h, 1000, 0, SEED, NULL, 0, &tr); acc_adam = cv_accuracy(&sp[11].pb, params, 0);
@@ -590,19 +628,21 @@ int main(int argc, char **argv)
         out("\n### Spiral MLP accuracy\n\nThe table's MLP (L2 1e-3), full batch, 1000 steps: Adam lr 0.01 reaches %.1f%% "
             "training accuracy, SGD+momentum lr 0.1 %.1f%%.\n\n", 100 * acc_adam, 100 * acc_mom);
         claim(1, acc_adam >= 0.98 && acc_mom >= 0.98, "The 2-layer MLP reaches at least 98% training accuracy with Adam and with SGD+momentum.");
-        for (k = 0; k < 3; k++) cv_problem_free(&mlp[k]);
         free(params);
     }
 
     /* ---- tables and figures ---- */
     out("\n## Results per problem\n\nColumns: the default lr's steps to the target and final loss; the best lr of the "
-        "grid with its steps and final loss; the same two for the stochastic variant.\n");
+        "grid with its steps and final loss; the same two for the stochastic variant, with the mean loss over the "
+        "last tenth of the budget. Figures: paths over contours of f (the start is the dot, the minimum the "
+        "circle), and f minus its minimum against the step on log scales (values under the floor are drawn on it).\n");
     for (i = 0; i < np; i++) {
         char name[96];
         table(&sp[i]);
         if (sp[i].figure) {
             snprintf(name, sizeof name, "paths_%s", sp[i].pb.name);
-            contour_figure(&sp[i], name, sp[i].pb.kind == CV_SADDLE ? 400 : 2000);
+            /* the saddle at the defaults: at the best lrs every method leaves in a few jumps */
+            contour_figure(&sp[i], name, 2000, sp[i].pb.kind == CV_SADDLE);
             out("\n![paths](figures/convergence_%s.svg)\n", name);
         }
         if (sp[i].pb.kind != CV_SADDLE) {

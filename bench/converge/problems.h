@@ -399,9 +399,10 @@ static inline double cv_model_loss(const cv_problem *pb, const cv_data *data, co
     return loss;
 }
 
-/* Sets up a data problem: kind CV_LOGISTIC (dim features, `count` training rows and as many
-   held out), CV_SOFTMAX or CV_MLP (spiral, 100 points per class for training and another
-   100 per class, other noise, held out). */
+/* Sets up a data problem: kind CV_LOGISTIC (10 features, 1000 training rows and as many
+   held out), CV_SOFTMAX or CV_MLP (spiral: 100 points per class for training; held out, 1000
+   points per class of the same recipe with their own noise, so the held-out loss measures the
+   model and not the draw of a small held-out set). */
 static inline int cv_problem_data(cv_problem *pb, cv_kind kind, const char *name, int hidden, double l2, uint64_t seed)
 {
     size_t n;
@@ -411,7 +412,7 @@ static inline int cv_problem_data(cv_problem *pb, cv_kind kind, const char *name
     if (kind == CV_LOGISTIC) {
         if (!cv_logistic_data(&pb->train, 1000, 10, seed, 20) || !cv_logistic_data(&pb->valid, 1000, 10, seed, 21)) return 0;
     } else {
-        if (!cv_spiral(&pb->train, 100, 0.2, seed, 30) || !cv_spiral(&pb->valid, 100, 0.2, seed, 31)) return 0;
+        if (!cv_spiral(&pb->train, 100, 0.2, seed, 30) || !cv_spiral(&pb->valid, 1000, 0.2, seed, 31)) return 0;
     }
     n = cv_model_size(pb);
     pb->n = n;
