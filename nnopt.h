@@ -23,7 +23,7 @@
      Contents: optimizers (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam,
      Rprop, ASGD, Lion, AdaBelief, Yogi, LAMB, LARS) with parameter groups, checkpoints,
      clipping, SWA/EMA averaging and Lookahead; learning-rate schedules (torch.optim.
-     lr_scheduler). Reference: docs/api.md.
+     lr_scheduler); counter-based random numbers (Philox4x32-10). Reference: docs/api.md.
 
      Optimizers follow torch.optim (PyTorch 2.x defaults). Per-step scalar coefficients are
      computed in double and rounded once to float; each element's update is a fixed sequence of
@@ -341,7 +341,40 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 #endif /* NNOPT_NO_SCHED */
 
 /* ---- Random numbers (Philox4x32-10) ---------------------------------------------- */
-/* RNG-API-SLOT */
+/* Counter-based random numbers (Philox4x32-10, Random123's definition). Word `index` of the
+   stream (seed, stream) is a pure function of the three numbers, so every path, chunking and
+   thread count gives the same bits and any element's randomness can be recomputed (a backward
+   pass regenerates a dropout mask instead of storing it). The layout (docs/api.md): key =
+   (seed lo32, seed hi32); counter = (block lo32, block hi32, stream lo32, stream hi32); word
+   `index` is word (index >> 4) & 3 of block (index >> 6) * 16 + (index & 15). Sixty-four
+   consecutive words thus come from 16 consecutive blocks, lane-major, which is what a 16-lane
+   vector of counters produces without shuffling. */
+typedef struct nnopt_rng {
+    uint64_t seed;     /* the key */
+    uint64_t stream;   /* independent streams per seed, e.g. one per layer or per sample */
+    uint64_t offset;   /* index of the first word a bulk call uses */
+} nnopt_rng;
+
+/* One block: out = Philox4x32-10(counter, key). */
+NNOPT_API void     nnopt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+NNOPT_API uint32_t nnopt_random_word(uint64_t seed, uint64_t stream, uint64_t index);
+/* (word >> 8) * 2^-24: 24 random bits, in [0, 1). An event of probability p happens at index
+   e iff uniform_at(e) < p, everywhere in nnopt (p = 0: never, p = 1: always, exactly). */
+NNOPT_API float    nnopt_random_uniform_at(uint64_t seed, uint64_t stream, uint64_t index);
+/* Standard normal number `index` (Box-Muller on two words of the same 64-word super-block:
+   normal 64s + 32q + 16c + l uses words 64s + 32q + l and 64s + 32q + 16 + l, cosine for
+   c = 0 and sine for c = 1), with float logarithm and sine/cosine of nnopt's own, so the bits
+   do not depend on the C library. */
+NNOPT_API float    nnopt_random_normal_at(uint64_t seed, uint64_t stream, uint64_t index);
+
+/* Bulk generation: out[i] is number rng->offset + i of the stream. NNOPT_ERR_INVALID for NULL
+   rng, NULL out with n > 0, offset + n - 1 past 2^64 - 1, or a bad parameter (mean or std not finite,
+   std < 0; p NaN or outside [0, 1]). */
+NNOPT_API nnopt_status nnopt_random_u32(const nnopt_rng *rng, uint32_t *out, size_t n);
+NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, size_t n);
+NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
+                                           float mean, float std);
+NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, float p);
 
 
 
@@ -388,6 +421,9 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 #include <string.h>
 #include <math.h>
 #include <float.h>
+#ifdef _OPENMP
+#  include <omp.h>
+#endif
 
 #if defined(NNOPT_MALLOC) != defined(NNOPT_FREE)
 #  error "nnopt: define both NNOPT_MALLOC and NNOPT_FREE, or neither"
@@ -489,7 +525,18 @@ typedef struct nnopt__optim_args {
 } nnopt__optim_args;
 #endif
 
-/* RNG-ARGS-SLOT */
+/* Random numbers: one call fills whole 64-word super-blocks of one kind of output. */
+enum { NNOPT__RANDOM_U32, NNOPT__RANDOM_UNIFORM, NNOPT__RANDOM_NORMAL, NNOPT__RANDOM_BERNOULLI };
+typedef struct nnopt__random_args {
+    uint32_t key[2];
+    uint64_t stream;
+    int kind;
+    float mean, std, p;       /* normal: mean + std * z; Bernoulli: uniform < p */
+} nnopt__random_args;
+#define NNOPT__PHILOX_M0 0xD2511F53u
+#define NNOPT__PHILOX_M1 0xCD9E8D57u
+#define NNOPT__PHILOX_W0 0x9E3779B9u
+#define NNOPT__PHILOX_W1 0xBB67AE85u
 
 
 
@@ -696,10 +743,6 @@ NNOPT__PRIVATE int nnopt__all_finite(const float *x, size_t n)
    Optimizers
    ===================================================================================== */
 #ifndef NNOPT_NO_OPTIM
-
-#ifdef _OPENMP
-#  include <omp.h>
-#endif
 
 #define NNOPT__MAX_STATE 6          /* the kind's buffers 0-3, the average 4, Lookahead 5 */
 #define NNOPT__AVERAGE_BUF 4
@@ -2158,7 +2201,122 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
 /* =====================================================================================
    Random numbers
    ===================================================================================== */
-/* RNG-IMPL-SLOT */
+NNOPT_API void nnopt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    int round;
+    for (round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)NNOPT__PHILOX_M0 * c0, p1 = (uint64_t)NNOPT__PHILOX_M1 * c2;
+        if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }   /* bumped between rounds */
+        c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        c1 = (uint32_t)p1;
+        c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c3 = (uint32_t)p0;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+NNOPT_API uint32_t nnopt_random_word(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    uint64_t block = (index >> 6) * 16 + (index & 15);
+    uint32_t counter[4], key[2], out[4];
+    counter[0] = (uint32_t)block;  counter[1] = (uint32_t)(block >> 32);
+    counter[2] = (uint32_t)stream; counter[3] = (uint32_t)(stream >> 32);
+    key[0] = (uint32_t)seed;       key[1] = (uint32_t)(seed >> 32);
+    nnopt_philox4x32_10(counter, key, out);
+    return out[(index >> 4) & 3];
+}
+
+NNOPT_API float nnopt_random_uniform_at(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    return nnopt__u01_scalar(nnopt_random_word(seed, stream, index));
+}
+
+NNOPT_API float nnopt_random_normal_at(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    uint64_t pair = (index & ~(uint64_t)31) + (index & 15);   /* 64s + 32q + l */
+    float c, s;
+    nnopt__normal_pair_scalar(nnopt_random_word(seed, stream, pair),
+                              nnopt_random_word(seed, stream, pair + 16), &c, &s);
+    return index & 16 ? s : c;
+}
+
+typedef void (*nnopt__random_kernel)(const nnopt__random_args *, void *, size_t, uint64_t, uint64_t);
+
+/* Fills out[0 .. n) with numbers offset .. offset + n - 1, elem bytes each. Chunks start on
+   super-block boundaries, so a thread split changes nothing but who computes a block. */
+NNOPT__PRIVATE nnopt_status nnopt__random(const nnopt_rng *rng, void *out, size_t n, size_t elem,
+                                          nnopt__random_args *a)
+{
+    nnopt__random_kernel kernel;
+    uint64_t first, last;
+    if (!rng || (!out && n > 0) || (n > 0 && (uint64_t)n - 1 > UINT64_MAX - rng->offset) ||
+        n > SIZE_MAX / elem || (elem == sizeof(float) && !nnopt__ptr_ok(out, n)))
+        return NNOPT_ERR_INVALID;
+    if (n == 0) return NNOPT_OK;
+    a->key[0] = (uint32_t)rng->seed;
+    a->key[1] = (uint32_t)(rng->seed >> 32);
+    a->stream = rng->stream;
+    first = rng->offset;
+    last = first + (n - 1);
+    kernel = NNOPT__PICK(random_run);
+#ifdef _OPENMP
+    if (n > ((size_t)1 << 17) && omp_get_max_threads() > 1) {
+        const uint64_t chunk = (uint64_t)1 << 16;   /* words per task, a multiple of 64 */
+        long c, count = (long)(last / chunk - first / chunk + 1);
+#  pragma omp parallel for schedule(static)
+        for (c = 0; c < count; c++) {
+            uint64_t lo = (first / chunk + (uint64_t)c) * chunk, hi = lo + (chunk - 1);
+            if (lo < first) lo = first;
+            if (hi > last) hi = last;
+            kernel(a, (char *)out + (size_t)(lo - first) * elem, elem, lo, hi);
+        }
+        return NNOPT_OK;
+    }
+#endif
+    kernel(a, out, elem, first, last);
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_random_u32(const nnopt_rng *rng, uint32_t *out, size_t n)
+{
+    nnopt__random_args a;
+    memset(&a, 0, sizeof a);
+    a.kind = NNOPT__RANDOM_U32;
+    if (!nnopt__ptr_ok(out, n)) return NNOPT_ERR_INVALID;
+    return nnopt__random(rng, out, n, sizeof *out, &a);
+}
+
+NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, size_t n)
+{
+    nnopt__random_args a;
+    memset(&a, 0, sizeof a);
+    a.kind = NNOPT__RANDOM_UNIFORM;
+    return nnopt__random(rng, out, n, sizeof *out, &a);
+}
+
+NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
+                                           float mean, float std)
+{
+    nnopt__random_args a;
+    if (!nnopt__finite(mean) || !nnopt__finite(std) || std < 0) return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.kind = NNOPT__RANDOM_NORMAL;
+    a.mean = mean;
+    a.std = std;
+    return nnopt__random(rng, out, n, sizeof *out, &a);
+}
+
+NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, float p)
+{
+    nnopt__random_args a;
+    if (!(p >= 0.0f && p <= 1.0f)) return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.kind = NNOPT__RANDOM_BERNOULLI;
+    a.p = p;
+    return nnopt__random(rng, out, n, sizeof *out, &a);
+}
 
 
 
@@ -2214,8 +2372,10 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
      V(set1) V(loadn) V(storen)   broadcast; load/store the first k <= W lanes (others: 0)
      V(add) V(sub) V(mul) V(div) V(fma) V(sqrt) V(min) V(max) V(neg) V(abs)
      V(lt) V(le) V(gt) V(eq) V(select) V(all)
-     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch_write) a hint for a stream
-     that is written without being read (the hardware prefetcher follows loads, not stores)
+     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch)(p, ahead) a hint for the
+     stream at p, `ahead` floats on: for streams written without being read (the hardware
+     prefetcher follows loads, not stores) and for read-only reduction passes, whose few loads
+     per cycle leave the hardware prefetcher too little lead to reach the memory roof
    with the semantics of the scalar definitions: min/max as (a < b ? a : b), comparisons
    false on NaN, fma fused, sqrt and div exactly rounded.
    A kernel is a block function V(name_block)(args, i, k) over elements [i, i+k), run by
@@ -2263,7 +2423,7 @@ NNOPT__OP int   V(gt)(float a, float b) { return a > b; }
 NNOPT__OP int   V(eq)(float a, float b) { return a == b; }
 NNOPT__OP float V(select)(int m, float a, float b) { return m ? a : b; }
 NNOPT__OP int   V(all)(int m) { return m; }
-NNOPT__OP void  V(prefetch_write)(const float *p, size_t ahead) { (void)p; (void)ahead; }
+NNOPT__OP void  V(prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
 /* Reductions: 16 double lanes; element o of each 16-element block adds into lane o. */
 typedef struct { double d[16]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 16; l++) s->d[l] = 0.0; }
@@ -2300,7 +2460,7 @@ NNOPT__OP __m256 V(gt)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_
 NNOPT__OP __m256 V(eq)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m256 V(select)(__m256 m, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, m); }
 NNOPT__OP int V(all)(__m256 m) { return _mm256_movemask_ps(m) == 0xFF; }
-NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
 { _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m256d d[4]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 4; l++) s->d[l] = _mm256_setzero_pd(); }
@@ -2349,7 +2509,7 @@ NNOPT__OP __mmask16 V(gt)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, 
 NNOPT__OP __mmask16 V(eq)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m512 V(select)(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
 NNOPT__OP int V(all)(__mmask16 m) { return m == 0xFFFF; }
-NNOPT__OP void V(prefetch_write)(const float *p, size_t ahead)   /* address as an integer: */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
 { _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
 typedef struct { __m512d d[2]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { s->d[0] = s->d[1] = _mm512_setzero_pd(); }
@@ -2369,6 +2529,10 @@ NNOPT__OP void V(dacc_max)(V(dacc) *s, __m512 x, size_t part)
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 { _mm512_storeu_pd(out, s->d[0]); _mm512_storeu_pd(out + 8, s->d[1]); }
 #endif
+
+/* How far ahead (floats) reduction passes prefetch what they read: 4 KB, measured to take the
+   norm passes from 0.70-0.75 of the read roof to 0.98-1.0 at 16M (2 KB: 0.98; 512 B: 0.82). */
+#define NNOPT__READ_AHEAD 1024
 
 /* NNOPT__KERNEL(name, args_type) defines V(name)(args_type *): V(name_block) over every full
    block, then once over the tail. The arguments are copied to a local so the compiler knows
@@ -2621,7 +2785,7 @@ NNOPT__OP void V(asgd_block)(nnopt__optim_args *a, size_t i, size_t k)
     p = V(fma)(g, V(set1)(a->k.asgd.neg_eta), V(mul)(p, V(set1)(a->k.asgd.decay)));
     NNOPT__STORE(a->param, p);
     if (a->k.asgd.mu == 1.0f) {                      /* ax is only written: prefetch it */
-        V(prefetch_write)(a->s[0] + i, 512);
+        V(prefetch)(a->s[0] + i, 512);
         NNOPT__STORE(a->s[0], p);
     } else {
         V(vec) ax = NNOPT__LOAD(a->s[0]);
@@ -2710,7 +2874,9 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(vec) u = V(lamb_update)(a, p, m, v);
     NNOPT__STORE(a->s[0], m);
     NNOPT__STORE(a->s[1], v);
-    V(prefetch_write)(a->s[2] + i, 512);           /* u is only written here */
+    V(prefetch)(a->s[2] + i, 512);           /* u is only written here */
+    V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     NNOPT__STORE(a->s[2], u);
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, u, part);
@@ -2735,6 +2901,8 @@ NNOPT__OP void V(lars_norms_block)(nnopt__optim_args *a, size_t i, size_t k, siz
                                    V(dacc) *p_sq, V(dacc) *u_sq)
 {
     V(vec) p = NNOPT__LOAD(a->param);
+    V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, V(lars_update)(a, p, NNOPT__LOAD(a->grad)), part);
 }
@@ -2760,6 +2928,7 @@ NNOPT__OP void V(grad_sums_block)(nnopt__optim_args *a, size_t i, size_t k, size
                                   V(dacc) *sq, V(dacc) *ab)
 {
     V(vec) g = NNOPT__LOAD(a->grad);
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_add_sq)(sq, g, part);
     if (a->k.clip.absolute) V(dacc_add)(ab, V(abs)(g), part);
 }
@@ -2768,6 +2937,7 @@ NNOPT__OP void V(grad_max_abs_block)(nnopt__optim_args *a, size_t i, size_t k, s
                                      V(dacc) *mx, V(dacc) *unused)
 {
     (void)unused;
+    V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     V(dacc_max)(mx, V(abs)(NNOPT__LOAD(a->grad)), part);
 }
 NNOPT__REDUCING_KERNEL(grad_max_abs)
@@ -2818,7 +2988,219 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 #endif /* NNOPT_NO_OPTIM */
 
 /* ---- Random-number kernels -------------------------------------------------------- */
-/* RNG-KERNEL-SLOT */
+/* Integer vocabulary: V(ivec) holds NNOPT__W lanes of uint32. */
+#if defined(NNOPT__ISA_SCALAR)
+typedef uint32_t V(ivec);
+NNOPT__OP uint32_t V(iset1)(uint32_t x) { return x; }
+NNOPT__OP uint32_t V(iota)(void) { return 0; }
+NNOPT__OP uint32_t V(iadd)(uint32_t a, uint32_t b) { return a + b; }
+NNOPT__OP uint32_t V(ixor)(uint32_t a, uint32_t b) { return a ^ b; }
+NNOPT__OP uint32_t V(iand)(uint32_t a, uint32_t b) { return a & b; }
+NNOPT__OP uint32_t V(ior)(uint32_t a, uint32_t b) { return a | b; }
+NNOPT__OP uint32_t V(isrl)(uint32_t a, int n) { return a >> n; }
+NNOPT__OP uint32_t V(isll)(uint32_t a, int n) { return a << n; }
+NNOPT__OP uint32_t V(iload)(const uint32_t *p) { return *p; }
+NNOPT__OP void     V(istore)(uint32_t *p, uint32_t v) { *p = v; }
+NNOPT__OP int      V(itest)(uint32_t a, uint32_t bits) { return (a & bits) != 0; }
+/* lo = low half of a * m, *hi = high half (32 x 32 -> 64 bits) */
+NNOPT__OP uint32_t V(imulhilo)(uint32_t a, uint32_t m, uint32_t *hi)
+{ uint64_t p = (uint64_t)a * m; *hi = (uint32_t)(p >> 32); return (uint32_t)p; }
+NNOPT__OP float    V(itof)(uint32_t a) { return (float)(int32_t)a; }   /* signed, exact below 2^24 */
+NNOPT__OP uint32_t V(ftoi)(float a) { return (uint32_t)(int32_t)a; }   /* truncates */
+NNOPT__OP float    V(asfloat)(uint32_t a) { float f; memcpy(&f, &a, sizeof f); return f; }
+NNOPT__OP uint32_t V(asint)(float a) { uint32_t u; memcpy(&u, &a, sizeof u); return u; }
+NNOPT__OP void     V(store_flags)(uint8_t *p, int m) { *p = (uint8_t)(m != 0); }
+
+#elif defined(NNOPT__ISA_AVX2)
+typedef __m256i V(ivec);
+NNOPT__OP __m256i V(iset1)(uint32_t x) { return _mm256_set1_epi32((int)x); }
+NNOPT__OP __m256i V(iota)(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+NNOPT__OP __m256i V(iadd)(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
+NNOPT__OP __m256i V(ixor)(__m256i a, __m256i b) { return _mm256_xor_si256(a, b); }
+NNOPT__OP __m256i V(iand)(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
+NNOPT__OP __m256i V(ior)(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
+NNOPT__OP __m256i V(isrl)(__m256i a, int n) { return _mm256_srli_epi32(a, n); }
+NNOPT__OP __m256i V(isll)(__m256i a, int n) { return _mm256_slli_epi32(a, n); }
+NNOPT__OP __m256i V(iload)(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+NNOPT__OP void    V(istore)(uint32_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)p, v); }
+NNOPT__OP __m256  V(itest)(__m256i a, __m256i bits)
+{ __m256i zero = _mm256_cmpeq_epi32(_mm256_and_si256(a, bits), _mm256_setzero_si256());
+  return _mm256_castsi256_ps(_mm256_xor_si256(zero, _mm256_set1_epi32(-1))); }
+/* No 32-bit high multiply: even lanes, then odd lanes shifted down, recombined. */
+NNOPT__OP __m256i V(imulhilo)(__m256i a, __m256i m, __m256i *hi)
+{
+    __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+NNOPT__OP __m256  V(itof)(__m256i a) { return _mm256_cvtepi32_ps(a); }
+NNOPT__OP __m256i V(ftoi)(__m256 a) { return _mm256_cvttps_epi32(a); }
+NNOPT__OP __m256  V(asfloat)(__m256i a) { return _mm256_castsi256_ps(a); }
+NNOPT__OP __m256i V(asint)(__m256 a) { return _mm256_castps_si256(a); }
+NNOPT__OP void    V(store_flags)(uint8_t *p, __m256 m)   /* 8 lanes -> 8 bytes of 0 or 1 */
+{
+    __m256i one = _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1));
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(one), _mm256_extracti128_si256(one, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+
+#elif defined(NNOPT__ISA_AVX512)
+typedef __m512i V(ivec);
+NNOPT__OP __m512i V(iset1)(uint32_t x) { return _mm512_set1_epi32((int)x); }
+NNOPT__OP __m512i V(iota)(void)
+{ return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+NNOPT__OP __m512i V(iadd)(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+NNOPT__OP __m512i V(ixor)(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
+NNOPT__OP __m512i V(iand)(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
+NNOPT__OP __m512i V(ior)(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
+NNOPT__OP __m512i V(isrl)(__m512i a, int n) { return _mm512_maskz_srli_epi32(0xFFFF, a, (unsigned)n); }
+NNOPT__OP __m512i V(isll)(__m512i a, int n) { return _mm512_maskz_slli_epi32(0xFFFF, a, (unsigned)n); }
+NNOPT__OP __m512i V(iload)(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
+NNOPT__OP void    V(istore)(uint32_t *p, __m512i v) { _mm512_storeu_si512((void *)p, v); }
+NNOPT__OP __mmask16 V(itest)(__m512i a, __m512i bits) { return _mm512_test_epi32_mask(a, bits); }
+NNOPT__OP __m512i V(imulhilo)(__m512i a, __m512i m, __m512i *hi)
+{
+    __m512i even = _mm512_maskz_mul_epu32(0xFF, a, m);
+    __m512i odd = _mm512_maskz_mul_epu32(0xFF, _mm512_maskz_srli_epi64(0xFF, a, 32), m);
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_maskz_srli_epi64(0xFF, even, 32), odd);
+    return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_maskz_slli_epi64(0xFF, odd, 32));
+}
+NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
+NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
+NNOPT__OP __m512  V(asfloat)(__m512i a) { return _mm512_castsi512_ps(a); }
+NNOPT__OP __m512i V(asint)(__m512 a) { return _mm512_castps_si512(a); }
+NNOPT__OP void    V(store_flags)(uint8_t *p, __mmask16 m)
+{ _mm_storeu_si128((__m128i *)p, _mm_maskz_mov_epi8(m, _mm_set1_epi8(1))); }
+#endif
+
+/* Philox4x32-10 on NNOPT__W counters at once: lane l computes block `block + l` of `stream`
+   (block & 15 plus the width stays within 16, so the low counter word never carries). */
+NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stream, V(ivec) out[4])
+{
+    V(ivec) c0 = V(iadd)(V(iset1)((uint32_t)block), V(iota)()), c1 = V(iset1)((uint32_t)(block >> 32));
+    V(ivec) c2 = V(iset1)((uint32_t)stream), c3 = V(iset1)((uint32_t)(stream >> 32));
+    V(ivec) m0 = V(iset1)(NNOPT__PHILOX_M0), m1 = V(iset1)(NNOPT__PHILOX_M1);
+    int round;
+    for (round = 0; round < 10; round++) {
+        V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
+        if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
+        c0 = V(ixor)(V(ixor)(hi1, c1), V(iset1)(k0));
+        c1 = lo1;
+        c2 = V(ixor)(V(ixor)(hi0, c3), V(iset1)(k1));
+        c3 = lo0;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/* The 64 words of super-block `super` in index order. */
+NNOPT__OP void V(random_super)(uint32_t k0, uint32_t k1, uint64_t stream, uint64_t super, uint32_t words[64])
+{
+    size_t h;
+    int j;
+    for (h = 0; h < 16; h += NNOPT__W) {
+        V(ivec) w[4];
+        V(philox)(k0, k1, super * 16 + h, stream, w);
+        for (j = 0; j < 4; j++) V(istore)(words + 16 * j + h, w[j]);
+    }
+}
+
+/* (x >> 8) * 2^-24: exact, in [0, 1). */
+NNOPT__OP V(vec) V(u01)(V(ivec) x) { return V(mul)(V(itof)(V(isrl)(x, 8)), V(set1)(5.9604644775390625e-8f)); }
+
+/* ln x for x in (0, 1]: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
+   s = (m - 1) / (m + 1), |s| < 0.172, as an odd series to s^13 (truncation below 1e-9). */
+NNOPT__OP V(vec) V(log_unit)(V(vec) x)
+{
+    V(ivec) bits = V(asint)(x);
+    V(vec) e = V(itof)(V(isrl)(bits, 23)), m = V(asfloat)(V(ior)(V(iand)(bits, V(iset1)(0x007FFFFFu)), V(iset1)(0x3F800000u)));
+    V(mask) big = V(gt)(m, V(set1)(1.41421356f));
+    V(vec) s, z, poly;
+    m = V(select)(big, V(mul)(m, V(set1)(0.5f)), m);
+    e = V(sub)(V(select)(big, V(add)(e, V(set1)(1.0f)), e), V(set1)(127.0f));
+    s = V(div)(V(sub)(m, V(set1)(1.0f)), V(add)(m, V(set1)(1.0f)));
+    z = V(mul)(s, s);
+    poly = V(fma)(z, V(set1)(2.0f / 13.0f), V(set1)(2.0f / 11.0f));
+    poly = V(fma)(z, poly, V(set1)(2.0f / 9.0f));
+    poly = V(fma)(z, poly, V(set1)(2.0f / 7.0f));
+    poly = V(fma)(z, poly, V(set1)(2.0f / 5.0f));
+    poly = V(fma)(z, poly, V(set1)(2.0f / 3.0f));
+    poly = V(fma)(z, poly, V(set1)(2.0f));
+    /* e ln2 split in two so e * ln2_hi is exact */
+    return V(fma)(e, V(set1)(0.693145751953125f), V(fma)(s, poly, V(mul)(e, V(set1)(1.4286068203094172e-6f))));
+}
+
+/* Box-Muller: u1 = ((w1 >> 8) + 1) 2^-24 in (0, 1], angle = 2 pi (w2 >> 8) 2^-24. The angle is
+   reduced exactly in quarter turns (4t - k, k the nearest integer) and sine and cosine of the
+   remainder (|x| <= pi/4) come from Taylor polynomials to x^9 and x^10 (error below 2e-9). */
+NNOPT__OP void V(normal_pair)(V(ivec) w1, V(ivec) w2, V(vec) *cos_out, V(vec) *sin_out)
+{
+    V(vec) u1 = V(mul)(V(itof)(V(iadd)(V(isrl)(w1, 8), V(iset1)(1))), V(set1)(5.9604644775390625e-8f));
+    V(vec) r = V(sqrt)(V(mul)(V(set1)(-2.0f), V(log_unit)(u1)));
+    V(vec) quarter = V(mul)(V(u01)(w2), V(set1)(4.0f));
+    V(ivec) k = V(ftoi)(V(add)(quarter, V(set1)(0.5f)));
+    V(vec) x = V(mul)(V(sub)(quarter, V(itof)(k)), V(set1)(1.57079637f));
+    V(vec) z = V(mul)(x, x), sp, cp, s, c;
+    sp = V(fma)(z, V(set1)(2.7557319e-6f), V(set1)(-1.98412698e-4f));
+    sp = V(fma)(z, sp, V(set1)(8.33333333e-3f));
+    sp = V(fma)(z, sp, V(set1)(-0.166666667f));
+    s = V(fma)(V(mul)(z, x), sp, x);
+    cp = V(fma)(z, V(set1)(2.4801587e-5f), V(set1)(-1.38888889e-3f));
+    cp = V(fma)(z, cp, V(set1)(4.16666667e-2f));
+    cp = V(fma)(z, cp, V(set1)(-0.5f));
+    c = V(fma)(z, cp, V(set1)(1.0f));
+    {   /* angle = k pi/2 + x: odd k swaps sine and cosine; k = 2, 3 negate the sine, k = 1, 2 the cosine */
+        V(mask) swap = V(itest)(k, V(iset1)(1));
+        V(vec) sin_x = V(select)(swap, c, s), cos_x = V(select)(swap, s, c);
+        *sin_out = V(mul)(r, V(select)(V(itest)(k, V(iset1)(2)), V(neg)(sin_x), sin_x));
+        *cos_out = V(mul)(r, V(select)(V(itest)(V(iadd)(k, V(iset1)(1)), V(iset1)(2)), V(neg)(cos_x), cos_x));
+    }
+}
+
+/* The 64 outputs of super-block `super`, written to dst (elements of the kind's size). */
+NNOPT__OP void V(random_fill_super)(const nnopt__random_args *a, uint64_t super, void *dst)
+{
+    size_t h;
+    int j;
+    for (h = 0; h < 16; h += NNOPT__W) {
+        V(ivec) w[4];
+        V(philox)(a->key[0], a->key[1], super * 16 + h, a->stream, w);
+        if (a->kind == NNOPT__RANDOM_U32) {
+            for (j = 0; j < 4; j++) V(istore)((uint32_t *)dst + 16 * j + h, w[j]);
+        } else if (a->kind == NNOPT__RANDOM_UNIFORM) {
+            for (j = 0; j < 4; j++) V(storen)((float *)dst + 16 * j + h, V(u01)(w[j]), NNOPT__W);
+        } else if (a->kind == NNOPT__RANDOM_BERNOULLI) {
+            for (j = 0; j < 4; j++) V(store_flags)((uint8_t *)dst + 16 * j + h, V(lt)(V(u01)(w[j]), V(set1)(a->p)));
+        } else {
+            V(vec) std = V(set1)(a->std), mean = V(set1)(a->mean), c, s;
+            for (j = 0; j < 4; j += 2) {
+                V(normal_pair)(w[j], w[j + 1], &c, &s);
+                V(storen)((float *)dst + 16 * j + h, V(fma)(std, c, mean), NNOPT__W);
+                V(storen)((float *)dst + 16 * j + 16 + h, V(fma)(std, s, mean), NNOPT__W);
+            }
+        }
+    }
+}
+
+/* Numbers first .. last (inclusive: the last index of the space is reachable) into out:
+   whole super-blocks straight to out, partial ones through a local block. */
+NNOPT__PRIVATE NNOPT__TARGET void V(random_run)(const nnopt__random_args *a, void *out, size_t elem,
+                                                uint64_t first, uint64_t last)
+{
+    uint64_t super;
+    for (super = first >> 6; super <= last >> 6; super++) {
+        uint64_t lo = super << 6, hi = lo + 63;
+        char *dst = (char *)out + (size_t)(lo > first ? lo - first : 0) * elem;
+        if (lo >= first && hi <= last) {
+            V(random_fill_super)(a, super, dst);
+        } else {
+            union { uint32_t u[64]; float f[64]; uint8_t b[64]; } local;
+            uint64_t from = lo > first ? lo : first, to = hi < last ? hi : last;
+            V(random_fill_super)(a, super, &local);
+            memcpy(dst, (char *)&local + (size_t)(from - lo) * elem, (size_t)(to - from + 1) * elem);
+        }
+        if (super == UINT64_MAX >> 6) break;
+    }
+}
 
 
 
@@ -2851,6 +3233,7 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 
 
 #undef NNOPT__KERNEL
+#undef NNOPT__READ_AHEAD
 #undef NNOPT__OP
 #undef NNOPT__TARGET
 #undef NNOPT__W
