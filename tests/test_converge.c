@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONV_SEED 20240611u
+#ifndef CONV_SEED
+#define CONV_SEED 20240611u   /* the seed of docs/convergence.md */
+#endif
 
 static nnopt_hparams sgd(double lr, double momentum, int nesterov)
 {

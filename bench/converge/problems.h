@@ -23,26 +23,18 @@
 #endif
 
 /* ---- Random numbers ------------------------------------------------------------------
-   Counter-based: number `index` of stream `stream` under `seed`, so every draw is named by
-   (seed, stream, index) and runs never share state. */
-static inline uint64_t cv_mix64(uint64_t x)   /* splitmix64's finalizer */
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-/* Uniform in [0, 1) with 53 random bits. */
+   nnopt's Philox4x32-10: number `index` of stream `stream` under `seed`, so every draw is named
+   by (seed, stream, index), runs never share state, and the bits do not depend on the C library.
+   Streams: 1 eigenvalues, 2 rotation, 3 2-D gradient noise, 4 noisy-quadratic xi, 5 mini-batch
+   rows, 7 and 8 initial weights, 11 dropout masks, 20 and 21 logistic features, 99 logistic
+   true weights, 1020 and 1021 logistic labels, 30 and 31 spiral noise, 50 test perturbations. */
 static inline double cv_uniform(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    uint64_t h = cv_mix64(cv_mix64(cv_mix64(seed) ^ stream) ^ index);
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+    return nnopt_random_uniform_at(seed, stream, index);
 }
-/* Standard normal (Box-Muller on draws 2 index and 2 index + 1). */
 static inline double cv_normal(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    double u1 = cv_uniform(seed, stream, 2 * index), u2 = cv_uniform(seed, stream, 2 * index + 1);
-    return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * CV_PI * u2);
+    return nnopt_random_normal_at(seed, stream, index);
 }
 
 /* ---- Problems ------------------------------------------------------------------------ */
@@ -280,9 +272,9 @@ static inline void cv_model_init(const cv_problem *pb, float *p, uint64_t seed)
     }
 }
 
-/* The MLP's dropout mask for hidden unit j of row `row` of step `step`: the unit is kept with
-   probability 1 - p and then scaled by 1 / (1 - p) (inverted dropout), so evaluation needs no
-   change. Returns the factor (0 or 1 / (1 - p)). Kept in one place so the library's dropout
+/* The MLP's dropout mask for hidden unit j of row `row` of step `step`: the unit is dropped
+   when uniform_at(index) < p (nnopt's Bernoulli rule), else scaled by 1 / (1 - p) (inverted
+   dropout), so evaluation needs no change. Returns the factor (0 or 1 / (1 - p)). Kept in one place so the library's dropout
    can replace it. */
 static inline double cv_dropout_factor(const cv_problem *pb, uint64_t seed, long step, int row, int j)
 {
