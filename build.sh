@@ -164,9 +164,9 @@ cmd_test() {
     check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
     # The examples that need nothing but a C compiler run here too (a second each); the MPI one
-    # runs in ./build.sh examples.
+    # and augment_folder (libstb-dev) run in ./build.sh examples.
     local example
-    for example in transfer checkpoint; do
+    for example in transfer checkpoint mlp_spiral; do
         check_build "example $example" sh -c "cc -O2 $WARN examples/$example.c -o '$BUILD/test/$example' -lm && cd '$BUILD/test' && './$example'"
     done
 
@@ -191,9 +191,13 @@ best_isa_name() {
 # ---- examples ------------------------------------------------------------------------
 
 # Every examples/*.c is built and run. Most need only a C compiler; mpi_*.c are built with
-# mpicc (Debian's openmpi, installed when missing) and run on 2 and 4 ranks.
+# mpicc (Debian's openmpi, installed when missing) and run on 2 and 4 ranks; augment_folder
+# links Debian's libstb-dev (installed when missing).
 need_mpi() {
     { command -v mpicc && command -v mpirun; } >/dev/null || apt_install libopenmpi-dev openmpi-bin
+}
+need_stb() {   # Debian's libstb-dev: the stb headers and libstb with their implementations
+    [ -f /usr/include/stb/stb_image.h ] || apt_install libstb-dev
 }
 
 run_example() {   # run_example NAME: build and run examples/NAME.c
@@ -208,6 +212,9 @@ run_example() {   # run_example NAME: build and run examples/NAME.c
         done ;;
     checkpoint)
         cc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lm && "$exe" "$BUILD/examples/checkpoint.bin" ;;
+    augment_folder)   # writes its synthetic input folder and contact_sheet.png in build/examples
+        need_stb
+        cc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lstb -lm && (cd "$BUILD/examples" && "$exe") ;;
     *)
         cc -O2 -Wall -Wextra "examples/$name.c" -o "$exe" -lm && "$exe" ;;
     esac
@@ -278,13 +285,16 @@ build_bench() {
     gcc -std=c11 -O3 -march=native -fno-math-errno -DNAIVE_STEP=naive_native_step -c bench/naive.c -o "$B/naive_native.o" &&
     gcc -std=c11 -O3 -march=native -mprefer-vector-width=512 -ffast-math -c bench/roof.c -o "$B/roof.o" &&
     gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c bench/main.c -o "$B/main.o" || return 1
+    # oneDNN (Debian libdnnl-dev), when installed: the batch-norm baseline
+    local dnnl_flags="" dnnl_libs=""
+    if [ -f /usr/include/oneapi/dnnl/dnnl.h ]; then dnnl_flags="-DNNOPT_BENCH_DNNL"; dnnl_libs="-ldnnl"; fi
     local src objs=""
     for src in bench/bench_*.c; do
-        gcc -std=c11 $BENCH_FLAGS -fopenmp -Wall -Wextra -c "$src" -o "$B/$(basename "$src" .c).o" || return 1
+        gcc -std=c11 $BENCH_FLAGS -fopenmp $dnnl_flags -Wall -Wextra -c "$src" -o "$B/$(basename "$src" .c).o" || return 1
         objs="$objs $B/$(basename "$src" .c).o"
     done
     g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o $objs \
-        -o "$B/nnopt_bench" -fopenmp -lbenchmark -lpthread -lm
+        -o "$B/nnopt_bench" -fopenmp $dnnl_libs -lbenchmark -lpthread -lm
 }
 
 bench_context() {

@@ -12,10 +12,10 @@ import importlib.util
 import json
 import os
 import sys
-import time
 
 try:
     import torch
+    from torchrate import rate
 except ImportError:
     print("compare_torch.py: torch is not installed; skipping")
     sys.exit(0)
@@ -41,14 +41,7 @@ def measure(make, n, min_time):
     p.grad = torch.full((n,), 1e-3)
     opt = make([p])
     opt.step()                                      # lazy state creation outside the timing
-    calls, start = 0, time.perf_counter()
-    while True:
-        opt.step()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time and calls >= 3:
-            return n * calls / elapsed
-
+    return rate(opt.step, n, min_time)
 
 def section_modules():
     """bench/torch_<section>.py: each section's torch baselines; measure(only) returns

@@ -208,6 +208,8 @@ static void test_bad_input(void)
     CHECK(nnopt_random_normal(&rng, f, 4, 0.0f, -1.0f) == NNOPT_ERR_INVALID);
     CHECK(nnopt_random_normal(&rng, f, 4, 0.0f, INFINITY) == NNOPT_ERR_INVALID);
     CHECK(nnopt_random_normal(&rng, f, 4, 0.0f, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_random_normal(&rng, f, 4, 1e39, 1.0) == NNOPT_ERR_INVALID);   /* beyond float */
+    CHECK(nnopt_random_normal(&rng, f, 4, 0.0, 1e39) == NNOPT_ERR_INVALID);
     CHECK(nnopt_random_bernoulli(&rng, b, 4, NAN) == NNOPT_ERR_INVALID);
     CHECK(nnopt_random_bernoulli(&rng, b, 4, -0.1f) == NNOPT_ERR_INVALID);
     CHECK(nnopt_random_bernoulli(&rng, b, 4, 1.1f) == NNOPT_ERR_INVALID);
