@@ -273,9 +273,11 @@ static inline void cv_model_init(const cv_problem *pb, float *p, uint64_t seed)
 }
 
 /* The MLP's dropout mask for hidden unit j of row `row` of step `step`: the unit is dropped
-   when uniform_at(index) < p (nnopt's Bernoulli rule), else scaled by 1 / (1 - p) (inverted
-   dropout), so evaluation needs no change. Returns the factor (0 or 1 / (1 - p)). Kept in one place so the library's dropout
-   can replace it. */
+   when uniform_at(index) < p, else scaled by 1 / (1 - p) (inverted dropout), so evaluation
+   needs no change. Returns the factor (0 or 1 / (1 - p)). The mask is the one
+   nnopt_dropout_forward draws for a row's hidden vector with rng {seed, 11, (step * rows + row)
+   * hidden} (nnopt's Bernoulli rule); the scale here is applied in double. Kept in one place so
+   the library's dropout can replace it. */
 static inline double cv_dropout_factor(const cv_problem *pb, uint64_t seed, long step, int row, int j)
 {
     uint64_t index = ((uint64_t)step * (uint64_t)pb->train.count + (uint64_t)row) * (uint64_t)pb->hidden + (uint64_t)j;
