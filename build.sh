@@ -336,7 +336,17 @@ cmd_quick() {
     cmd_converge
 }
 
-cmd_converge() { echo "build.sh converge: the convergence suite is not built yet"; }
+# The convergence suite: every optimizer on standard problems -> docs/convergence.md and
+# docs/figures/convergence_*.svg (deterministic: two runs give identical files; CPU times go to
+# the terminal and build/converge/times.txt only). Fails when an asserted claim fails.
+cmd_converge() {
+    need_compilers
+    mkdir -p "$BUILD/converge" docs/figures
+    gcc -std=c99 -O2 $WARN bench/converge/converge.c -o "$BUILD/converge/converge" -lm || return 1
+    echo "== convergence suite (about 2 minutes of CPU; times in build/converge/times.txt)"
+    "$BUILD/converge/converge" docs "$BUILD/converge/times.txt" || return 1
+    tail -n 1 "$BUILD/converge/times.txt"
+}
 
 # Figures in docs/ drawn by the project's own code.
 cmd_docs() {

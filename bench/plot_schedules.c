@@ -2,6 +2,7 @@
    for docs/schedules.md:  plot_schedules OUTPUT_DIR   (writes schedule_<name>.svg) */
 #define NNOPT_IMPLEMENTATION
 #include "../nnopt.h"
+#include "svg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -42,12 +43,10 @@ static void svg(const char *dir, const plot *pl)
     }
     if (top <= 0) top = 1;
     snprintf(path, sizeof path, "%s/schedule_%s.svg", dir, pl->name);
-    f = fopen(path, "w");
-    if (!f) { perror(path); return; }
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" font-size=\"10\">\n", W, H);
-    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#888\"/>\n", PAD, H - PAD / 2, W - 8, H - PAD / 2);
-    fprintf(f, "<line x1=\"%g\" y1=\"8\" x2=\"%g\" y2=\"%g\" stroke=\"#888\"/>\n", PAD, PAD, H - PAD / 2);
+    f = svg_begin(path, W, H);
+    if (!f) return;
+    svg_line(f, PAD, H - PAD / 2, W - 8, H - PAD / 2, "#888");
+    svg_line(f, PAD, 8, PAD, H - PAD / 2, "#888");
     fprintf(f, "<text x=\"%g\" y=\"14\">%.3g</text><text x=\"4\" y=\"%g\">0</text>\n", 2.0, H - PAD / 2, top);
     fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">step %d</text>\n", W - 8, H - 4, STEPS);
     fprintf(f, "<text x=\"%g\" y=\"14\">%s</text>\n", PAD + 6, pl->name);
@@ -61,8 +60,7 @@ static void svg(const char *dir, const plot *pl)
             fprintf(f, "%.1f,%.1f ", PAD + (W - 8 - PAD) * t / STEPS, (H - PAD / 2) - (H - PAD / 2 - 8) * (mom[t] - 0.8) / 0.2);
         fprintf(f, "\"/>\n<text x=\"%g\" y=\"28\" fill=\"#d0602a\">momentum 0.8-1 (dashed)</text>\n", W - 150);
     }
-    fprintf(f, "</svg>\n");
-    fclose(f);
+    svg_end(f);
 }
 
 int main(int argc, char **argv)
