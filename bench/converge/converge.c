@@ -605,8 +605,8 @@ int main(int argc, char **argv)
         out("\n### Regularization on the spiral MLP\n\nThe 2-layer network (100 hidden units) trained with Adam "
             "(lr 0.01, full batch) for 4000 steps, long enough to overfit; the held-out set is 1000 points per class of "
             "the same recipe with their own noise. L2 is the loss's ½·λ·(|W1|² + |W2|²) term; dropout is inverted "
-            "dropout on the hidden units with a new mask every step, drawn from nnopt's Philox with its Bernoulli "
-            "rule (`cv_dropout_factor`, until the library's dropout replaces it), and is off when the losses below "
+            "dropout on the hidden units with a new mask every step (`nnopt_dropout_forward`, and "
+            "`nnopt_dropout_backward` regenerating the mask in the backward pass), and is off when the losses below "
             "are evaluated.\n\n");
         out("| model | train CE | held-out CE | gap | train acc. | held-out acc. |\n|---|---|---|---|---|---|\n");
         for (k = 0; k < NREG; k++) {
@@ -673,8 +673,7 @@ int main(int argc, char **argv)
         }
     }
     out("\n## Notes\n\n- Rprop and LARS are full-batch and large-batch methods; their stochastic rows are shown for "
-        "completeness.\n- The MLP's dropout is a small function of the suite (`cv_dropout_factor`) until the library's "
-        "dropout replaces it.\n");
+        "completeness.\n");
     fclose(md);
     fprintf(times, "total %.1f s CPU\n", cpu_total);
     if (times != stdout) fclose(times);

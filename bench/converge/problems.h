@@ -73,6 +73,7 @@ typedef struct cv_problem {
     double dropout;            /* MLP: drop probability of hidden units while training */
     /* scratch for the data problems (batch rows x (hidden + classes)) */
     double *work;
+    float *fwork;              /* MLP: one row's hidden vector for the library's dropout */
 } cv_problem;
 
 /* ---- 2-D test functions ---- */
@@ -243,9 +244,9 @@ static inline int cv_logistic_data(cv_data *d, int count, int dim, uint64_t seed
 
 static inline void cv_problem_free(cv_problem *pb)
 {
-    free(pb->Q); free(pb->work);
+    free(pb->Q); free(pb->work); free(pb->fwork);
     free(pb->train.x); free(pb->train.y); free(pb->valid.x); free(pb->valid.y);
-    pb->Q = NULL; pb->work = NULL; pb->train.x = pb->valid.x = NULL; pb->train.y = pb->valid.y = NULL;
+    pb->Q = NULL; pb->work = NULL; pb->fwork = NULL; pb->train.x = pb->valid.x = NULL; pb->train.y = pb->valid.y = NULL;
 }
 
 /* Linear models: W (classes x dim, or dim for logistic) then biases. The MLP: W1 (hidden x dim),
@@ -272,16 +273,23 @@ static inline void cv_model_init(const cv_problem *pb, float *p, uint64_t seed)
     }
 }
 
-/* The MLP's dropout mask for hidden unit j of row `row` of step `step`: the unit is dropped
-   when uniform_at(index) < p, else scaled by 1 / (1 - p) (inverted dropout), so evaluation
-   needs no change. Returns the factor (0 or 1 / (1 - p)). The mask is the one
-   nnopt_dropout_forward draws for a row's hidden vector with rng {seed, 11, (step * rows + row)
-   * hidden} (nnopt's Bernoulli rule); the scale here is applied in double. Kept in one place so
-   the library's dropout can replace it. */
-static inline double cv_dropout_factor(const cv_problem *pb, uint64_t seed, long step, int row, int j)
+/* The MLP's dropout on one row's hidden vector v (double), through the library:
+   nnopt_dropout_forward (inverted: a unit dropped when uniform_at(index) < p, the others
+   scaled by 1 / (1 - p), so evaluation needs no change), or in the backward pass
+   nnopt_dropout_backward on the gradient with the same rng, which regenerates the mask:
+   rng {seed, 11, (step * rows + row) * hidden}. */
+static inline void cv_dropout(const cv_problem *pb, uint64_t seed, long step, int row, double *v, int backward)
 {
-    uint64_t index = ((uint64_t)step * (uint64_t)pb->train.count + (uint64_t)row) * (uint64_t)pb->hidden + (uint64_t)j;
-    return cv_uniform(seed, 11, index) < pb->dropout ? 0.0 : 1.0 / (1.0 - pb->dropout);
+    nnopt_rng rng;
+    float *f = pb->fwork;
+    int j, h = pb->hidden;
+    rng.seed = seed;
+    rng.stream = 11;
+    rng.offset = ((uint64_t)step * (uint64_t)pb->train.count + (uint64_t)row) * (uint64_t)h;
+    for (j = 0; j < h; j++) f[j] = (float)v[j];
+    if (backward) nnopt_dropout_backward(&rng, pb->dropout, NNOPT_DROPOUT_INVERTED, f, f, (size_t)h);
+    else nnopt_dropout_forward(&rng, pb->dropout, NNOPT_DROPOUT_INVERTED, f, f, NULL, (size_t)h);
+    for (j = 0; j < h; j++) v[j] = f[j];
 }
 
 /* Loss of the model over rows idx[0..m) of `data` (all rows when idx is NULL): mean
@@ -329,10 +337,9 @@ static inline double cv_model_loss(const cv_problem *pb, const cv_data *data, co
             for (j = 0; j < h; j++) {
                 double t = b1[j];
                 for (i = 0; i < d; i++) t += (double)W1[j * d + i] * x[i];
-                t = t > 0 ? t : 0;
-                if (train) t *= cv_dropout_factor(pb, seed, step, row, j);
-                act[j] = t;
+                act[j] = t > 0 ? t : 0;
             }
+            if (train) cv_dropout(pb, seed, step, row, act, 0);
             for (c = 0; c < k; c++) {
                 double t = b2[c];
                 for (j = 0; j < h; j++) t += (double)W2[c * h + j] * act[j];
@@ -359,12 +366,11 @@ static inline double cv_model_loss(const cv_problem *pb, const cv_data *data, co
                 for (j = 0; j < h; j++) { gW2[c * h + j] += gl[c] * act[j]; gact[j] += gl[c] * W2[c * h + j]; }
                 gb2[c] += gl[c];
             }
+            if (train) cv_dropout(pb, seed, step, row, gact, 1);
             for (j = 0; j < h; j++) {
-                double gj;
                 if (act[j] <= 0) continue;       /* ReLU (and dropped units) pass no gradient */
-                gj = gact[j] * (train ? cv_dropout_factor(pb, seed, step, row, j) : 1.0);
-                for (i = 0; i < d; i++) gW1[j * d + i] += gj * x[i];
-                gb1[j] += gj;
+                for (i = 0; i < d; i++) gW1[j * d + i] += gact[j] * x[i];
+                gb1[j] += gact[j];
             }
         }
     }
@@ -411,7 +417,8 @@ static inline int cv_problem_data(cv_problem *pb, cv_kind kind, const char *name
     n = cv_model_size(pb);
     pb->n = n;
     pb->work = (double *)malloc(sizeof(double) * (2 * (size_t)hidden + n + 16));
-    return pb->work != NULL;
+    pb->fwork = (float *)malloc(sizeof(float) * ((size_t)hidden + 1));
+    return pb->work != NULL && pb->fwork != NULL;
 }
 
 /* ---- Loss, gradient, run ---- */
