@@ -6,6 +6,8 @@
 #   ./build.sh converge   convergence suite
 #   ./build.sh examples   build and run examples/
 #   ./build.sh docs       redraw the figures in docs/ (schedule plots)
+#   ./build.sh fuzz [s]   run each fuzz harness for s seconds (default 60; libFuzzer, ASan+UBSan)
+#   ./build.sh coverage   line and branch coverage of nnopt.h from the suite -> build/coverage/
 #   ./build.sh all        test, examples, bench, converge
 #   ./build.sh clean      remove build/
 set -u
@@ -16,7 +18,7 @@ BUILD=$ROOT/build
 WARN="-Wall -Wextra -Wpedantic -Werror"
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- tools ---------------------------------------------------------------------------
@@ -152,11 +154,81 @@ cmd_test() {
     check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
     check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
+
+    echo "== hardening (docs/reliability.md)"
+    run_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    run_suite clang-msan        clang   "$C99" -O1 -g -fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer
+    check_build "allocation failures (ASan+LSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all tests/alloc_fail.c -o '$BUILD/test/alloc_fail' -lm && '$BUILD/test/alloc_fail'"
+    local h
+    for h in $FUZZ_HARNESSES; do
+        check_build "fuzz smoke: $h ($(fuzz_smoke_runs $h) runs)" fuzz_smoke "$h"
+        check_build "fuzz corpus replay: $h (MSan)" sh -c "clang $C99 $WARN -O1 -g -fsanitize=memory -fno-omit-frame-pointer tests/fuzz/fuzz_$h.c tests/fuzz/replay.c -o '$BUILD/test/replay_$h' -lm && '$BUILD/test/replay_$h' tests/fuzz/corpus/$h/*"
+    done
+    check_build "cppcheck (tests/cppcheck-suppressions.txt)" run_cppcheck
+    check_build "clang-tidy (.clang-tidy)" run_clang_tidy
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
 
     echo "== $((SECONDS - t0)) s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
+}
+
+# ---- hardening: fuzzing, static analysis, coverage ---------------------------------------
+
+FUZZ_HARNESSES="checkpoint kernels"
+FUZZ_FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+
+need_fuzzer() {
+    need_compilers
+    echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)(n & 0); }' |
+        clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null ||
+        apt_install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+}
+
+build_fuzzer() {   # build_fuzzer NAME -> $BUILD/fuzz/fuzz_NAME
+    mkdir -p "$BUILD/fuzz"
+    clang $FUZZ_FLAGS $WARN tests/fuzz/fuzz_$1.c -o "$BUILD/fuzz/fuzz_$1" -lm
+}
+
+# The smoke run of ./build.sh test: a fixed number of executions from the committed corpus,
+# with a fixed seed (a few seconds each).
+fuzz_smoke_runs() { case $1 in checkpoint) echo 40000 ;; *) echo 4000 ;; esac; }
+fuzz_smoke() {
+    local work=$BUILD/fuzz/smoke_$1
+    need_fuzzer && build_fuzzer "$1" || return 1
+    rm -rf "$work" && mkdir -p "$work"
+    "$BUILD/fuzz/fuzz_$1" -seed=1 -runs="$(fuzz_smoke_runs "$1")" -max_len=4096 \
+        -artifact_prefix="$BUILD/fuzz/$1-" "$work" "tests/fuzz/corpus/$1"
+}
+
+# ./build.sh fuzz [seconds]: each harness for that long, corpus kept in build/fuzz/corpus_NAME
+# (the committed seeds in tests/fuzz/corpus are read, never written); findings are written
+# to build/fuzz/NAME-crash-*.
+cmd_fuzz() {
+    local seconds=${1:-60} h status=0 log
+    need_fuzzer
+    for h in $FUZZ_HARNESSES; do
+        build_fuzzer "$h" || return 1
+        mkdir -p "$BUILD/fuzz/corpus_$h"
+        log=$BUILD/fuzz/$h.log
+        echo "== fuzz_$h for $seconds s (log: $log)"
+        "$BUILD/fuzz/fuzz_$h" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+            -artifact_prefix="$BUILD/fuzz/$h-" "$BUILD/fuzz/corpus_$h" "tests/fuzz/corpus/$h" >"$log" 2>&1 || status=1
+        grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|Done )' "$log" | tail -n 2
+        grep -m1 -E 'ERROR|fuzz_[a-z]+: ' "$log" && status=1
+    done
+    return $status
+}
+
+run_cppcheck() {
+    cppcheck --std=c99 --enable=warning,portability,performance,style --error-exitcode=1 --quiet \
+        --inline-suppr --suppressions-list=tests/cppcheck-suppressions.txt -D__GNUC__ -D__x86_64__ \
+        -I. tests/impl.c tests/alloc_fail.c tests/test_extremes.c tests/build_threads.c tests/fuzz/*.c
+}
+
+run_clang_tidy() {
+    clang-tidy --quiet tests/impl.c tests/alloc_fail.c tests/test_extremes.c tests/build_threads.c \
+        -- -std=c99 -I. -pthread
 }
 
 best_isa_name() {
@@ -267,6 +339,8 @@ case "${1:-}" in
     bench)     shift; cmd_bench "$@" ;;
     converge)  cmd_converge ;;
     docs)      cmd_docs ;;
+    fuzz)      shift; cmd_fuzz "$@" ;;
+    coverage)  cmd_coverage ;;
     examples)  cmd_examples ;;
     all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;
     clean)     rm -rf "$BUILD" ;;

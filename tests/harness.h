@@ -32,6 +32,7 @@ void register_core_tests(void);
 void register_optim_tests(void);
 void register_optim_api_tests(void);
 void register_sched_tests(void);
+void register_extremes_tests(void);
 void register_random_tests(void);
 
 

@@ -37,10 +37,11 @@ static nnopt_optimizer *make_optimizer(const ckpt_config *c, size_t *n)
     nnopt_hparams h = nnopt_defaults(c->kind);
     nnopt_group g[3];
     int i;
+    memset(g, 0, sizeof g);
     if (c->variant == 1) { h.momentum = 0.9; h.amsgrad = 1; h.centered = 1; h.weight_decay = 0.01; }
     if (c->variant == 2) { h.average = NNOPT_AVERAGE_EMA; h.average_warmup = 1; h.lookahead_k = 2; }
     if (c->variant == 3) { h.momentum = 0.5; h.average = NNOPT_AVERAGE_SWA; h.nonfinite_guard = 1; }
-    for (i = 0; i < c->groups; i++) g[i] = nnopt_group_default((size_t)(3 + 2 * i));
+    for (i = 0; i < c->groups; i++) g[i] = nnopt_group_default(3 + 2 * (size_t)i);
     if (c->groups > 1) { g[1].lr_scale = 0.5; g[1].frozen = c->groups > 2; }
     *n = 0;
     for (i = 0; i < c->groups; i++) *n += g[i].n;

@@ -207,8 +207,8 @@ static void run_optimizer(fuzz_input *in, sink *out)
         state_before = (unsigned char *)malloc(state_size);
         if (!state_before || nnopt_save(opt, state_before, state_size) != NNOPT_OK) FUZZ_FAIL("save failed");
         if (mode & 0x20) {                                 /* one pointer per group */
-            float *ps[3];
-            const float *gs[3];
+            float *ps[3] = { NULL, NULL, NULL };
+            const float *gs[3] = { NULL, NULL, NULL };
             size_t off = 0;
             for (i = 0; i < ngroups; i++) {
                 ps[i] = g[i].n || (mode & 0x40) ? param.data + off : NULL;
