@@ -153,7 +153,7 @@ cmd_test() {
     check_build "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
     check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
-    check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
+    check_build "threads: first use and stress while switching paths (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
 
     echo "== hardening (docs/reliability.md)"
     run_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -229,6 +229,47 @@ run_cppcheck() {
 run_clang_tidy() {
     clang-tidy --quiet tests/impl.c tests/alloc_fail.c tests/test_extremes.c tests/build_threads.c \
         -- -std=c99 -I. -pthread
+}
+
+# ./build.sh coverage: clang source-based line and branch coverage of nnopt.h from the suite
+# (every test on every path the CPU has) and the allocation-failure driver. Writes
+# build/coverage/summary.txt (whole header, then per path: the kernel instances named _scalar,
+# _avx2, _avx512) and build/coverage/nnopt.h.txt (annotated source; uncovered lines marked 0).
+cmd_coverage() {
+    need_compilers
+    local C=$BUILD/coverage flags="-std=c99 -O0 -g -fprofile-instr-generate -fcoverage-mapping"
+    rm -rf "$C" && mkdir -p "$C"
+    clang $flags $WARN $SUITE_SOURCES -o "$C/suite" -lm &&
+    clang $flags $WARN tests/alloc_fail.c -o "$C/alloc_fail" -lm || return 1
+    LLVM_PROFILE_FILE="$C/suite.profraw" "$C/suite" | tail -n 1
+    local isa
+    for isa in scalar bogus; do    # the initial path from the environment
+        LLVM_PROFILE_FILE="$C/suite-$isa.profraw" NNOPT_ISA=$isa "$C/suite" >/dev/null
+    done
+    LLVM_PROFILE_FILE="$C/alloc.profraw" "$C/alloc_fail"
+    llvm-profdata merge -o "$C/nnopt.profdata" "$C"/*.profraw || return 1
+    local cov="llvm-cov report $C/suite -object $C/alloc_fail -instr-profile=$C/nnopt.profdata"
+    {
+        echo "nnopt.h coverage from the conformance suite and the allocation-failure driver ($(date -u +%F))"
+        echo
+        $cov "$ROOT/nnopt.h" | sed -n '1,3p;/^TOTAL/p' | cut -c1-200
+        echo
+        echo "Per path, from the suite (the kernel instances: functions whose names end in the path suffix):"
+        llvm-cov report "$C/suite" -instr-profile="$C/nnopt.profdata" -show-functions "$ROOT/nnopt.h" | awk '
+            $1 ~ /_(scalar|avx2|avx512)$/ && NF == 10 {
+                isa = $1; sub(/.*_/, "", isa)
+                lines[isa] += $5; lmiss[isa] += $6; br[isa] += $8; bmiss[isa] += $9
+            }
+            END {
+                for (isa in lines)
+                    printf "  %-7s lines %6.2f%% (%d of %d)   branches %6.2f%% (%d of %d)\n", isa,
+                        100 * (lines[isa] - lmiss[isa]) / lines[isa], lines[isa] - lmiss[isa], lines[isa],
+                        br[isa] ? 100 * (br[isa] - bmiss[isa]) / br[isa] : 100, br[isa] - bmiss[isa], br[isa]
+            }' | sort
+    } | tee "$C/summary.txt"
+    llvm-cov show "$C/suite" -object "$C/alloc_fail" -instr-profile="$C/nnopt.profdata" \
+        -show-branches=count "$ROOT/nnopt.h" > "$C/nnopt.h.txt"
+    echo "wrote $C/summary.txt and $C/nnopt.h.txt"
 }
 
 best_isa_name() {

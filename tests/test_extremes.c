@@ -231,8 +231,123 @@ static void test_extremes_checkpoint_round_trip(void)
     nnopt_destroy(opt); nnopt_destroy(copy);
 }
 
+/* The loader's field checks behind the hash: every 4-byte word of a checkpoint changed, with
+   the hash recomputed, is either refused with the optimizer unchanged or loads exactly. */
+static uint64_t ext_fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325u;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001B3u; }
+    return h;
+}
+
+static void test_extremes_checkpoint_fields(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_ADAM);
+    nnopt_group g[2];
+    nnopt_optimizer *opt;
+    float p[7] = { 1, 2, 3, 4, 5, 6, 7 }, gr[7] = { 1, -1, 2, -2, 3, -3, 4 };
+    unsigned char *good, *bad, *now;
+    size_t size, at, i;
+    int refused = 0;
+    g[0] = nnopt_group_default(3); g[1] = nnopt_group_default(4);
+    h.amsgrad = 1;
+    opt = nnopt_create_groups(&h, g, 2);
+    if (!CHECK(opt != NULL)) return;
+    CHECK(nnopt_step(opt, p, gr) == NNOPT_OK);
+    size = nnopt_save_size(opt);
+    good = (unsigned char *)malloc(size); bad = (unsigned char *)malloc(size); now = (unsigned char *)malloc(size);
+    if (good && bad && now && CHECK(nnopt_save(opt, good, size) == NNOPT_OK)) {
+        for (at = 8; at + 4 <= size - 8; at += 4) {
+            static const uint32_t words[] = { 0xFFFFFFFFu, 0x7FF00000u, 2u };
+            for (i = 0; i < 3; i++) {
+                uint64_t hash;
+                size_t b;
+                nnopt_status st;
+                memcpy(bad, good, size);
+                memcpy(bad + at, &words[i], 4);
+                hash = ext_fnv1a(bad, size - 8);
+                for (b = 0; b < 8; b++) bad[size - 8 + b] = (unsigned char)(hash >> (8 * b));
+                st = nnopt_load(opt, bad, size);
+                CHECK(nnopt_save(opt, now, size) == NNOPT_OK);
+                if (st == NNOPT_OK) {
+                    CHECKF(memcmp(now, bad, size) == 0, "word %zu: loaded but saves differently", at);
+                    CHECK(nnopt_load(opt, good, size) == NNOPT_OK);
+                } else {
+                    refused++;
+                    CHECKF(st == NNOPT_ERR_FORMAT, "word %zu: status %d", at, (int)st);
+                    CHECKF(memcmp(now, good, size) == 0, "word %zu: refused but changed the optimizer", at);
+                }
+            }
+        }
+        CHECK(refused > 0);
+    }
+    free(good); free(bad); free(now);
+    nnopt_destroy(opt);
+}
+
+/* Every function given NULL where it needs an object: an error or an empty answer, no crash. */
+static void test_extremes_null_arguments(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
+    nnopt_group g = nnopt_group_default(4);
+    nnopt_scheduler s;
+    nnopt_sched_params sp = nnopt_sched_defaults(NNOPT_SCHED_STEP);
+    float a[4] = { 0 };
+    float *rows[1] = { a };
+    double m;
+    unsigned char buf[8];
+    CHECK(nnopt_create(NULL, 4) == NULL);
+    CHECK(nnopt_create_groups(&h, NULL, 1) == NULL);
+    CHECK(nnopt_memory_size(NULL, &g, 1) == 0);
+    CHECK(nnopt_init(NULL, 1 << 20, &h, &g, 1) == NULL);
+    nnopt_destroy(NULL);
+    CHECK(nnopt_step(NULL, a, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_step_groups(NULL, rows, (const float *const *)rows) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_get_hparams(NULL) == NULL);
+    CHECK(nnopt_set_hparams(NULL, &h) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_set_lr(NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_group_count(NULL) == 0 && nnopt_param_count(NULL) == 0 && nnopt_step_count(NULL) == 0);
+    CHECK(nnopt_get_group(NULL, 0, &g) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_set_group(NULL, 0, &g) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_averaged_params(NULL) == NULL);
+    CHECK(nnopt_save_size(NULL) == 0);
+    CHECK(nnopt_save(NULL, buf, sizeof buf) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_load(NULL, buf, sizeof buf) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(NULL, 1, 1, 4, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_clip_grad_norm_groups(NULL, NULL, 1, 1.0, 2.0, 0, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init(NULL, &sp, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init(&s, NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init_sequential(NULL, &sp, 1, NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_step(NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_step_metric(NULL, 1.0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_lr(NULL) != nnopt_sched_lr(NULL));           /* NaN */
+    CHECK(nnopt_sched_momentum(NULL, &m) == 0);
+    CHECK(nnopt_sched_restarted(NULL) == 0);
+    CHECK(nnopt_sched_apply(NULL, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_apply_group(NULL, NULL, 0) == NNOPT_ERR_INVALID);
+    CHECK(strcmp(nnopt_status_str((nnopt_status)42), "unknown status") == 0);
+    CHECK(strcmp(nnopt_isa_name((nnopt_isa)42), "unknown") == 0);
+    CHECK(strcmp(nnopt_kind_name((nnopt_kind)-1), "unknown") == 0);
+    CHECK(nnopt_isa_set((nnopt_isa)-1) == NNOPT_ERR_UNSUPPORTED);
+    {   /* per-group pointers: a misaligned or overlapping one is refused before any update */
+        nnopt_optimizer *opt = nnopt_create(&h, 4);
+        float q[5] = { 1, 2, 3, 4, 5 };
+        float *params[1];
+        const float *grads[1];
+        params[0] = q; grads[0] = (const float *)(const void *)((const char *)a + 1);
+        CHECK(opt && nnopt_step_groups(opt, params, grads) == NNOPT_ERR_INVALID);
+        grads[0] = q + 1;
+        CHECK(opt && nnopt_step_groups(opt, params, grads) == NNOPT_ERR_INVALID);
+        CHECK(q[0] == 1 && q[4] == 5);
+        nnopt_destroy(opt);
+    }
+}
+
 void register_extremes_tests(void)
 {
+    th_register("extremes: checkpoint field checks behind the hash", test_extremes_checkpoint_fields, TH_ONCE);
+    th_register("extremes: NULL arguments", test_extremes_null_arguments, TH_ONCE);
     th_register("extremes: non-finite and extreme inputs, every kernel", test_extremes_table, TH_EACH_ISA);
     th_register("extremes: non-finite hyper-parameters refused", test_extremes_hyperparameters, TH_ONCE);
     th_register("extremes: non-finite optimizer state checkpoints", test_extremes_checkpoint_round_trip, TH_ONCE);
