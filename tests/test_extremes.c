@@ -344,8 +344,33 @@ static void test_extremes_null_arguments(void)
     }
 }
 
+/* Schedule edges: SequentialLR restarts a linear or polynomial child at its milestone with
+   torch's closed form (step(0): lr0 * start_factor, lr0 * 1), and an exhausted one-cycle
+   child refuses to step. */
+static void test_extremes_schedule_edges(void)
+{
+    nnopt_sched_params c[2];
+    nnopt_scheduler s;
+    int milestone = 2, t;
+    c[0] = nnopt_sched_defaults(NNOPT_SCHED_EXPONENTIAL); c[0].gamma = 0.5;
+    c[1] = nnopt_sched_defaults(NNOPT_SCHED_LINEAR); c[1].start_factor = 0.25; c[1].total_iters = 4;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    CHECK(nnopt_sched_step(&s) == NNOPT_OK && nnopt_sched_step(&s) == NNOPT_OK);
+    CHECKF(nnopt_sched_lr(&s) == 0.8 * 0.25, "linear child at its milestone: %.17g", nnopt_sched_lr(&s));
+    c[1] = nnopt_sched_defaults(NNOPT_SCHED_POLYNOMIAL); c[1].total_iters = 4; c[1].power = 2;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    CHECK(nnopt_sched_step(&s) == NNOPT_OK && nnopt_sched_step(&s) == NNOPT_OK);
+    CHECKF(nnopt_sched_lr(&s) == 0.8, "polynomial child at its milestone: %.17g", nnopt_sched_lr(&s));
+    c[0] = nnopt_sched_defaults(NNOPT_SCHED_ONE_CYCLE); c[0].max_lr = 1.0; c[0].total_steps = 3;
+    milestone = 10;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    for (t = 0; t < 3; t++) CHECK(nnopt_sched_step(&s) == NNOPT_OK);   /* epochs 1..3 */
+    CHECK(nnopt_sched_step(&s) == NNOPT_ERR_INVALID);            /* one-cycle ran out */
+}
+
 void register_extremes_tests(void)
 {
+    th_register("extremes: sequential schedule edges", test_extremes_schedule_edges, TH_ONCE);
     th_register("extremes: checkpoint field checks behind the hash", test_extremes_checkpoint_fields, TH_ONCE);
     th_register("extremes: NULL arguments", test_extremes_null_arguments, TH_ONCE);
     th_register("extremes: non-finite and extreme inputs, every kernel", test_extremes_table, TH_EACH_ISA);
