@@ -2710,6 +2710,8 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     NNOPT__STORE(a->s[1], v);
     V(prefetch_write)(a->s[2] + i, 512);           /* u is only written here */
     NNOPT__STORE(a->s[2], u);
+    /* A tail's unused lanes hold u = 0/(0 + eps), NaN when eps is 0: sum the stored u back */
+    if (k < NNOPT__W) u = NNOPT__LOAD(a->s[2]);    /* with those lanes read as 0. */
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, u, part);
 }

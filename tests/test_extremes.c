@@ -368,8 +368,41 @@ static void test_extremes_schedule_edges(void)
     CHECK(nnopt_sched_step(&s) == NNOPT_ERR_INVALID);            /* one-cycle ran out */
 }
 
+/* LAMB with eps = 0 (allowed): the unused lanes of a vector tail must not enter the norms
+   (there u = 0/0 = NaN), so every path gives the portable result. */
+static void lamb_eps0_run(float *p, size_t n)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_LAMB);
+    nnopt_optimizer *opt;
+    float g[19];
+    size_t i;
+    int s;
+    h.eps = 0.0;
+    opt = nnopt_create(&h, n);
+    for (i = 0; i < n; i++) p[i] = 0.5f + 0.125f * (float)i;
+    for (s = 0; s < 2 && opt; s++) {
+        for (i = 0; i < n; i++) g[i] = 0.3f - 0.0625f * (float)((i + (size_t)s) % 7);   /* never 0 */
+        CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
+    }
+    nnopt_destroy(opt);
+}
+
+static void test_extremes_lamb_eps0_tail(void)
+{
+    float p[19], ref[19];
+    nnopt_isa isa = nnopt_isa_get();
+    size_t i;
+    lamb_eps0_run(p, 19);
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    lamb_eps0_run(ref, 19);
+    nnopt_isa_set(isa);
+    for (i = 0; i < 19; i++) CHECKF(isfinite(p[i]), "element %zu: %g", i, (double)p[i]);
+    th_same_bits(p, ref, 19, "LAMB eps 0 against the portable path");
+}
+
 void register_extremes_tests(void)
 {
+    th_register("extremes: LAMB with eps 0 and a vector tail", test_extremes_lamb_eps0_tail, TH_EACH_ISA);
     th_register("extremes: sequential schedule edges", test_extremes_schedule_edges, TH_ONCE);
     th_register("extremes: checkpoint field checks behind the hash", test_extremes_checkpoint_fields, TH_ONCE);
     th_register("extremes: NULL arguments", test_extremes_null_arguments, TH_ONCE);
