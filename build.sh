@@ -156,6 +156,8 @@ cmd_test() {
     check_build "threads: first use and stress while switching paths (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
 
     echo "== hardening (docs/reliability.md)"
+    need_fuzzer
+    need_analysis_tools
     run_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
     run_suite clang-msan        clang   "$C99" -O1 -g -fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer
     check_build "allocation failures (ASan+LSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all tests/alloc_fail.c -o '$BUILD/test/alloc_fail' -lm && '$BUILD/test/alloc_fail'"
@@ -183,6 +185,15 @@ need_fuzzer() {
     echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)(n & 0); }' |
         clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null ||
         apt_install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+}
+
+# cppcheck, clang-tidy and the llvm coverage tools
+need_analysis_tools() {
+    local pkgs=()
+    command -v cppcheck >/dev/null || pkgs+=(cppcheck)
+    command -v clang-tidy >/dev/null || pkgs+=(clang-tidy)
+    { command -v llvm-cov >/dev/null && command -v llvm-profdata >/dev/null; } || pkgs+=(llvm)
+    [ ${#pkgs[@]} = 0 ] || apt_install "${pkgs[@]}"
 }
 
 build_fuzzer() {   # build_fuzzer NAME -> $BUILD/fuzz/fuzz_NAME
@@ -216,8 +227,24 @@ cmd_fuzz() {
             -artifact_prefix="$BUILD/fuzz/$h-" "$BUILD/fuzz/corpus_$h" "tests/fuzz/corpus/$h" >"$log" 2>&1 || status=1
         grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|Done )' "$log" | tail -n 2
         grep -m1 -E 'ERROR|fuzz_[a-z]+: ' "$log" && status=1
+        fuzz_coverage "$h"
     done
     return $status
+}
+
+# Line and branch coverage of nnopt.h reached by a harness's corpus (committed seeds and the
+# working corpus), replayed by an instrumented build.
+fuzz_coverage() {
+    local h=$1 exe=$BUILD/fuzz/cov_$1 prof=$BUILD/fuzz/cov_$1
+    command -v llvm-cov >/dev/null || return 0
+    rm -f "$prof"-*.profraw
+    clang -std=c99 -O0 -g -fprofile-instr-generate -fcoverage-mapping tests/fuzz/fuzz_$h.c \
+        tests/fuzz/replay.c -o "$exe" -lm || return 1
+    find "tests/fuzz/corpus/$h" "$BUILD/fuzz/corpus_$h" -type f -print0 |
+        LLVM_PROFILE_FILE="$prof-%m.profraw" xargs -0 "$exe" >/dev/null
+    llvm-profdata merge -o "$prof.profdata" "$prof"-*.profraw &&
+    llvm-cov report "$exe" -instr-profile="$prof.profdata" "$ROOT/nnopt.h" |
+        awk '/^TOTAL/ { printf "coverage of nnopt.h by the corpus: lines %s, branches %s\n", $10, $13 }'
 }
 
 run_cppcheck() {
@@ -237,6 +264,7 @@ run_clang_tidy() {
 # _avx2, _avx512) and build/coverage/nnopt.h.txt (annotated source; uncovered lines marked 0).
 cmd_coverage() {
     need_compilers
+    need_analysis_tools
     local C=$BUILD/coverage flags="-std=c99 -O0 -g -fprofile-instr-generate -fcoverage-mapping"
     rm -rf "$C" && mkdir -p "$C"
     clang $flags $WARN $SUITE_SOURCES -o "$C/suite" -lm &&
