@@ -20,6 +20,8 @@
 #include <string.h>
 
 #define FUZZ_FAIL(...) (fprintf(stderr, "fuzz_kernels: " __VA_ARGS__), fputc('\n', stderr), abort())
+/* -DFUZZ_DEBUG (with replay.c) prints the decoded case and, on a mismatch, the outputs of
+   both paths around the first differing byte. */
 #ifdef FUZZ_DEBUG
 #  define FUZZ_TRACE(...) fprintf(stderr, __VA_ARGS__)
 #else
