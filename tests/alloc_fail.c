@@ -1,7 +1,7 @@
 /* Allocation-failure injection. nnopt allocates through NNOPT_MALLOC, here a counting
    allocator that fails its k-th call. Every creating function in `creators` is driven through
    every k, from the first allocation until one past its last: each run must either succeed
-   or report the failure (NULL or NNOPT_ERR_NOMEM), leave no allocation behind (the
+   or report the failure (NULL or NNOPT_ERR_NOMEM, with nothing written), leave no allocation behind (the
    allocator's own count; build.sh also runs this under LeakSanitizer), and leave an unrelated
    optimizer made earlier exactly as it was. A new creating function is one line in
    `creators` and a small function. */
@@ -92,9 +92,57 @@ static void use_optimizer(void *made)
 
 static void destroy_optimizer(void *made) { nnopt_destroy((nnopt_optimizer *)made); }
 
+#ifndef NNOPT_NO_AUGMENT
+/* Image operations that allocate scratch memory for one call: NNOPT_ERR_NOMEM must leave the
+   destination untouched (it is filled with a sentinel first). No object is made. */
+static int unwritten(const float *dst, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if (dst[i] != -7.0f) return 0;
+    return 1;
+}
+
+static nnopt_status run_aug_resize(int variant, void **made)
+{
+    static float src[9 * 7 * 3], dst[5 * 4 * 3];
+    nnopt_image s = nnopt_image_f32(src, 9, 7, 3), d = nnopt_image_f32(dst, 5, 4, 3);
+    nnopt_status st;
+    size_t i;
+    for (i = 0; i < sizeof src / sizeof src[0]; i++) src[i] = (float)(i % 17) * 0.125f;
+    for (i = 0; i < sizeof dst / sizeof dst[0]; i++) dst[i] = -7.0f;
+    *made = NULL;
+    st = nnopt_aug_resize(&s, &d, variant ? NNOPT_INTERP_NEAREST : NNOPT_INTERP_BILINEAR);
+    if (st != NNOPT_OK) EXPECT(unwritten(dst, sizeof dst / sizeof dst[0]), "nnopt_aug_resize failed but wrote");
+    return st;
+}
+
+static nnopt_status run_aug_normalize(int variant, void **made)
+{
+    static uint8_t src[6 * 5 * 3];
+    static float dst[6 * 5 * 3];
+    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+    nnopt_image s = nnopt_image_u8(src, 6, 5, 3), d = nnopt_image_f32(dst, 6, 5, 3);
+    nnopt_status st;
+    size_t i;
+    (void)variant;
+    for (i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 37);
+    for (i = 0; i < sizeof dst / sizeof dst[0]; i++) dst[i] = -7.0f;
+    *made = NULL;
+    st = nnopt_aug_normalize(&s, &d, mean, std);
+    if (st != NNOPT_OK) EXPECT(unwritten(dst, sizeof dst / sizeof dst[0]), "nnopt_aug_normalize failed but wrote");
+    return st;
+}
+
+static void use_nothing(void *made) { (void)made; }
+#endif
+
 static const creator creators[] = {
     { "nnopt_create",        run_create,        use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
     { "nnopt_create_groups", run_create_groups, use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
+#ifndef NNOPT_NO_AUGMENT
+    { "nnopt_aug_resize",    run_aug_resize,    use_nothing,   use_nothing,       2 },
+    { "nnopt_aug_normalize", run_aug_normalize, use_nothing,   use_nothing,       1 },
+#endif
 };
 
 /* ---- The driver --------------------------------------------------------------------------- */
@@ -146,8 +194,7 @@ int main(void)
                            cr->name, v, k, alloc_live - live_before);
                     if (made) cr->destroy(made);
                 } else {                           /* fewer than k allocations: no failure */
-                    EXPECT(st == NNOPT_OK && made != NULL, "%s variant %d: failed without a failed allocation",
-                           cr->name, v);
+                    EXPECT(st == NNOPT_OK, "%s variant %d: failed without a failed allocation", cr->name, v);
                     if (made) { cr->use(made); cr->destroy(made); }
                     EXPECT(alloc_live == live_before, "%s variant %d: %ld leaked after destroy", cr->name, v,
                            alloc_live - live_before);

@@ -1,6 +1,659 @@
-/* Tests of the augment section (filled in with the section). */
+/* Image augmentation: torchvision 0.14 goldens for every functional op (uint8 HWC and float
+   CHW, 1 and 3 channels), bit identity of the vector paths, pipelines that replay exactly from
+   their records and do not depend on the batch split, box and event statistics, MixUp and
+   CutMix, and bad input (status, nothing written). */
 #include "harness.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW 13
+#define GH 11
+
+/* The test image of make_golden_augment.py. */
+static void source_u8(uint8_t *out, int w, int h, int c)
+{
+    int x, y, k;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++)
+            for (k = 0; k < c; k++)
+                out[((size_t)y * w + x) * c + k] =
+                    (uint8_t)((x * 37 + y * 91 + k * 53 + (x * y * 7) % 23 + (x ^ y) * 11) % 256);
+}
+
+/* The same image as float CHW, byte / 255. */
+static void source_f32(float *out, int w, int h, int c)
+{
+    uint8_t *u = (uint8_t *)malloc((size_t)w * h * c);
+    int p, k;
+    source_u8(u, w, h, c);
+    for (k = 0; k < c; k++)
+        for (p = 0; p < w * h; p++) out[(size_t)k * w * h + p] = (float)u[(size_t)p * c + k] / 255.0f;
+    free(u);
+}
+
+/* ---- Golden file -------------------------------------------------------------------- */
+static char *golden_text;
+
+static const char *golden_find(const char *name)
+{
+    size_t len = strlen(name);
+    const char *s;
+    if (!golden_text) {
+        char path[512];
+        FILE *f;
+        long size;
+        snprintf(path, sizeof path, "%s/augment_ops.txt", th_golden_dir());
+        f = fopen(path, "rb");
+        if (!f) return NULL;
+        fseek(f, 0, SEEK_END); size = ftell(f); fseek(f, 0, SEEK_SET);
+        golden_text = (char *)malloc((size_t)size + 1);
+        if (fread(golden_text, 1, (size_t)size, f) != (size_t)size) size = 0;
+        golden_text[size] = 0;
+        fclose(f);
+    }
+    for (s = golden_text; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+        if (strncmp(s, name, len) == 0 && s[len] == ' ') return s + len + 1;
+    return NULL;
+}
+
+/* Values of case `name` into a new array; *n their count. */
+static double *golden(const char *name, size_t *n)
+{
+    const char *s = golden_find(name);
+    char *end;
+    double *v;
+    size_t i;
+    if (!CHECKF(s != NULL, "golden case %s missing", name)) return NULL;
+    *n = (size_t)strtoul(s, &end, 10);
+    v = (double *)malloc((*n + 1) * sizeof(double));
+    for (i = 0; i < *n; i++) v[i] = strtod(end, &end);
+    return v;
+}
+
+/* Compares an image's values (its own layout) with golden `name` within tol. */
+static void check_golden(const char *name, const nnopt_image *img, double tol)
+{
+    size_t n, i, bad = 0, count = nnopt_image_bytes(img) / (img->format == NNOPT_IMAGE_U8_HWC ? 1 : 4);
+    double *g = golden(name, &n), worst = 0.0;
+    if (!g) return;
+    if (CHECKF(n == count, "%s: %zu values, golden has %zu", name, count, n)) {
+        for (i = 0; i < n; i++) {
+            double v = img->format == NNOPT_IMAGE_U8_HWC ? (double)((uint8_t *)img->data)[i] : (double)((float *)img->data)[i];
+            /* 9 digits give back the float exactly once rounded to float */
+            double want = img->format == NNOPT_IMAGE_U8_HWC ? g[i] : (double)(float)g[i];
+            double d = fabs(v - want);
+            if (d > worst) worst = d;
+            if (d > tol) bad++;
+        }
+        CHECKF(bad == 0, "%s: %zu values off by more than %g (worst %g)", name, bad, tol, worst);
+        if (getenv("NNOPT_AUG_STATS")) {          /* how close: for docs/augmentation.md */
+            size_t inexact = 0;
+            for (i = 0; i < n; i++) {
+                double v = img->format == NNOPT_IMAGE_U8_HWC ? (double)((uint8_t *)img->data)[i] : (double)((float *)img->data)[i];
+                if (v != (img->format == NNOPT_IMAGE_U8_HWC ? g[i] : (double)(float)g[i])) inexact++;
+            }
+            printf("  %-28s %5zu values, %4zu not bit-exact, worst %.3g\n", name, n, inexact, worst);
+        }
+    }
+    free(g);
+}
+
+/* ---- Functional ops against torchvision --------------------------------------------- */
+typedef enum { OP_HFLIP, OP_VFLIP, OP_CROP, OP_CENTER, OP_CENTER_BIG, OP_PAD_CONST, OP_PAD_EDGE,
+               OP_PAD_REFLECT, OP_PAD_SYM, OP_RESIZE_DOWN, OP_RESIZE_UP, OP_NEAR_DOWN, OP_NEAR_UP,
+               OP_NEAR_DOUBLE, OP_RESIZED_CROP, OP_BRIGHT07, OP_BRIGHT14, OP_CONTRAST06,
+               OP_CONTRAST15, OP_SAT03, OP_SAT18, OP_HUEM03, OP_HUE02, OP_HUE045, OP_GRAY1, OP_GRAY3,
+               OP_ERASE, OP_COUNT } op_id;
+
+static const struct { const char *name; int w, h, exact; } op_table[OP_COUNT] = {
+    { "hflip", GW, GH, 1 }, { "vflip", GW, GH, 1 }, { "crop", 7, 5, 1 }, { "center_crop", 5, 6, 1 },
+    { "center_crop_big", 16, 14, 1 }, { "pad_constant", GW + 4, GH + 6, 1 }, { "pad_edge", GW + 4, GH + 6, 1 },
+    { "pad_reflect", GW + 4, GH + 6, 1 }, { "pad_symmetric", GW + 4, GH + 6, 1 },
+    { "resize_down", 9, 7, 0 }, { "resize_up", 23, 20, 0 }, { "resize_nearest_down", 9, 7, 1 },
+    { "resize_nearest_up", 23, 20, 1 }, { "resize_nearest_double", 26, 22, 1 }, { "resized_crop", 5, 6, 0 },
+    { "brightness_07", GW, GH, 0 }, { "brightness_14", GW, GH, 0 }, { "contrast_06", GW, GH, 0 },
+    { "contrast_15", GW, GH, 0 }, { "saturation_03", GW, GH, 0 }, { "saturation_18", GW, GH, 0 },
+    { "hue_m03", GW, GH, 0 }, { "hue_02", GW, GH, 0 }, { "hue_045", GW, GH, 0 }, { "gray1", GW, GH, 0 },
+    { "gray3", GW, GH, 0 }, { "erase", GW, GH, 1 },
+};
+
+static nnopt_status run_op(op_id op, const nnopt_image *src, const nnopt_image *dst)
+{
+    float fill[3] = { 7.0f, 7.0f, 7.0f }, value[3] = { 5.0f, 200.0f, 77.0f };
+    int k;
+    if (src->format == NNOPT_IMAGE_F32_CHW) { for (k = 0; k < 3; k++) { fill[k] /= 255.0f; value[k] /= 255.0f; } }
+    if (src->format == NNOPT_IMAGE_F32_CHW) for (k = 0; k < 3; k++) fill[k] = 7.0f;   /* torch fills the number as given */
+    switch (op) {
+    case OP_HFLIP: return nnopt_aug_hflip(src, dst);
+    case OP_VFLIP: return nnopt_aug_vflip(src, dst);
+    case OP_CROP: return nnopt_aug_crop(src, dst, 2, 3);
+    case OP_CENTER: case OP_CENTER_BIG: return nnopt_aug_center_crop(src, dst);
+    case OP_PAD_CONST: return nnopt_aug_pad(src, dst, 1, 2, 3, 4, NNOPT_PAD_CONSTANT, fill);
+    case OP_PAD_EDGE: return nnopt_aug_pad(src, dst, 1, 2, 3, 4, NNOPT_PAD_EDGE, NULL);
+    case OP_PAD_REFLECT: return nnopt_aug_pad(src, dst, 1, 2, 3, 4, NNOPT_PAD_REFLECT, NULL);
+    case OP_PAD_SYM: return nnopt_aug_pad(src, dst, 1, 2, 3, 4, NNOPT_PAD_SYMMETRIC, NULL);
+    case OP_RESIZE_DOWN: case OP_RESIZE_UP: return nnopt_aug_resize(src, dst, NNOPT_INTERP_BILINEAR);
+    case OP_NEAR_DOWN: case OP_NEAR_UP: case OP_NEAR_DOUBLE: return nnopt_aug_resize(src, dst, NNOPT_INTERP_NEAREST);
+    case OP_RESIZED_CROP: return nnopt_aug_resized_crop(src, dst, 1, 2, 8, 9, NNOPT_INTERP_BILINEAR);
+    case OP_BRIGHT07: return nnopt_aug_brightness(src, dst, 0.7);
+    case OP_BRIGHT14: return nnopt_aug_brightness(src, dst, 1.4);
+    case OP_CONTRAST06: return nnopt_aug_contrast(src, dst, 0.6);
+    case OP_CONTRAST15: return nnopt_aug_contrast(src, dst, 1.5);
+    case OP_SAT03: return nnopt_aug_saturation(src, dst, 0.3);
+    case OP_SAT18: return nnopt_aug_saturation(src, dst, 1.8);
+    case OP_HUEM03: return nnopt_aug_hue(src, dst, -0.3);
+    case OP_HUE02: return nnopt_aug_hue(src, dst, 0.2);
+    case OP_HUE045: return nnopt_aug_hue(src, dst, 0.45);
+    case OP_GRAY1: case OP_GRAY3: return nnopt_aug_grayscale(src, dst);
+    case OP_ERASE: {
+        nnopt_status s;
+        memcpy(dst->data, src->data, nnopt_image_bytes(src));
+        s = nnopt_aug_erase(dst, 3, 4, 5, 6, value);
+        return s;
+    }
+    default: return NNOPT_ERR_INVALID;
+    }
+}
+
+static void test_ops_golden(void)
+{
+    int c, fmt, op;
+    for (c = 1; c <= 3; c += 2)
+        for (fmt = 0; fmt < 2; fmt++) {
+            uint8_t su[GW * GH * 3];
+            float sf[GW * GH * 3], df[64 * 64 * 3];
+            uint8_t du[64 * 64 * 3];
+            nnopt_image src = fmt ? nnopt_image_f32(sf, GW, GH, c) : nnopt_image_u8(su, GW, GH, c);
+            source_u8(su, GW, GH, c);
+            source_f32(sf, GW, GH, c);
+            for (op = 0; op < OP_COUNT; op++) {
+                int oc = op == OP_GRAY1 ? 1 : c;
+                nnopt_image dst = fmt ? nnopt_image_f32(df, op_table[op].w, op_table[op].h, oc)
+                                      : nnopt_image_u8(du, op_table[op].w, op_table[op].h, oc);
+                char name[64];
+                double tol = op_table[op].exact ? 0.0 : fmt ? 1e-5 : 1.0;
+                nnopt_status s = run_op((op_id)op, &src, &dst);
+                snprintf(name, sizeof name, "%s_%sc%d", op_table[op].name, fmt ? "f32" : "u8", c);
+                if (!CHECKF(s == NNOPT_OK, "%s: status %d", name, (int)s)) continue;
+                check_golden(name, &dst, tol);
+            }
+        }
+}
+
+/* Normalize is exact: the same two divisions as torch. */
+static void test_normalize_golden(void)
+{
+    static const float mean[3] = { 0.4914f, 0.4822f, 0.4465f }, std[3] = { 0.2470f, 0.2435f, 0.2616f };
+    int c;
+    for (c = 1; c <= 3; c += 2) {
+        uint8_t su[GW * GH * 3];
+        float sf[GW * GH * 3], out[GW * GH * 3];
+        nnopt_image u = nnopt_image_u8(su, GW, GH, c), f = nnopt_image_f32(sf, GW, GH, c);
+        nnopt_image o = nnopt_image_f32(out, GW, GH, c);
+        char name[64];
+        source_u8(su, GW, GH, c);
+        source_f32(sf, GW, GH, c);
+        CHECK(nnopt_aug_normalize(&u, &o, mean, std) == NNOPT_OK);
+        snprintf(name, sizeof name, "normalize_u8c%d", c);
+        check_golden(name, &o, 1e-6);
+        CHECK(nnopt_aug_normalize(&f, &o, mean, std) == NNOPT_OK);
+        snprintf(name, sizeof name, "normalize_f32c%d", c);
+        check_golden(name, &o, 1e-6);
+    }
+}
+
+/* ---- Bit identity of the paths ------------------------------------------------------- */
+
+/* Normalize over images 1 pixel high and n wide (1 and 3 channels), unaligned output. */
+static void test_normalize_paths(void)
+{
+    static const size_t lengths[] = { 1, 7, 8, 15, 16, 17, 63, 1000, 100003 };
+    static const float mean[3] = { 0.5f, 0.25f, 0.125f }, std[3] = { 0.3f, 0.7f, 1.9f };
+    nnopt_isa saved = nnopt_isa_get();
+    size_t t, i;
+    int c;
+    for (t = 0; t < sizeof lengths / sizeof *lengths; t++)
+        for (c = 1; c <= 3; c += 2) {
+            size_t n = lengths[t], len = n * (size_t)c;
+            uint8_t *bytes = (uint8_t *)malloc(len + 1);
+            float *ref = th_alloc_floats(len, 1), *got = th_alloc_floats(len, 1);
+            nnopt_image src = nnopt_image_u8(bytes + 1, (int)n, 1, c), a = nnopt_image_f32(ref, (int)n, 1, c);
+            nnopt_image b = nnopt_image_f32(got, (int)n, 1, c);
+            int isa;
+            for (i = 0; i < len; i++) bytes[i + 1] = (uint8_t)(i * 7919u >> 3);
+            nnopt_isa_set(NNOPT_ISA_SCALAR);
+            CHECK(nnopt_aug_normalize(&src, &a, mean, std) == NNOPT_OK);
+            CHECK(nnopt_aug_normalize(&src, &b, mean, std) == NNOPT_OK);
+            for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
+                nnopt_isa_set((nnopt_isa)isa);
+                CHECK(nnopt_aug_normalize(&src, &b, mean, std) == NNOPT_OK);
+                th_same_bits(ref, got, len, "normalize across paths");
+            }
+            /* and the float input */
+            nnopt_isa_set(NNOPT_ISA_SCALAR);
+            CHECK(nnopt_aug_normalize(&b, &a, mean, std) == NNOPT_OK);
+            for (i = 0; i < len; i++)
+                if (!CHECKF(a.format == NNOPT_IMAGE_F32_CHW && ref[i] == (got[i] - mean[i / n]) / std[i / n],
+                            "float normalize element %zu", i)) break;
+            th_free_floats(ref, 1); th_free_floats(got, 1); free(bytes);
+        }
+    nnopt_isa_set(saved);
+}
+
+/* The bilinear kernels (row gathers, column pass, rounding) at output widths around the
+   vector widths, from uint8 (1, 3, 4 channels) and float images, into unaligned floats. */
+static void test_resize_paths(void)
+{
+    static const int widths[] = { 1, 7, 8, 15, 16, 17, 63, 1000, 4099 };
+    nnopt_isa saved = nnopt_isa_get();
+    size_t t;
+    int c, fmt;
+    for (t = 0; t < sizeof widths / sizeof *widths; t++)
+        for (c = 1; c <= 4; c++)
+            for (fmt = 0; fmt < 2; fmt++) {
+                int w = widths[t], sw = 37, sh = 5, isa;
+                size_t n = (size_t)w * 3 * (size_t)c, in_n = (size_t)sw * sh * (size_t)c;
+                uint8_t *su = (uint8_t *)malloc(in_n + 1), *ou = (uint8_t *)malloc(2 * n + 2);
+                float *sf = th_alloc_floats(in_n, 1), *a = th_alloc_floats(n, 1), *b = th_alloc_floats(n, 1);
+                nnopt_image src, d0, d1;
+                if (c == 2) { free(su); free(ou); th_free_floats(sf, 1); th_free_floats(a, 1); th_free_floats(b, 1); continue; }
+                source_u8(su + 1, sw, sh, c);
+                source_f32(sf, sw, sh, c);
+                src = fmt ? nnopt_image_f32(sf, sw, sh, c) : nnopt_image_u8(su + 1, sw, sh, c);
+                d0 = fmt ? nnopt_image_f32(a, w, 3, c) : nnopt_image_u8(ou + 1, w, 3, c);
+                d1 = fmt ? nnopt_image_f32(b, w, 3, c) : nnopt_image_u8(ou + 1 + n, w, 3, c);
+                nnopt_isa_set(NNOPT_ISA_SCALAR);
+                CHECK(nnopt_aug_resized_crop(&src, &d0, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
+                    nnopt_isa_set((nnopt_isa)isa);
+                    CHECK(nnopt_aug_resized_crop(&src, &d1, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                    if (fmt) th_same_bits(a, b, n, "bilinear float across paths");
+                    else CHECKF(memcmp(ou + 1, ou + 1 + n, n) == 0, "bilinear uint8 width %d channels %d differs", w, c);
+                }
+                free(su); free(ou); th_free_floats(sf, 1); th_free_floats(a, 1); th_free_floats(b, 1);
+            }
+    nnopt_isa_set(saved);
+}
+
+/* ---- Pipelines ----------------------------------------------------------------------- */
+
+static nnopt_aug_pipeline cifar_pipeline(void)
+{
+    nnopt_aug_op ops[3];
+    nnopt_aug_pipeline pl;
+    int c;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);
+    ops[0].width = ops[0].height = 32;
+    for (c = 0; c < 4; c++) ops[0].pad[c] = 4;
+    ops[0].pad_mode = NNOPT_PAD_REFLECT;
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
+    ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+    ops[2].mean[0] = 0.4914f; ops[2].mean[1] = 0.4822f; ops[2].mean[2] = 0.4465f;
+    ops[2].std[0] = 0.2470f; ops[2].std[1] = 0.2435f; ops[2].std[2] = 0.2616f;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 3, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_OK);
+    return pl;
+}
+
+static nnopt_aug_pipeline imagenet_pipeline(int w, int h, int size)
+{
+    nnopt_aug_op ops[3];
+    nnopt_aug_pipeline pl;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_RESIZED_CROP);
+    ops[0].width = ops[0].height = size;
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
+    ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+    ops[2].mean[0] = 0.485f; ops[2].mean[1] = 0.456f; ops[2].mean[2] = 0.406f;
+    ops[2].std[0] = 0.229f; ops[2].std[1] = 0.224f; ops[2].std[2] = 0.225f;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 3, NNOPT_IMAGE_U8_HWC, w, h, 3) == NNOPT_OK);
+    return pl;
+}
+
+/* Each sample replayed with the functional ops and its record gives the same bits. */
+static void test_cifar_replay(void)
+{
+    enum { N = 6 };
+    nnopt_aug_pipeline pl = cifar_pipeline();
+    uint8_t *in = (uint8_t *)malloc(N * 32 * 32 * 3), pad[40 * 40 * 3], crop[32 * 32 * 3], flip[32 * 32 * 3];
+    float *out = (float *)malloc(N * 32 * 32 * 3 * sizeof(float)), ref[32 * 32 * 3];
+    nnopt_aug_record rec[N];
+    int k, flips = 0;
+    for (k = 0; k < N; k++) source_u8(in + k * 3072, 32, 32, 3), in[k * 3072] = (uint8_t)k;
+    CHECK(pl.out_width == 32 && pl.out_height == 32 && pl.out_format == NNOPT_IMAGE_F32_CHW);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 42, 1000, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        nnopt_image s = nnopt_image_u8(in + k * 3072, 32, 32, 3), p = nnopt_image_u8(pad, 40, 40, 3);
+        nnopt_image c = nnopt_image_u8(crop, 32, 32, 3), f = nnopt_image_u8(flip, 32, 32, 3);
+        nnopt_image r = nnopt_image_f32(ref, 32, 32, 3);
+        CHECK(nnopt_aug_pad(&s, &p, 4, 4, 4, 4, NNOPT_PAD_REFLECT, NULL) == NNOPT_OK);
+        CHECK(rec[k].op[0].top >= 0 && rec[k].op[0].top <= 8 && rec[k].op[0].left >= 0 && rec[k].op[0].left <= 8);
+        CHECK(nnopt_aug_crop(&p, &c, rec[k].op[0].top, rec[k].op[0].left) == NNOPT_OK);
+        if (rec[k].op[1].applied) { CHECK(nnopt_aug_hflip(&c, &f) == NNOPT_OK); flips++; }
+        else memcpy(flip, crop, sizeof crop);
+        CHECK(nnopt_aug_normalize(&f, &r, pl.op[2].mean, pl.op[2].std) == NNOPT_OK);
+        th_same_bits(ref, out + k * 3072, 3072, "cifar sample replayed from its record");
+    }
+    CHECK(flips > 0 && flips < N);   /* seed 42: both cases occur */
+    free(in); free(out);
+}
+
+static void test_imagenet_replay(void)
+{
+    enum { N = 4, IW = 50, IH = 37, S = 24 };
+    nnopt_aug_pipeline pl = imagenet_pipeline(IW, IH, S);
+    uint8_t *in = (uint8_t *)malloc(N * IW * IH * 3), rc[S * S * 3], fl[S * S * 3];
+    float *out = (float *)malloc(N * S * S * 3 * sizeof(float)), ref[S * S * 3];
+    nnopt_aug_record rec[N];
+    int k;
+    for (k = 0; k < N; k++) source_u8(in + k * IW * IH * 3, IW, IH, 3);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 7, 0, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        const nnopt_aug_choice *b = &rec[k].op[0];
+        nnopt_image s = nnopt_image_u8(in + k * IW * IH * 3, IW, IH, 3), r = nnopt_image_u8(rc, S, S, 3);
+        nnopt_image f = nnopt_image_u8(fl, S, S, 3), o = nnopt_image_f32(ref, S, S, 3);
+        CHECK(nnopt_aug_resized_crop(&s, &r, b->top, b->left, b->height, b->width, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+        if (rec[k].op[1].applied) CHECK(nnopt_aug_hflip(&r, &f) == NNOPT_OK);
+        else memcpy(fl, rc, sizeof rc);
+        CHECK(nnopt_aug_normalize(&f, &o, pl.op[2].mean, pl.op[2].std) == NNOPT_OK);
+        th_same_bits(ref, out + k * S * S * 3, S * S * 3, "imagenet sample replayed from its record");
+    }
+    free(in); free(out);
+}
+
+/* RandomCrop with pad_if_needed on a float image: torchvision pads (crop - size) on both
+   sides, then crops; replayed with nnopt_aug_pad and nnopt_aug_crop. Color jitter on the float
+   image is replayed from its record (order and factors). */
+static void test_random_crop_pad_if_needed_replay(void)
+{
+    enum { N = 4, IW = 9, IH = 7, CW = 12, CH = 8 };
+    nnopt_aug_op ops[2];
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    float in[N * IW * IH * 3], out[N * CW * CH * 3], pad[(IW + 6) * (IH + 2) * 3], crop[CW * CH * 3];
+    float fill[3] = { 0.25f, 0.5f, 0.75f };
+    int k, j;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);
+    ops[0].width = CW; ops[0].height = CH; ops[0].pad_if_needed = 1;
+    for (j = 0; j < 3; j++) ops[0].fill[j] = fill[j];
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER);
+    ops[1].brightness[0] = 0.5; ops[1].brightness[1] = 1.5; ops[1].contrast[0] = 0.7; ops[1].contrast[1] = 1.2;
+    ops[1].saturation[0] = 0.0; ops[1].saturation[1] = 2.0; ops[1].hue[0] = -0.5; ops[1].hue[1] = 0.5;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 2, NNOPT_IMAGE_F32_CHW, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) source_f32(in + k * IW * IH * 3, IW, IH, 3);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 3, 77, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        nnopt_image s = nnopt_image_f32(in + k * IW * IH * 3, IW, IH, 3);
+        nnopt_image p = nnopt_image_f32(pad, IW + 6, IH + 2, 3), c = nnopt_image_f32(crop, CW, CH, 3);
+        const nnopt_aug_choice *jc = &rec[k].op[1];
+        CHECK(nnopt_aug_pad(&s, &p, 3, 1, 3, 1, NNOPT_PAD_CONSTANT, fill) == NNOPT_OK);
+        CHECK(nnopt_aug_crop(&p, &c, rec[k].op[0].top, rec[k].op[0].left) == NNOPT_OK);
+        for (j = 0; j < 4; j++) {
+            float tmp[CW * CH * 3];
+            nnopt_image t = nnopt_image_f32(tmp, CW, CH, 3);
+            double f = jc->factor[jc->order[j]];
+            nnopt_status st = jc->order[j] == 0 ? nnopt_aug_brightness(&c, &t, f) : jc->order[j] == 1 ? nnopt_aug_contrast(&c, &t, f)
+                            : jc->order[j] == 2 ? nnopt_aug_saturation(&c, &t, f) : nnopt_aug_hue(&c, &t, f);
+            CHECK(st == NNOPT_OK);
+            memcpy(crop, tmp, sizeof tmp);
+        }
+        th_same_bits(crop, out + k * CW * CH * 3, CW * CH * 3, "random crop + jitter replayed");
+    }
+}
+
+/* RandomCrop pads twice as torchvision does: reflecting the already padded image differs
+   from one wider reflection (1 2 3 4 5 padded by 1 then 1: 2 1 2 ..., not 3 2 1 ...). */
+static void test_random_crop_two_step_reflect(void)
+{
+    enum { N = 3, IW = 5, IH = 4, CW = 9, CH = 8 };
+    nnopt_aug_op op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    uint8_t in[N * IW * IH * 3], out[N * CW * CH * 3], p1[7 * 6 * 3], p2[11 * 10 * 3], crop[CW * CH * 3];
+    int k;
+    op.width = CW; op.height = CH; op.pad[0] = op.pad[1] = op.pad[2] = op.pad[3] = 1;
+    op.pad_mode = NNOPT_PAD_REFLECT; op.pad_if_needed = 1;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) source_u8(in + k * IW * IH * 3, IW, IH, 3), in[k * IW * IH * 3] = (uint8_t)(k * 50);
+    CHECK(nnopt_aug_apply(&pl, in, out, N, 8, 0, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        nnopt_image s = nnopt_image_u8(in + k * IW * IH * 3, IW, IH, 3), a = nnopt_image_u8(p1, 7, 6, 3);
+        nnopt_image b = nnopt_image_u8(p2, 11, 10, 3), c = nnopt_image_u8(crop, CW, CH, 3);
+        CHECK(nnopt_aug_pad(&s, &a, 1, 1, 1, 1, NNOPT_PAD_REFLECT, NULL) == NNOPT_OK);
+        CHECK(nnopt_aug_pad(&a, &b, 2, 2, 2, 2, NNOPT_PAD_REFLECT, NULL) == NNOPT_OK);
+        CHECK(nnopt_aug_crop(&b, &c, rec[k].op[0].top, rec[k].op[0].left) == NNOPT_OK);
+        CHECKF(memcmp(crop, out + k * CW * CH * 3, sizeof crop) == 0, "sample %d: two-step reflect padding", k);
+    }
+}
+
+/* A long pipeline (every op) on every path and split into two calls: the same bits. */
+static void test_pipeline_paths_and_split(void)
+{
+    enum { N = 5, IW = 21, IH = 17 };
+    nnopt_aug_op ops[12];
+    nnopt_aug_pipeline pl;
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *in = (uint8_t *)malloc(N * IW * IH * 3);
+    size_t out_n;
+    float *ref, *got;
+    int k = 0, isa;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_PAD); ops[k].pad[0] = 2; ops[k].pad[3] = 3;
+    ops[k].pad_mode = NNOPT_PAD_SYMMETRIC; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); ops[k].width = 26; ops[k].height = 16;
+    ops[k].pad_if_needed = 1; ops[k].fill[0] = 9; ops[k].fill[1] = 99; ops[k].fill[2] = 199; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_VFLIP); ops[k].p = 0.5; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER);
+    ops[k].brightness[0] = 0.6; ops[k].brightness[1] = 1.4; ops[k].contrast[0] = 0.6; ops[k].contrast[1] = 1.4;
+    ops[k].saturation[0] = 0.5; ops[k].saturation[1] = 1.5; ops[k].hue[0] = -0.1; ops[k].hue[1] = 0.1; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_RESIZED_CROP); ops[k].width = 19; ops[k].height = 15; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP); k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_GRAYSCALE); ops[k].p = 0.3; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_CENTER_CROP); ops[k].width = 17; ops[k].height = 16; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE); ops[k].mean[0] = 0.5f; ops[k].std[1] = 0.5f; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING); ops[k].p = 0.7; ops[k].value[1] = -1.0f; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_GAUSSIAN_NOISE); ops[k].clip = 0; k++;
+    ops[k] = nnopt_aug_op_defaults(NNOPT_AUG_RESIZE); ops[k].width = 11; ops[k].height = 9; k++;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, k, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    CHECK(pl.out_width == 11 && pl.out_height == 9 && pl.out_format == NNOPT_IMAGE_F32_CHW);
+    out_n = (size_t)N * 11 * 9 * 3;
+    ref = th_alloc_floats(out_n, 1); got = th_alloc_floats(out_n, 1);
+    for (k = 0; k < N; k++) source_u8(in + k * IW * IH * 3, IW, IH, 3), in[k * IW * IH * 3 + 5] = (uint8_t)(k * 40);
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    CHECK(nnopt_aug_apply(&pl, in, ref, N, 99, 10, NULL) == NNOPT_OK);
+    for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+        nnopt_isa_set((nnopt_isa)isa);
+        memset(got, 0, out_n * sizeof(float));
+        CHECK(nnopt_aug_apply(&pl, in, got, 2, 99, 10, NULL) == NNOPT_OK);
+        CHECK(nnopt_aug_apply(&pl, in + 2 * IW * IH * 3, got + 2 * 11 * 9 * 3, N - 2, 99, 12, NULL) == NNOPT_OK);
+        th_same_bits(ref, got, out_n, "pipeline across paths and batch splits");
+    }
+    nnopt_isa_set(saved);
+    th_free_floats(ref, 1); th_free_floats(got, 1); free(in);
+}
+
+/* Statistics (bounds exceeded with probability < 1e-9 by a correct implementation). */
+static void test_pipeline_statistics(void)
+{
+    enum { N = 20000 };
+    nnopt_aug_pipeline pl = imagenet_pipeline(500, 375, 8);
+    nnopt_aug_record *rec = (nnopt_aug_record *)malloc(N * sizeof *rec);
+    uint8_t *in = (uint8_t *)calloc(500 * 375 * 3, 1);
+    float out[8 * 8 * 3];
+    size_t n, k;
+    double *mean = golden("rrc_area_mean", &n), *sd = golden("rrc_area_sd", &n);
+    double s_area = 0.0, s_left = 0.0, n_left = 0.0, bound;
+    long flips = 0;
+    for (k = 0; k < N && mean && sd; k++) {
+        const nnopt_aug_choice *b = &rec[k].op[0];
+        CHECK(nnopt_aug_apply(&pl, in, out, 1, 2024, k, &rec[k]) == NNOPT_OK);
+        if (!CHECK(b->width > 0 && b->width <= 500 && b->height > 0 && b->height <= 375 &&
+                   b->top >= 0 && b->top + b->height <= 375 && b->left >= 0 && b->left + b->width <= 500))
+            break;
+        s_area += (double)b->width * b->height / (500.0 * 375.0);
+        if (b->width < 500) { s_left += (double)b->left / (500 - b->width); n_left += 1.0; }
+        flips += rec[k].op[1].applied;
+    }
+    if (mean && sd) {
+        /* mean box area against torchvision's get_params (200000 draws) */
+        bound = 6.2 * sqrt(sd[0] * sd[0] / N + mean[1] * mean[1]);
+        CHECKF(fabs(s_area / N - mean[0]) < bound, "mean area %g, torchvision %g (bound %g)", s_area / N, mean[0], bound);
+        /* left offset uniform over its range: mean 1/2, sd < 0.3 */
+        CHECKF(fabs(s_left / n_left - 0.5) < 6.2 * 0.3 / sqrt(n_left), "left offset mean %g", s_left / n_left);
+        CHECKF(labs(flips - N / 2) < (long)(6.2 * sqrt(N * 0.25)), "%ld flips of %d", flips, (int)N);
+    }
+    free(mean); free(sd); free(rec); free(in);
+}
+
+/* ---- MixUp, CutMix, Beta ------------------------------------------------------------- */
+static void make_batch(float *batch)
+{
+    int k, e;
+    float one[GW * GH * 3];
+    source_f32(one, GW, GH, 3);
+    for (k = 0; k < 4; k++)
+        for (e = 0; e < GW * GH * 3; e++) batch[k * GW * GH * 3 + e] = one[e] * (float)(k + 1) / 4.0f;
+}
+
+static void test_mixing_golden(void)
+{
+    static const int labels[4] = { 2, 0, 3, 1 };
+    float batch[4 * GW * GH * 3], out[4 * GW * GH * 3], soft[20];
+    nnopt_image img = nnopt_image_f32(out, GW, GH * 4, 3);   /* 4 images back to back: the same floats */
+    nnopt_image lab = nnopt_image_f32(soft, 5, 4, 1);
+    double lam = 0.0, params[6];
+    size_t i;
+    make_batch(batch);
+    CHECK(nnopt_aug_mixup(batch, out, 4, GW * GH * 3, labels, 5, soft, 0.3125) == NNOPT_OK);
+    check_golden("mixup_images", &img, 0.0);
+    check_golden("mixup_labels", &lab, 0.0);
+    CHECK(nnopt_aug_cutmix(batch, out, 4, 3, GH, GW, labels, 5, soft, 3, 2, 10, 7, &lam) == NNOPT_OK);
+    check_golden("cutmix_images", &img, 0.0);
+    check_golden("cutmix_labels", &lab, 0.0);
+    CHECK(fabs(lam - (1.0 - 35.0 / 143.0)) < 1e-15);
+    /* random forms: the box follows the drawn lambda, the labels the adjusted one */
+    CHECK(nnopt_aug_cutmix_random(batch, out, 4, 3, GH, GW, labels, 5, soft, 1.0, 5, 6, params) == NNOPT_OK);
+    CHECK(params[0] > 0.0 && params[0] < 1.0 && params[1] >= 0 && params[3] <= GW && params[2] >= 0 && params[4] <= GH);
+    CHECK(params[5] == 1.0 - (params[3] - params[1]) * (params[4] - params[2]) / (GW * GH));
+    for (i = 0; i < 4; i++) CHECK(fabs(soft[i * 5 + labels[i]] - params[5]) < 1e-6 || labels[i] == labels[(i + 3) % 4]);
+    CHECK(nnopt_aug_mixup_random(batch, out, 4, GW * GH * 3, labels, 5, soft, 0.4, 5, 6, &lam) == NNOPT_OK);
+    CHECK(lam >= 0.0 && lam <= 1.0 && fabs(soft[labels[0]] - (float)lam) < 1e-6);
+}
+
+static void test_beta_statistics(void)
+{
+    static const double alphas[3] = { 0.2, 1.0, 2.5 };
+    int a, k;
+    enum { N = 20000 };
+    for (a = 0; a < 3; a++) {
+        double s = 0.0, s2 = 0.0, al = alphas[a], var = 1.0 / (4.0 * (2.0 * al + 1.0));
+        for (k = 0; k < N; k++) {
+            double x = nnopt_random_beta_at(11, (uint64_t)a, (uint64_t)k, al, al);
+            if (!CHECKF(x >= 0.0 && x <= 1.0, "beta draw %g", x)) return;
+            s += x; s2 += x * x;
+        }
+        CHECKF(fabs(s / N - 0.5) < 6.2 * sqrt(var / N), "Beta(%g) mean %g", al, s / N);
+        /* variance: the fourth central moment of a Beta is below var, so sd(s2/N) < sqrt(var/N) */
+        CHECKF(fabs((s2 / N - (s / N) * (s / N)) - var) < 6.2 * sqrt(var / N) + 1e-3, "Beta(%g) variance %g, expected %g",
+               al, s2 / N - (s / N) * (s / N), var);
+    }
+    CHECK(isnan(nnopt_random_beta_at(1, 1, 1, 0.0, 1.0)));
+}
+
+/* ---- Bad input: status, nothing written ---------------------------------------------- */
+static int untouched(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if (p[i] != 0xAB) return 0;
+    return 1;
+}
+
+static void test_bad_input(void)
+{
+    uint8_t src[GW * GH * 4], dst[64 * 64 * 16];
+    float mean[3] = { 0, 0, 0 }, std[3] = { 1, 1, 1 }, batch[2 * 12], out[2 * 12], soft[4];
+    int labels[2] = { 0, 1 };
+    nnopt_image s = nnopt_image_u8(src, GW, GH, 3), d = nnopt_image_u8(dst, GW, GH, 3), f;
+    nnopt_aug_op op;
+    nnopt_aug_pipeline pl;
+    source_u8(src, GW, GH, 4);
+    memset(dst, 0xAB, sizeof dst);
+    /* zero sizes, channels outside {1, 3, 4}, NULL data */
+    d.width = 0; CHECK(nnopt_aug_hflip(&s, &d) == NNOPT_ERR_INVALID); d.width = GW;
+    s.channels = 2; d.channels = 2; CHECK(nnopt_aug_hflip(&s, &d) == NNOPT_ERR_INVALID);
+    s.channels = 5; d.channels = 5; CHECK(nnopt_aug_vflip(&s, &d) == NNOPT_ERR_INVALID);
+    s.channels = d.channels = 3;
+    s.data = NULL; CHECK(nnopt_aug_hflip(&s, &d) == NNOPT_ERR_INVALID); s.data = src;
+    CHECK(nnopt_aug_hflip(NULL, &d) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_hflip(&s, &s) == NNOPT_ERR_INVALID);                       /* overlap */
+    d.width = GW + 1; CHECK(nnopt_aug_hflip(&s, &d) == NNOPT_ERR_INVALID);     /* size mismatch */
+    d.width = 8; d.height = 8;
+    CHECK(nnopt_aug_crop(&s, &d, 4, 0) == NNOPT_ERR_INVALID);                  /* past the bottom */
+    CHECK(nnopt_aug_crop(&s, &d, 0, -1) == NNOPT_ERR_INVALID);
+    d.width = GW; d.height = 3 * GH;
+    CHECK(nnopt_aug_pad(&s, &d, 0, GH, 0, GH, NNOPT_PAD_REFLECT, NULL) == NNOPT_ERR_INVALID); /* pad >= size */
+    d.width = GW; d.height = GH;
+    CHECK(nnopt_aug_brightness(&s, &d, -0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_contrast(&s, &d, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_hue(&s, &d, 0.51) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_resized_crop(&s, &d, 0, 0, GH + 1, 4, NNOPT_INTERP_BILINEAR) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase(&d, 0, 0, GH + 1, 1, NULL) == NNOPT_ERR_INVALID);
+    f = nnopt_image_f32((float *)(void *)dst, GW, GH, 3);
+    std[1] = 0.0f; CHECK(nnopt_aug_normalize(&s, &f, mean, std) == NNOPT_ERR_INVALID);
+    std[1] = NAN; CHECK(nnopt_aug_normalize(&s, &f, mean, std) == NNOPT_ERR_INVALID);
+    std[1] = 1.0f; mean[2] = INFINITY; CHECK(nnopt_aug_normalize(&s, &f, mean, std) == NNOPT_ERR_INVALID);
+    mean[2] = 0.0f;
+    f.data = dst + 1; CHECK(nnopt_aug_normalize(&s, &f, mean, std) == NNOPT_ERR_INVALID);   /* misaligned */
+    CHECK(nnopt_aug_gaussian_noise(&s, &d, 0.0, -1.0, 1, 1, 1, 0) == NNOPT_ERR_INVALID);
+    CHECK(untouched(dst, sizeof dst));
+    /* mixing: alpha <= 0, bad label, lambda outside [0, 1], box outside */
+    memset(batch, 0, sizeof batch); memset(out, 0xAB, sizeof out); memset(soft, 0xAB, sizeof soft);
+    CHECK(nnopt_aug_mixup_random(batch, out, 2, 12, labels, 2, soft, 0.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_random(batch, out, 2, 12, labels, 2, soft, -1.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random(batch, out, 2, 3, 2, 2, labels, 2, soft, NAN, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(batch, out, 2, 12, labels, 2, soft, 1.5) == NNOPT_ERR_INVALID);
+    labels[1] = 2; CHECK(nnopt_aug_mixup(batch, out, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    labels[1] = 1;
+    CHECK(nnopt_aug_cutmix(batch, out, 2, 3, 2, 2, labels, 2, soft, 0, 0, 3, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(batch, out, 0, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(batch, batch + 1, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(untouched((const uint8_t *)out, sizeof out) && untouched((const uint8_t *)soft, sizeof soft));
+    /* pipelines: a crop larger than the padded image, std 0, bad probability, too many ops */
+    op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); op.width = 40; op.height = 40; op.pad[0] = op.pad[2] = 4;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op.pad[1] = op.pad[3] = 4; CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_OK);
+    op.width = 0; CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE); op.std[2] = 0.0f;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op.std[2] = 1.0f; CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 2) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 0, 32, 3) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, NNOPT_AUG_MAX_OPS + 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP); op.p = 1.5;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op.p = 1.0;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, GW, GH, 3) == NNOPT_OK);
+    memset(dst, 0xAB, sizeof dst);
+    CHECK(nnopt_aug_apply(&pl, src, dst, 1, 1, 0, NULL) == NNOPT_OK);
+    CHECK(nnopt_aug_apply(&pl, src, src + 1, 1, 1, 0, NULL) == NNOPT_ERR_INVALID);   /* overlap */
+    CHECK(nnopt_aug_apply(&pl, NULL, dst, 1, 1, 0, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_apply(NULL, src, dst, 1, 1, 0, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_apply(&pl, src, dst, 0, 1, 0, NULL) == NNOPT_OK);
+}
 
 void register_augment_tests(void)
 {
+    th_register("augment_ops_torchvision", test_ops_golden, TH_EACH_ISA);
+    th_register("augment_normalize_torchvision", test_normalize_golden, TH_EACH_ISA);
+    th_register("augment_normalize_paths", test_normalize_paths, TH_ONCE);
+    th_register("augment_resize_paths", test_resize_paths, TH_ONCE);
+    th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
+    th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
+    th_register("augment_crop_jitter_replay", test_random_crop_pad_if_needed_replay, TH_EACH_ISA);
+    th_register("augment_random_crop_two_step_pad", test_random_crop_two_step_reflect, TH_EACH_ISA);
+    th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
+    th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
+    th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
+    th_register("augment_beta_statistics", test_beta_statistics, TH_ONCE);
+    th_register("augment_bad_input", test_bad_input, TH_EACH_ISA);
 }
