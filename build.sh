@@ -7,6 +7,8 @@
 #   ./build.sh examples   build and run examples/
 #   ./build.sh install PREFIX   install nnopt.h, the CMake package, nnopt.pc and the docs
 #   ./build.sh docs       redraw the figures in docs/ (schedule plots)
+#   ./build.sh fuzz [s]   run each fuzz harness for s seconds (default 60; libFuzzer, ASan+UBSan)
+#   ./build.sh coverage   line and branch coverage of nnopt.h from the suite -> build/coverage/
 #   ./build.sh all        test, examples, bench, converge
 #   ./build.sh clean      remove build/
 set -u
@@ -18,7 +20,7 @@ BUILD=$ROOT/build
 WARN="-Wall -Wextra -Wpedantic -Werror"
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- tools ---------------------------------------------------------------------------
@@ -161,7 +163,23 @@ cmd_test() {
     check_build "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
     check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
-    check_build "path selection from 8 threads (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
+    check_build "threads: first use and stress while switching paths (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
+
+    echo "== hardening (docs/reliability.md)"
+    need_fuzzer
+    need_analysis_tools
+    run_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    # MemorySanitizer does not model AVX2's masked store (vmaskmovps with a run-time mask), so a
+    # vector tail written into fresh memory would look uninitialized: MSan checks the portable path.
+    run_suite clang-msan        clang   "$C99" -O1 -g -fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer -DNNOPT_NO_SIMD
+    check_build "allocation failures (ASan+LSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all tests/alloc_fail.c -o '$BUILD/test/alloc_fail' -lm && '$BUILD/test/alloc_fail'"
+    local h
+    for h in $FUZZ_HARNESSES; do
+        check_build "fuzz smoke: $h ($(fuzz_smoke_runs $h) runs)" fuzz_smoke "$h"
+        check_build "fuzz corpus replay: $h (MSan)" sh -c "clang $C99 $WARN -O1 -g -fsanitize=memory -fno-omit-frame-pointer -DNNOPT_NO_SIMD tests/fuzz/fuzz_$h.c tests/fuzz/replay.c -o '$BUILD/test/replay_$h' -lm && '$BUILD/test/replay_$h' tests/fuzz/corpus/$h/*"
+    done
+    check_build "cppcheck (tests/cppcheck-suppressions.txt)" run_cppcheck
+    check_build "clang-tidy (.clang-tidy)" run_clang_tidy
     check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
     # The examples that need nothing but a C compiler run here too (a second each); the MPI one
     # and augment_folder (libstb-dev) run in ./build.sh examples.
@@ -180,6 +198,131 @@ cmd_test() {
     echo "== $((SECONDS - t0)) s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
+}
+
+# ---- hardening: fuzzing, static analysis, coverage ---------------------------------------
+
+FUZZ_HARNESSES="checkpoint kernels"
+FUZZ_FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+
+need_fuzzer() {
+    need_compilers
+    echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)(n & 0); }' |
+        clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null ||
+        apt_install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+}
+
+# cppcheck, clang-tidy and the llvm coverage tools
+need_analysis_tools() {
+    local pkgs=()
+    command -v cppcheck >/dev/null || pkgs+=(cppcheck)
+    command -v clang-tidy >/dev/null || pkgs+=(clang-tidy)
+    { command -v llvm-cov >/dev/null && command -v llvm-profdata >/dev/null; } || pkgs+=(llvm)
+    [ ${#pkgs[@]} = 0 ] || apt_install "${pkgs[@]}"
+}
+
+build_fuzzer() {   # build_fuzzer NAME -> $BUILD/fuzz/fuzz_NAME
+    mkdir -p "$BUILD/fuzz"
+    clang $FUZZ_FLAGS $WARN tests/fuzz/fuzz_$1.c -o "$BUILD/fuzz/fuzz_$1" -lm
+}
+
+# The smoke run of ./build.sh test: a fixed number of executions from the committed corpus,
+# with a fixed seed (a few seconds each).
+fuzz_smoke_runs() { case $1 in checkpoint) echo 40000 ;; *) echo 4000 ;; esac; }
+fuzz_smoke() {
+    local work=$BUILD/fuzz/smoke_$1
+    need_fuzzer && build_fuzzer "$1" || return 1
+    rm -rf "$work" && mkdir -p "$work"
+    "$BUILD/fuzz/fuzz_$1" -seed=1 -runs="$(fuzz_smoke_runs "$1")" -max_len=4096 \
+        -artifact_prefix="$BUILD/fuzz/$1-" "$work" "tests/fuzz/corpus/$1"
+}
+
+# ./build.sh fuzz [seconds]: each harness for that long, corpus kept in build/fuzz/corpus_NAME
+# (the committed seeds in tests/fuzz/corpus are read, never written); findings are written
+# to build/fuzz/NAME-crash-*.
+cmd_fuzz() {
+    local seconds=${1:-60} h status=0 log
+    need_fuzzer
+    for h in $FUZZ_HARNESSES; do
+        build_fuzzer "$h" || return 1
+        mkdir -p "$BUILD/fuzz/corpus_$h"
+        log=$BUILD/fuzz/$h.log
+        echo "== fuzz_$h for $seconds s (log: $log)"
+        "$BUILD/fuzz/fuzz_$h" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+            -artifact_prefix="$BUILD/fuzz/$h-" "$BUILD/fuzz/corpus_$h" "tests/fuzz/corpus/$h" >"$log" 2>&1 || status=1
+        grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|Done )' "$log" | tail -n 2
+        grep -m1 -E 'ERROR|fuzz_[a-z]+: ' "$log" && status=1
+        fuzz_coverage "$h"
+    done
+    return $status
+}
+
+# Line and branch coverage of nnopt.h reached by a harness's corpus (committed seeds and the
+# working corpus), replayed by an instrumented build.
+fuzz_coverage() {
+    local h=$1 exe=$BUILD/fuzz/cov_$1 prof=$BUILD/fuzz/cov_$1
+    command -v llvm-cov >/dev/null || return 0
+    rm -f "$prof"-*.profraw
+    clang -std=c99 -O0 -g -fprofile-instr-generate -fcoverage-mapping tests/fuzz/fuzz_$h.c \
+        tests/fuzz/replay.c -o "$exe" -lm || return 1
+    find "tests/fuzz/corpus/$h" "$BUILD/fuzz/corpus_$h" -type f -print0 |
+        LLVM_PROFILE_FILE="$prof-%m.profraw" xargs -0 "$exe" >/dev/null
+    llvm-profdata merge -o "$prof.profdata" "$prof"-*.profraw &&
+    llvm-cov report "$exe" -instr-profile="$prof.profdata" "$ROOT/nnopt.h" |
+        awk '/^TOTAL/ { printf "coverage of nnopt.h by the corpus: lines %s, branches %s\n", $10, $13 }'
+}
+
+run_cppcheck() {
+    cppcheck --std=c99 --enable=warning,portability,performance,style --error-exitcode=1 --quiet \
+        --inline-suppr --suppressions-list=tests/cppcheck-suppressions.txt -D__GNUC__ -D__x86_64__ \
+        -I. tests/impl.c tests/alloc_fail.c tests/test_extremes.c tests/build_threads.c tests/fuzz/*.c
+}
+
+run_clang_tidy() {
+    clang-tidy --quiet tests/impl.c tests/alloc_fail.c tests/test_extremes.c tests/build_threads.c \
+        -- -std=c99 -I. -pthread
+}
+
+# ./build.sh coverage: clang source-based line and branch coverage of nnopt.h from the suite
+# (every test on every path the CPU has) and the allocation-failure driver. Writes
+# build/coverage/summary.txt (whole header, then per path: the kernel instances named _scalar,
+# _avx2, _avx512) and build/coverage/nnopt.h.txt (annotated source; uncovered lines marked 0).
+cmd_coverage() {
+    need_compilers
+    need_analysis_tools
+    local C=$BUILD/coverage flags="-std=c99 -O0 -g -fprofile-instr-generate -fcoverage-mapping"
+    rm -rf "$C" && mkdir -p "$C"
+    clang $flags $WARN $SUITE_SOURCES -o "$C/suite" -lm &&
+    clang $flags $WARN tests/alloc_fail.c -o "$C/alloc_fail" -lm || return 1
+    LLVM_PROFILE_FILE="$C/suite.profraw" "$C/suite" | tail -n 1
+    local isa
+    for isa in scalar bogus; do    # the initial path from the environment
+        LLVM_PROFILE_FILE="$C/suite-$isa.profraw" NNOPT_ISA=$isa "$C/suite" >/dev/null
+    done
+    LLVM_PROFILE_FILE="$C/alloc.profraw" "$C/alloc_fail"
+    llvm-profdata merge -o "$C/nnopt.profdata" "$C"/*.profraw || return 1
+    local cov="llvm-cov report $C/suite -object $C/alloc_fail -instr-profile=$C/nnopt.profdata"
+    {
+        echo "nnopt.h coverage from the conformance suite and the allocation-failure driver ($(date -u +%F))"
+        echo
+        $cov "$ROOT/nnopt.h" | sed -n '1,3p;/^TOTAL/p' | cut -c1-200
+        echo
+        echo "Per path, from the suite (the kernel instances: functions whose names end in the path suffix):"
+        llvm-cov report "$C/suite" -instr-profile="$C/nnopt.profdata" -show-functions "$ROOT/nnopt.h" | awk '
+            $1 ~ /_(scalar|avx2|avx512)$/ && NF == 10 {
+                isa = $1; sub(/.*_/, "", isa)
+                lines[isa] += $5; lmiss[isa] += $6; br[isa] += $8; bmiss[isa] += $9
+            }
+            END {
+                for (isa in lines)
+                    printf "  %-7s lines %6.2f%% (%d of %d)   branches %6.2f%% (%d of %d)\n", isa,
+                        100 * (lines[isa] - lmiss[isa]) / lines[isa], lines[isa] - lmiss[isa], lines[isa],
+                        br[isa] ? 100 * (br[isa] - bmiss[isa]) / br[isa] : 100, br[isa] - bmiss[isa], br[isa]
+            }' | sort
+    } | tee "$C/summary.txt"
+    llvm-cov show "$C/suite" -object "$C/alloc_fail" -instr-profile="$C/nnopt.profdata" \
+        -show-branches=count "$ROOT/nnopt.h" > "$C/nnopt.h.txt"
+    echo "wrote $C/summary.txt and $C/nnopt.h.txt"
 }
 
 best_isa_name() {
@@ -362,6 +505,8 @@ case "${1:-}" in
     bench)     shift; cmd_bench "$@" ;;
     converge)  cmd_converge ;;
     docs)      cmd_docs ;;
+    fuzz)      shift; cmd_fuzz "$@" ;;
+    coverage)  cmd_coverage ;;
     examples)  cmd_examples ;;
     install)   shift; cmd_install "$@" ;;
     all)       cmd_test && cmd_examples && cmd_bench && cmd_converge ;;

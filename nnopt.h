@@ -2156,18 +2156,16 @@ NNOPT_API nnopt_status nnopt_load(nnopt_optimizer *opt, const void *buffer, size
     for (i = 0; i < opt->ngroups; i++) {
         nnopt_group g;
         uint64_t frozen, reserved;
-        double mu_product, eta, mu;
         g.n = (size_t)nnopt__get(&r, 8);
         g.lr_scale = nnopt__get_f64(&r);
         g.weight_decay_scale = nnopt__get_f64(&r);
         frozen = nnopt__get(&r, 4);
         reserved = nnopt__get(&r, 4);
-        (void)nnopt__get(&r, 8);
-        mu_product = nnopt__get_f64(&r); eta = nnopt__get_f64(&r); mu = nnopt__get_f64(&r);
-        (void)nnopt__get(&r, 8);
+        /* step, mu_product, eta, mu, averaged: state, taken as saved like the buffers (ASGD's
+           eta is infinite after a step with a negative alpha, and must load back) */
+        for (j = 0; j < 5; j++) (void)nnopt__get(&r, 8);
         if (!r.ok || g.n != opt->groups[i].g.n || frozen > 1 || reserved != 0 ||
-            !nnopt__group_valid(&g) || !nnopt__finite(mu_product) || !nnopt__finite(eta) ||
-            !nnopt__finite(mu))
+            !nnopt__group_valid(&g))
             return NNOPT_ERR_FORMAT;
     }
     (void)nnopt__get(&r, 8);
@@ -5743,6 +5741,8 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
     V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
     NNOPT__STORE(a->s[2], u);
+    /* A tail's unused lanes hold u = 0/(0 + eps), NaN when eps is 0: sum the stored u back */
+    if (k < NNOPT__W) u = NNOPT__LOAD(a->s[2]);    /* with those lanes read as 0. */
     V(dacc_add_sq)(p_sq, p, part);
     V(dacc_add_sq)(u_sq, u, part);
 }

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
     register_optim_api_tests();
     register_sched_tests();
     register_converge_tests();
+    register_extremes_tests();
     register_random_tests();
 
 

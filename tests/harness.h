@@ -33,6 +33,7 @@ void register_optim_tests(void);
 void register_optim_api_tests(void);
 void register_sched_tests(void);
 void register_converge_tests(void);
+void register_extremes_tests(void);
 void register_random_tests(void);
 
 

@@ -1,0 +1,412 @@
+/* Non-finite and extreme values, kernel by kernel: one table row per kernel and input, one
+   expected outcome per special value (NaN, +Inf, -Inf, a denormal, +0, -0, FLT_MAX,
+   -FLT_MAX), asserted on every path (docs/reliability.md explains each row).
+
+   Outcome tokens, three characters:
+     status   o = NNOPT_OK, g = NNOPT_ERR_NONFINITE (guard; nothing written), i = NNOPT_ERR_INVALID
+     element  the output at the special input's own position: N = NaN, I = infinite, F = finite
+     others   = every other output bit-identical to a run with an ordinary value there,
+              * some other output changed (norm-based kernels), N = every other output NaN
+   A refused call's token is status then "--": the kernel's run function checks that it wrote
+   nothing.
+   A new kernel adds a `run` function and its rows. With NNOPT_EXTREMES_PRINT set in the
+   environment the test prints the outcomes it observes in the table's own syntax. */
+#include "harness.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXT_N 37                   /* two vectors of 16 and a tail on every path */
+#define EXT_VALUES 8
+
+static const float ext_values[EXT_VALUES] = { NAN, INFINITY, -INFINITY, 1e-40f, 0.0f, -0.0f, FLT_MAX, -FLT_MAX };
+static const char *const ext_value_names[EXT_VALUES] = { "NaN", "+Inf", "-Inf", "denormal", "+0", "-0", "FLT_MAX", "-FLT_MAX" };
+
+/* A kernel run: `x` is the input that carries the special value (EXT_N floats), `out` gets
+   the EXT_N observed outputs; `out` holds, before the call, what the kernel writes into (so
+   a refused call must leave it as it was). */
+typedef nnopt_status (*ext_run)(int arg, const float *x, float *out);
+
+typedef struct ext_row {
+    const char *name;              /* kernel and which input holds the special value */
+    ext_run run;
+    int arg;
+    const char *expect[EXT_VALUES];
+} ext_row;
+
+static float ext_ordinary(size_t i) { return 0.375f - 0.0625f * (float)(i % 13); }
+
+/* ---- Optimizers: arg = kind + 32 * input (0 gradient, 1 parameter) + 64 * guard --------- */
+
+static nnopt_status ext_optimizer(int arg, const float *x, float *out)
+{
+    nnopt_hparams h = nnopt_defaults((nnopt_kind)(arg % 32));
+    float g[EXT_N], warm[EXT_N];
+    nnopt_optimizer *opt;
+    nnopt_status st;
+    size_t i;
+    h.weight_decay = 0.01;
+    h.nonfinite_guard = (arg & 64) != 0;
+    opt = nnopt_create(&h, EXT_N);
+    if (!opt) return NNOPT_ERR_NOMEM;
+    for (i = 0; i < EXT_N; i++) { out[i] = 1.0f + ext_ordinary(i); warm[i] = ext_ordinary(i + 5); }
+    nnopt_step(opt, out, warm);                    /* a first, ordinary step: state is set */
+    if (arg & 32) { memcpy(out, x, sizeof g); for (i = 0; i < EXT_N; i++) g[i] = ext_ordinary(i + 1); }
+    else memcpy(g, x, sizeof g);
+    {
+        float before[EXT_N];
+        memcpy(before, out, sizeof before);
+        st = nnopt_step(opt, out, g);
+        if (st != NNOPT_OK) CHECKF(memcmp(before, out, sizeof before) == 0, "refused step wrote");
+    }
+    nnopt_destroy(opt);
+    return st;
+}
+
+/* ---- Averaging: arg 0 = new parameters, 1 = the running average; +2 EMA ---------------- */
+
+static nnopt_status ext_average(int arg, const float *x, float *out)
+{
+    float p[EXT_N];
+    size_t i;
+    for (i = 0; i < EXT_N; i++) { out[i] = ext_ordinary(i + 2); p[i] = ext_ordinary(i + 7); }
+    nnopt_status st;
+    float before[EXT_N];
+    if (arg & 1) memcpy(out, x, sizeof p); else memcpy(p, x, sizeof p);
+    memcpy(before, out, sizeof before);
+    st = arg & 2 ? nnopt_ema_update(out, p, EXT_N, 0.9, 3) : nnopt_swa_update(out, p, EXT_N, 3);
+    if (st != NNOPT_OK) CHECKF(memcmp(before, out, sizeof before) == 0, "refused average wrote");
+    return st;
+}
+
+/* ---- Clipping: arg = norm type (1, 2, 3 for infinity) + 4 * error_if_nonfinite; 8 value -- */
+
+static nnopt_status ext_clip(int arg, const float *x, float *out)
+{
+    double norm_type = (arg & 3) == 3 ? (double)INFINITY : (double)(arg & 3), total;
+    nnopt_status st;
+    memcpy(out, x, EXT_N * sizeof(float));
+    if (arg & 8) st = nnopt_clip_grad_value(out, EXT_N, 0.25);
+    else st = nnopt_clip_grad_norm(out, EXT_N, 0.5, norm_type, (arg & 4) != 0, &total);
+    if (st != NNOPT_OK) CHECKF(memcmp(x, out, EXT_N * sizeof(float)) == 0, "refused clip wrote");
+    return st;
+}
+
+/* ---- Ensemble softmax: one model's logits, one row of EXT_N classes, two models ---------- */
+
+static nnopt_status ext_softmax(int arg, const float *x, float *out)
+{
+    float other[EXT_N];
+    const float *logits[2];
+    size_t i;
+    (void)arg;
+    nnopt_status st;
+    for (i = 0; i < EXT_N; i++) { other[i] = ext_ordinary(i + 3); out[i] = -1.0f; }
+    logits[0] = x; logits[1] = other;
+    st = nnopt_ensemble_softmax(logits, 2, 1, EXT_N, out);
+    for (i = 0; st != NNOPT_OK && i < EXT_N; i++) CHECKF(out[i] == -1.0f, "refused softmax wrote");
+    return st;
+}
+
+/* ---- The table ------------------------------------------------------------------------------ */
+
+#define ROW(name, run, arg, a, b, c, d, e, f, g, h) { name, run, arg, { a, b, c, d, e, f, g, h } }
+#include "test_extremes_table.h"
+
+/* ---- Driver ------------------------------------------------------------------------------- */
+
+static char ext_class(float v) { return v != v ? 'N' : isinf(v) ? 'I' : 'F'; }
+
+/* Runs a row with value v at position `at`; writes the outcome token. */
+static void ext_observe(const ext_row *r, float v, size_t at, char token[4], float *observed)
+{
+    float x[EXT_N], base[EXT_N], out[EXT_N];
+    nnopt_status st, base_st;
+    size_t i;
+    int changed = 0, all_nan = 1;
+    for (i = 0; i < EXT_N; i++) x[i] = ext_ordinary(i);
+    base_st = r->run(r->arg, x, base);
+    CHECKF(base_st == NNOPT_OK, "%s: ordinary input refused (%d)", r->name, (int)base_st);
+    x[at] = v;
+    st = r->run(r->arg, x, out);
+    for (i = 0; i < EXT_N; i++) {
+        if (i == at) continue;
+        if (memcmp(&out[i], &base[i], sizeof(float)) != 0) changed = 1;
+        if (out[i] == out[i]) all_nan = 0;
+    }
+    token[0] = st == NNOPT_OK ? 'o' : st == NNOPT_ERR_NONFINITE ? 'g' : st == NNOPT_ERR_INVALID ? 'i' : '?';
+    token[1] = st != NNOPT_OK ? '-' : ext_class(out[at]);      /* refused: nothing written */
+    token[2] = st != NNOPT_OK ? '-' : !changed ? '=' : all_nan ? 'N' : '*';
+    token[3] = 0;
+    memcpy(observed, out, sizeof out);
+}
+
+static void test_extremes_table(void)
+{
+    size_t r, v;
+    int print = getenv("NNOPT_EXTREMES_PRINT") != NULL;
+    for (r = 0; r < sizeof ext_rows / sizeof ext_rows[0]; r++) {
+        const ext_row *row = &ext_rows[r];
+        if (print) printf("    ROW(\"%s\", %s, %d,", row->name,
+                          row->run == ext_optimizer ? "ext_optimizer" : row->run == ext_average ? "ext_average" :
+                          row->run == ext_clip ? "ext_clip" : "ext_softmax", row->arg);
+        for (v = 0; v < EXT_VALUES; v++) {
+            char lane[4], tail[4];
+            float out_lane[EXT_N], out_tail[EXT_N], scalar[EXT_N];
+            nnopt_isa isa = nnopt_isa_get();
+            ext_observe(row, ext_values[v], 3, lane, out_lane);       /* inside a vector */
+            ext_observe(row, ext_values[v], EXT_N - 1, tail, out_tail);   /* in the tail */
+            if (print) printf(" \"%s\"%s", lane, v + 1 < EXT_VALUES ? "," : "),\n");
+            if (!print) CHECKF(strcmp(lane, row->expect[v]) == 0, "%s with %s: %s, expected %s", row->name,
+                   ext_value_names[v], lane, row->expect[v]);
+            CHECKF(strcmp(tail, lane) == 0, "%s with %s in the tail: %s, in a vector %s",
+                   row->name, ext_value_names[v], tail, lane);
+            /* the same outputs as the portable path (NaNs compared as NaN) */
+            if (isa != NNOPT_ISA_SCALAR) {
+                char ignored[4];
+                size_t i;
+                nnopt_isa_set(NNOPT_ISA_SCALAR);
+                ext_observe(row, ext_values[v], 3, ignored, scalar);
+                nnopt_isa_set(isa);
+                for (i = 0; i < EXT_N; i++)
+                    if (!(out_lane[i] != out_lane[i] && scalar[i] != scalar[i]))
+                        CHECKF(memcmp(&out_lane[i], &scalar[i], sizeof(float)) == 0,
+                               "%s with %s: element %zu differs from the portable path: %.9g vs %.9g",
+                               row->name, ext_value_names[v], i, (double)out_lane[i], (double)scalar[i]);
+            }
+        }
+    }
+}
+
+/* Non-finite hyper-parameters and metrics are refused, whatever the kernel. */
+static void test_extremes_hyperparameters(void)
+{
+    static const double bad[] = { NAN, INFINITY, -INFINITY };
+    nnopt_scheduler s;
+    nnopt_sched_params sp = nnopt_sched_defaults(NNOPT_SCHED_PLATEAU);
+    float a[4] = { 1, 2, 3, 4 }, b[4] = { 0 };
+    size_t i;
+    int k;
+    for (i = 0; i < 3; i++) {
+        for (k = 0; k < NNOPT_KIND_COUNT; k++) {
+            nnopt_hparams h = nnopt_defaults((nnopt_kind)k);
+            h.lr = bad[i];
+            CHECKF(nnopt_create(&h, 4) == NULL, "%s accepted lr %g", nnopt_kind_name((nnopt_kind)k), bad[i]);
+        }
+        CHECK(nnopt_ema_update(b, a, 4, bad[i], 1) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_clip_grad_value(a, 4, bad[i]) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_clip_grad_norm(a, 4, bad[i], 2.0, 0, NULL) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_sched_init(&s, &sp, bad[i]) == NNOPT_ERR_INVALID);
+    }
+    CHECK(nnopt_sched_init(&s, &sp, 0.1) == NNOPT_OK);
+    CHECK(nnopt_sched_step_metric(&s, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_step_metric(&s, INFINITY) == NNOPT_OK);    /* a diverged loss: no improvement */
+    CHECK(nnopt_sched_step_metric(&s, -INFINITY) == NNOPT_OK);
+}
+
+/* An optimizer whose per-group state doubles went non-finite (ASGD with a negative power:
+   eta = lr / (1 + lambd lr t)^alpha overflows) still saves and loads back exactly. */
+static void test_extremes_checkpoint_round_trip(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_ASGD);
+    nnopt_optimizer *opt, *copy;
+    float p[5] = { 1, 2, 3, 4, 5 }, g[5] = { 1, 1, 1, 1, 1 };
+    unsigned char *a, *b;
+    size_t size;
+    h.alpha = -1e6; h.lambd = 1.0; h.lr = 1.0;
+    opt = nnopt_create(&h, 5);
+    copy = nnopt_create(&h, 5);
+    if (!CHECK(opt && copy)) { nnopt_destroy(opt); nnopt_destroy(copy); return; }
+    CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
+    size = nnopt_save_size(opt);
+    a = (unsigned char *)malloc(size); b = (unsigned char *)malloc(size);
+    if (a && b && CHECK(nnopt_save(opt, a, size) == NNOPT_OK)) {
+        CHECK(nnopt_load(copy, a, size) == NNOPT_OK);
+        CHECK(nnopt_save(copy, b, size) == NNOPT_OK && memcmp(a, b, size) == 0);
+    }
+    free(a); free(b);
+    nnopt_destroy(opt); nnopt_destroy(copy);
+}
+
+/* The loader's field checks behind the hash: every 4-byte word of a checkpoint changed, with
+   the hash recomputed, is either refused with the optimizer unchanged or loads exactly. */
+static uint64_t ext_fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325u;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001B3u; }
+    return h;
+}
+
+static void test_extremes_checkpoint_fields(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_ADAM);
+    nnopt_group g[2];
+    nnopt_optimizer *opt;
+    float p[7] = { 1, 2, 3, 4, 5, 6, 7 }, gr[7] = { 1, -1, 2, -2, 3, -3, 4 };
+    unsigned char *good, *bad, *now;
+    size_t size, at, i;
+    int refused = 0;
+    g[0] = nnopt_group_default(3); g[1] = nnopt_group_default(4);
+    h.amsgrad = 1;
+    opt = nnopt_create_groups(&h, g, 2);
+    if (!CHECK(opt != NULL)) return;
+    CHECK(nnopt_step(opt, p, gr) == NNOPT_OK);
+    size = nnopt_save_size(opt);
+    good = (unsigned char *)malloc(size); bad = (unsigned char *)malloc(size); now = (unsigned char *)malloc(size);
+    if (good && bad && now && CHECK(nnopt_save(opt, good, size) == NNOPT_OK)) {
+        for (at = 8; at + 4 <= size - 8; at += 4) {
+            static const uint32_t words[] = { 0xFFFFFFFFu, 0x7FF00000u, 2u };
+            for (i = 0; i < 3; i++) {
+                uint64_t hash;
+                size_t b;
+                nnopt_status st;
+                memcpy(bad, good, size);
+                memcpy(bad + at, &words[i], 4);
+                hash = ext_fnv1a(bad, size - 8);
+                for (b = 0; b < 8; b++) bad[size - 8 + b] = (unsigned char)(hash >> (8 * b));
+                st = nnopt_load(opt, bad, size);
+                CHECK(nnopt_save(opt, now, size) == NNOPT_OK);
+                if (st == NNOPT_OK) {
+                    CHECKF(memcmp(now, bad, size) == 0, "word %zu: loaded but saves differently", at);
+                    CHECK(nnopt_load(opt, good, size) == NNOPT_OK);
+                } else {
+                    refused++;
+                    CHECKF(st == NNOPT_ERR_FORMAT, "word %zu: status %d", at, (int)st);
+                    CHECKF(memcmp(now, good, size) == 0, "word %zu: refused but changed the optimizer", at);
+                }
+            }
+        }
+        CHECK(refused > 0);
+    }
+    free(good); free(bad); free(now);
+    nnopt_destroy(opt);
+}
+
+/* Every function given NULL where it needs an object: an error or an empty answer, no crash. */
+static void test_extremes_null_arguments(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
+    nnopt_group g = nnopt_group_default(4);
+    nnopt_scheduler s;
+    nnopt_sched_params sp = nnopt_sched_defaults(NNOPT_SCHED_STEP);
+    float a[4] = { 0 };
+    float *rows[1] = { a };
+    double m;
+    unsigned char buf[8];
+    CHECK(nnopt_create(NULL, 4) == NULL);
+    CHECK(nnopt_create_groups(&h, NULL, 1) == NULL);
+    CHECK(nnopt_memory_size(NULL, &g, 1) == 0);
+    CHECK(nnopt_init(NULL, 1 << 20, &h, &g, 1) == NULL);
+    nnopt_destroy(NULL);
+    CHECK(nnopt_step(NULL, a, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_step_groups(NULL, rows, (const float *const *)rows) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_get_hparams(NULL) == NULL);
+    CHECK(nnopt_set_hparams(NULL, &h) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_set_lr(NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_group_count(NULL) == 0 && nnopt_param_count(NULL) == 0 && nnopt_step_count(NULL) == 0);
+    CHECK(nnopt_get_group(NULL, 0, &g) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_set_group(NULL, 0, &g) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_averaged_params(NULL) == NULL);
+    CHECK(nnopt_save_size(NULL) == 0);
+    CHECK(nnopt_save(NULL, buf, sizeof buf) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_load(NULL, buf, sizeof buf) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(NULL, 1, 1, 4, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_clip_grad_norm_groups(NULL, NULL, 1, 1.0, 2.0, 0, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init(NULL, &sp, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init(&s, NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_init_sequential(NULL, &sp, 1, NULL, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_step(NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_step_metric(NULL, 1.0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_lr(NULL) != nnopt_sched_lr(NULL));           /* NaN */
+    CHECK(nnopt_sched_momentum(NULL, &m) == 0);
+    CHECK(nnopt_sched_restarted(NULL) == 0);
+    CHECK(nnopt_sched_apply(NULL, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_sched_apply_group(NULL, NULL, 0) == NNOPT_ERR_INVALID);
+    CHECK(strcmp(nnopt_status_str((nnopt_status)42), "unknown status") == 0);
+    CHECK(strcmp(nnopt_isa_name((nnopt_isa)42), "unknown") == 0);
+    CHECK(strcmp(nnopt_kind_name((nnopt_kind)-1), "unknown") == 0);
+    CHECK(nnopt_isa_set((nnopt_isa)-1) == NNOPT_ERR_UNSUPPORTED);
+    {   /* per-group pointers: a misaligned or overlapping one is refused before any update */
+        nnopt_optimizer *opt = nnopt_create(&h, 4);
+        float q[5] = { 1, 2, 3, 4, 5 };
+        float *params[1];
+        const float *grads[1];
+        params[0] = q; grads[0] = (const float *)(const void *)((const char *)a + 1);
+        CHECK(opt && nnopt_step_groups(opt, params, grads) == NNOPT_ERR_INVALID);
+        grads[0] = q + 1;
+        CHECK(opt && nnopt_step_groups(opt, params, grads) == NNOPT_ERR_INVALID);
+        CHECK(q[0] == 1 && q[4] == 5);
+        nnopt_destroy(opt);
+    }
+}
+
+/* Schedule edges: SequentialLR restarts a linear or polynomial child at its milestone with
+   torch's closed form (step(0): lr0 * start_factor, lr0 * 1), and an exhausted one-cycle
+   child refuses to step. */
+static void test_extremes_schedule_edges(void)
+{
+    nnopt_sched_params c[2];
+    nnopt_scheduler s;
+    int milestone = 2, t;
+    c[0] = nnopt_sched_defaults(NNOPT_SCHED_EXPONENTIAL); c[0].gamma = 0.5;
+    c[1] = nnopt_sched_defaults(NNOPT_SCHED_LINEAR); c[1].start_factor = 0.25; c[1].total_iters = 4;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    CHECK(nnopt_sched_step(&s) == NNOPT_OK && nnopt_sched_step(&s) == NNOPT_OK);
+    CHECKF(nnopt_sched_lr(&s) == 0.8 * 0.25, "linear child at its milestone: %.17g", nnopt_sched_lr(&s));
+    c[1] = nnopt_sched_defaults(NNOPT_SCHED_POLYNOMIAL); c[1].total_iters = 4; c[1].power = 2;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    CHECK(nnopt_sched_step(&s) == NNOPT_OK && nnopt_sched_step(&s) == NNOPT_OK);
+    CHECKF(nnopt_sched_lr(&s) == 0.8, "polynomial child at its milestone: %.17g", nnopt_sched_lr(&s));
+    c[0] = nnopt_sched_defaults(NNOPT_SCHED_ONE_CYCLE); c[0].max_lr = 1.0; c[0].total_steps = 3;
+    milestone = 10;
+    CHECK(nnopt_sched_init_sequential(&s, c, 2, &milestone, 0.8) == NNOPT_OK);
+    for (t = 0; t < 3; t++) CHECK(nnopt_sched_step(&s) == NNOPT_OK);   /* epochs 1..3 */
+    CHECK(nnopt_sched_step(&s) == NNOPT_ERR_INVALID);            /* one-cycle ran out */
+}
+
+/* LAMB with eps = 0 (allowed): the unused lanes of a vector tail must not enter the norms
+   (there u = 0/0 = NaN), so every path gives the portable result. */
+static void lamb_eps0_run(float *p, size_t n)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_LAMB);
+    nnopt_optimizer *opt;
+    float g[19];
+    size_t i;
+    int s;
+    h.eps = 0.0;
+    opt = nnopt_create(&h, n);
+    for (i = 0; i < n; i++) p[i] = 0.5f + 0.125f * (float)i;
+    for (s = 0; s < 2 && opt; s++) {
+        for (i = 0; i < n; i++) g[i] = 0.3f - 0.0625f * (float)((i + (size_t)s) % 7);   /* never 0 */
+        CHECK(nnopt_step(opt, p, g) == NNOPT_OK);
+    }
+    nnopt_destroy(opt);
+}
+
+static void test_extremes_lamb_eps0_tail(void)
+{
+    float p[19], ref[19];
+    nnopt_isa isa = nnopt_isa_get();
+    size_t i;
+    lamb_eps0_run(p, 19);
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    lamb_eps0_run(ref, 19);
+    nnopt_isa_set(isa);
+    for (i = 0; i < 19; i++) CHECKF(isfinite(p[i]), "element %zu: %g", i, (double)p[i]);
+    th_same_bits(p, ref, 19, "LAMB eps 0 against the portable path");
+}
+
+void register_extremes_tests(void)
+{
+    th_register("extremes: LAMB with eps 0 and a vector tail", test_extremes_lamb_eps0_tail, TH_EACH_ISA);
+    th_register("extremes: sequential schedule edges", test_extremes_schedule_edges, TH_ONCE);
+    th_register("extremes: checkpoint field checks behind the hash", test_extremes_checkpoint_fields, TH_ONCE);
+    th_register("extremes: NULL arguments", test_extremes_null_arguments, TH_ONCE);
+    th_register("extremes: non-finite and extreme inputs, every kernel", test_extremes_table, TH_EACH_ISA);
+    th_register("extremes: non-finite hyper-parameters refused", test_extremes_hyperparameters, TH_ONCE);
+    th_register("extremes: non-finite optimizer state checkpoints", test_extremes_checkpoint_round_trip, TH_ONCE);
+}
