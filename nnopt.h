@@ -17,7 +17,8 @@
 
      Build with your ordinary flags (`cc -O2 main.c -lm`). On x86-64 with gcc or clang the
      AVX2+FMA and AVX-512 kernels are compiled with per-function target attributes and picked at
-     run time, so no -mavx2 or -march is needed. Every path gives bit-identical results.
+     run time, so no -mavx2 or -march is needed. Every path gives bit-identical results (a NaN
+     result is NaN on every path; its sign and payload may differ).
 
    SEMANTICS
      Contents: optimizers (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam,
