@@ -77,15 +77,27 @@ record() {   # record NAME STATUS(0 = pass)
     if [ "$2" = 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); echo "FAIL $1"; fi
 }
 
-# run_suite NAME COMPILER LANGFLAGS CFLAGS... : build the suite in one configuration and run it.
-# The suite's own "N passed, M failed" line is added to the totals.
+# Compiling the header dominates the test time, so builds run in the background, $JOBS at a
+# time (one per core), and their programs run afterwards, one at a time, in a fixed order.
+JOBS=${NNOPT_JOBS:-$(nproc 2>/dev/null || echo 2)}
+bg_job() {   # bg_job COMMAND...: run in the background once fewer than $JOBS jobs run
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+    "$@" &
+}
+
+# build_suite NAME COMPILER LANGFLAGS CFLAGS... : compile the suite in one configuration;
+# run_suite NAME then runs it and adds its "N passed, M failed" line to the totals.
 SUITE_SOURCES="tests/harness.c tests/impl.c tests/quadratic.c $(ls tests/test_*.c | tr "\n" " ")"
+build_suite() {
+    local name=$1 cc=$2 lang=$3; shift 3
+    if $cc $lang "$@" $WARN $SUITE_SOURCES -o "$BUILD/test/nnopt_test_$name" -lm >"$BUILD/test/$name.log" 2>&1
+    then echo ok > "$BUILD/test/$name.built"; else echo failed > "$BUILD/test/$name.built"; fi
+}
 # With RUNNER set (e.g. an emulator), the binary runs under it.
 run_suite() {
-    local name=$1 cc=$2 lang=$3; shift 3
-    local exe=$BUILD/test/nnopt_test_$name log=$BUILD/test/$name.log
-    if ! $cc $lang "$@" $WARN $SUITE_SOURCES -o "$exe" -lm >"$log" 2>&1; then
-        echo "== $name: build failed"; cat "$log"; record "$name (build)" 1; return
+    local name=$1 exe=$BUILD/test/nnopt_test_$1
+    if [ "$(cat "$BUILD/test/$name.built" 2>/dev/null)" != ok ]; then
+        echo "== $name: build failed"; cat "$BUILD/test/$name.log"; record "$name (build)" 1; return
     fi
     if [ -n "${RUNNER:-}" ]; then
         run_binary "$name" $RUNNER "$exe"
@@ -119,6 +131,28 @@ check_build() {
     if "$@" >"$log" 2>&1; then record "$name" 0; else echo "== $name"; tail -n 20 "$log"; record "$name" 1; fi
 }
 
+# bg_check NAME COMMAND... : check_build in the background; collect_checks waits for them and
+# records them in the order they were started.
+BG_CHECKS=()
+bg_check() {
+    local name=$1 tag; shift
+    tag=$BUILD/test/bg_$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.-' '_')
+    BG_CHECKS+=("$name|$tag")
+    rm -f "$tag.status"
+    bg_job bg_run "$tag" "$@"
+}
+bg_run() { local tag=$1; shift; "$@" >"$tag.log" 2>&1; echo $? >"$tag.status"; }
+collect_checks() {
+    local entry name tag
+    wait
+    for entry in "${BG_CHECKS[@]}"; do
+        name=${entry%%|*}; tag=${entry#*|}
+        if [ "$(cat "$tag.status" 2>/dev/null)" = 0 ]; then record "$name" 0
+        else echo "== $name"; tail -n 20 "$tag.log"; record "$name" 1; fi
+    done
+    BG_CHECKS=()
+}
+
 # check_fails NAME COMMAND... : a build that must be refused.
 check_fails() {
     local name=$1; shift
@@ -127,24 +161,40 @@ check_fails() {
 
 cmd_test() {
     need_compilers
+    need_fuzzer
+    need_analysis_tools
+    need_integration_tools
     mkdir -p "$BUILD/test"
+    rm -f "$BUILD"/test/*.built
     local t0=$SECONDS
     local C99="-x c -std=c99" CXX="-x c++ -std=c++17"
+    echo "== building the suite in 15 configurations, $JOBS at a time"
+    bg_job build_suite gcc-O2            gcc     "$C99" -O2
+    bg_job build_suite gcc-no-simd       gcc     "$C99" -O2 -DNNOPT_NO_SIMD
+    bg_job build_suite gcc-no-avx512     gcc     "$C99" -O2 -DNNOPT_NO_AVX512
+    bg_job build_suite gcc-O3-native     gcc     "$C99" -O3 -march=native
+    bg_job build_suite clang-O2          clang   "$C99" -O2
+    bg_job build_suite clang-no-simd     clang   "$C99" -O2 -DNNOPT_NO_SIMD
+    bg_job build_suite clang-no-avx512   clang   "$C99" -O2 -DNNOPT_NO_AVX512
+    bg_job build_suite clang-O3-native   clang   "$C99" -O3 -march=native
+    bg_job build_suite gcc-openmp        gcc     "$C99" -O2 -fopenmp
+    bg_job build_suite g++-c++17         g++     "$CXX" -O2
+    bg_job build_suite clang++-c++17     clang++ "$CXX" -O2
+    bg_job build_suite gcc-asan-ubsan    gcc     "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    bg_job build_suite aarch64-qemu      aarch64-linux-gnu-gcc "$C99" -O2
+    bg_job build_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    # MemorySanitizer does not model AVX2's masked store (vmaskmovps with a run-time mask), so a
+    # vector tail written into fresh memory would look uninitialized: MSan checks the portable path.
+    bg_job build_suite clang-msan        clang   "$C99" -O1 -g -fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer -DNNOPT_NO_SIMD
+    wait
+
     echo "== conformance suite (tests run on every ISA path this CPU has: best is $(best_isa_name))"
-    run_suite gcc-O2            gcc     "$C99" -O2
-    run_suite gcc-no-simd       gcc     "$C99" -O2 -DNNOPT_NO_SIMD
-    run_suite gcc-no-avx512     gcc     "$C99" -O2 -DNNOPT_NO_AVX512
-    run_suite gcc-O3-native     gcc     "$C99" -O3 -march=native
-    run_suite clang-O2          clang   "$C99" -O2
-    run_suite clang-no-simd     clang   "$C99" -O2 -DNNOPT_NO_SIMD
-    run_suite clang-no-avx512   clang   "$C99" -O2 -DNNOPT_NO_AVX512
-    run_suite clang-O3-native   clang   "$C99" -O3 -march=native
-    run_suite gcc-openmp        gcc     "$C99" -O2 -fopenmp
-    run_suite g++-c++17         g++     "$CXX" -O2
-    run_suite clang++-c++17     clang++ "$CXX" -O2
-    run_suite gcc-asan-ubsan    gcc     "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-    RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-    run_suite aarch64-qemu      aarch64-linux-gnu-gcc "$C99" -O2
+    local name
+    for name in gcc-O2 gcc-no-simd gcc-no-avx512 gcc-O3-native clang-O2 clang-no-simd clang-no-avx512 \
+                clang-O3-native gcc-openmp g++-c++17 clang++-c++17 gcc-asan-ubsan; do
+        run_suite $name
+    done
+    RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" run_suite aarch64-qemu
 
     echo "== initial path from NNOPT_ISA"
     local isa
@@ -156,40 +206,37 @@ cmd_test() {
     local toggle
     for toggle in NNOPT_NO_OPTIM NNOPT_NO_SCHED NNOPT_NO_REG NNOPT_NO_DROPOUT NNOPT_NO_BATCHNORM \
                   NNOPT_NO_AUGMENT NNOPT_NO_SIMD NNOPT_NO_AVX512; do
-        check_build "toggle $toggle (gcc)" sh -c "gcc $C99 $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle' -lm && '$BUILD/test/toggle'"
-        check_build "toggle $toggle (clang++)" sh -c "clang++ $CXX $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle' && '$BUILD/test/toggle'"
+        bg_check "toggle $toggle (gcc)" sh -c "gcc $C99 $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle_gcc_$toggle' -lm && '$BUILD/test/toggle_gcc_$toggle'"
+        bg_check "toggle $toggle (clang++)" sh -c "clang++ $CXX $WARN -D$toggle tests/build_toggles.c -o '$BUILD/test/toggle_clang_$toggle' && '$BUILD/test/toggle_clang_$toggle'"
     done
-    check_build "all toggles together" sh -c "gcc $C99 $WARN -DNNOPT_NO_OPTIM -DNNOPT_NO_SCHED -DNNOPT_NO_REG -DNNOPT_NO_DROPOUT -DNNOPT_NO_BATCHNORM -DNNOPT_NO_AUGMENT -DNNOPT_NO_SIMD tests/build_toggles.c -o '$BUILD/test/toggle' -lm && '$BUILD/test/toggle'"
-    check_build "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
-    check_build "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
+    bg_check "all toggles together" sh -c "gcc $C99 $WARN -DNNOPT_NO_OPTIM -DNNOPT_NO_SCHED -DNNOPT_NO_REG -DNNOPT_NO_DROPOUT -DNNOPT_NO_BATCHNORM -DNNOPT_NO_AUGMENT -DNNOPT_NO_SIMD tests/build_toggles.c -o '$BUILD/test/toggle_all' -lm && '$BUILD/test/toggle_all'"
+    bg_check "NNOPT_STATIC in two units" sh -c "gcc $C99 $WARN tests/build_static_a.c tests/build_static_b.c -o '$BUILD/test/static' -lm && '$BUILD/test/static'"
+    bg_check "NNOPT_MALLOC/NNOPT_FREE" sh -c "gcc $C99 $WARN tests/build_allocator.c -o '$BUILD/test/alloc' -lm && '$BUILD/test/alloc'"
+    bg_check "threads: first use and stress while switching paths (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
+    collect_checks
     check_fails "NNOPT_MALLOC without NNOPT_FREE is an error" gcc $C99 -DNNOPT_TEST_ONLY_MALLOC -c tests/build_allocator.c -o "$BUILD/test/alloc.o"
-    check_build "threads: first use and stress while switching paths (TSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=thread -pthread tests/build_threads.c -o '$BUILD/test/threads' -lm && '$BUILD/test/threads'"
 
     echo "== hardening (docs/reliability.md)"
-    need_fuzzer
-    need_analysis_tools
-    run_suite clang-asan-ubsan  clang   "$C99" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-    # MemorySanitizer does not model AVX2's masked store (vmaskmovps with a run-time mask), so a
-    # vector tail written into fresh memory would look uninitialized: MSan checks the portable path.
-    run_suite clang-msan        clang   "$C99" -O1 -g -fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer -DNNOPT_NO_SIMD
-    check_build "allocation failures (ASan+LSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all tests/alloc_fail.c -o '$BUILD/test/alloc_fail' -lm && '$BUILD/test/alloc_fail'"
+    run_suite clang-asan-ubsan
+    run_suite clang-msan
+    bg_check "allocation failures (ASan+LSan)" sh -c "gcc $C99 $WARN -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all tests/alloc_fail.c -o '$BUILD/test/alloc_fail' -lm && '$BUILD/test/alloc_fail'"
     local h
     for h in $FUZZ_HARNESSES; do
-        check_build "fuzz smoke: $h ($(fuzz_smoke_runs $h) runs)" fuzz_smoke "$h"
-        check_build "fuzz corpus replay: $h (MSan)" sh -c "clang $C99 $WARN -O1 -g -fsanitize=memory -fno-omit-frame-pointer -DNNOPT_NO_SIMD tests/fuzz/fuzz_$h.c tests/fuzz/replay.c -o '$BUILD/test/replay_$h' -lm && '$BUILD/test/replay_$h' tests/fuzz/corpus/$h/*"
+        bg_check "fuzz smoke: $h ($(fuzz_smoke_runs $h) runs)" fuzz_smoke "$h"
+        bg_check "fuzz corpus replay: $h (MSan)" sh -c "clang $C99 $WARN -O1 -g -fsanitize=memory -fno-omit-frame-pointer -DNNOPT_NO_SIMD tests/fuzz/fuzz_$h.c tests/fuzz/replay.c -o '$BUILD/test/replay_$h' -lm && '$BUILD/test/replay_$h' tests/fuzz/corpus/$h/*"
     done
-    check_build "cppcheck (tests/cppcheck-suppressions.txt)" run_cppcheck
-    check_build "clang-tidy (.clang-tidy)" run_clang_tidy
-    check_build "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
+    bg_check "cppcheck (tests/cppcheck-suppressions.txt)" run_cppcheck
+    bg_check "clang-tidy (.clang-tidy)" run_clang_tidy
+    bg_check "example builds with plain cc -O2" sh -c "cc -O2 examples/minimal.c -o '$BUILD/test/minimal' -lm && '$BUILD/test/minimal' >/dev/null"
     # The examples that need nothing but a C compiler run here too (a second each); the MPI one
     # and augment_folder (libstb-dev) run in ./build.sh examples.
     local example
     for example in transfer checkpoint mlp_spiral; do
-        check_build "example $example" sh -c "cc -O2 $WARN examples/$example.c -o '$BUILD/test/$example' -lm && cd '$BUILD/test' && './$example'"
+        bg_check "example $example" sh -c "cc -O2 $WARN examples/$example.c -o '$BUILD/test/$example' -lm && cd '$BUILD/test' && './$example'"
     done
+    collect_checks
 
     echo "== integration: CMake, pkg-config, ./build.sh install (tests/integration/)"
-    need_integration_tools
     local mode
     for mode in subdirectory find_package pkg-config; do
         check_build "integration $mode" tests/integration/run.sh $mode "$BUILD/test/integration"
