@@ -110,26 +110,10 @@ static void expect_unchanged(const buffer *b, const unsigned char *before, const
 
 /* ---- Hyper-parameters --------------------------------------------------------------------- */
 
-static const size_t hp_doubles[] = {
-    offsetof(nnopt_hparams, lr), offsetof(nnopt_hparams, weight_decay),
-    offsetof(nnopt_hparams, momentum), offsetof(nnopt_hparams, dampening),
-    offsetof(nnopt_hparams, beta1), offsetof(nnopt_hparams, beta2), offsetof(nnopt_hparams, eps),
-    offsetof(nnopt_hparams, alpha), offsetof(nnopt_hparams, rho), offsetof(nnopt_hparams, lr_decay),
-    offsetof(nnopt_hparams, initial_accumulator_value), offsetof(nnopt_hparams, momentum_decay),
-    offsetof(nnopt_hparams, eta_minus), offsetof(nnopt_hparams, eta_plus),
-    offsetof(nnopt_hparams, step_size_min), offsetof(nnopt_hparams, step_size_max),
-    offsetof(nnopt_hparams, lambd), offsetof(nnopt_hparams, t0),
-    offsetof(nnopt_hparams, trust_coefficient), offsetof(nnopt_hparams, average_decay),
-    offsetof(nnopt_hparams, lookahead_alpha)
-};
-static const size_t hp_ints[] = {
-    offsetof(nnopt_hparams, decoupled_weight_decay), offsetof(nnopt_hparams, maximize),
-    offsetof(nnopt_hparams, nesterov), offsetof(nnopt_hparams, amsgrad),
-    offsetof(nnopt_hparams, centered), offsetof(nnopt_hparams, rectify),
-    offsetof(nnopt_hparams, nonfinite_guard), offsetof(nnopt_hparams, average),
-    offsetof(nnopt_hparams, average_warmup), offsetof(nnopt_hparams, average_start),
-    offsetof(nnopt_hparams, lookahead_k)
-};
+/* The header's own lists of every double and int field of nnopt_hparams (checkpoint order):
+   this file compiles the implementation, so its private tables are in scope. */
+#define hp_doubles nnopt__hp_doubles
+#define hp_ints nnopt__hp_ints
 #define COUNT(a) (sizeof (a) / sizeof (a)[0])
 
 /* The kind's defaults with a few fields changed: mostly valid, sometimes not. */
