@@ -5741,6 +5741,8 @@ NNOPT__OP void V(lamb_moments_block)(nnopt__optim_args *a, size_t i, size_t k, s
     V(prefetch)(a->s[2] + i, 512);           /* u is only written here */
     V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
     V(prefetch)(a->grad + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->s[0] + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->s[1] + i, NNOPT__READ_AHEAD);
     NNOPT__STORE(a->s[2], u);
     /* A tail's unused lanes hold u = 0/(0 + eps), NaN when eps is 0: sum the stored u back */
     if (k < NNOPT__W) u = NNOPT__LOAD(a->s[2]);    /* with those lanes read as 0. */
@@ -5825,6 +5827,8 @@ NNOPT__KERNEL(grad_clamp, nnopt__optim_args)
 NNOPT__OP void V(average_block)(nnopt__optim_args *a, size_t i, size_t k)
 {
     V(vec) p = NNOPT__LOAD(a->param), avg;
+    V(prefetch)(a->param + i, NNOPT__READ_AHEAD);
+    V(prefetch)(a->s[0] + i, NNOPT__READ_AHEAD);
     if (a->k.average.mode == 0) {
         avg = p;
     } else if (a->k.average.mode == NNOPT_AVERAGE_SWA) {
