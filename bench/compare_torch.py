@@ -7,11 +7,10 @@ in docs/performance.md. Writes JSON {kernel: {size: elements_per_second}}.
 Skips (exit 0, no file) when torch is not installed. Each optimizer runs its torch default
 single-tensor (for-loop) path on one float32 tensor, as a user's training loop would.
 """
-import glob
-import importlib.util
 import json
-import os
 import sys
+
+from sections import load_modules
 
 try:
     import torch
@@ -43,17 +42,11 @@ def measure(make, n, min_time):
     opt.step()                                      # lazy state creation outside the timing
     return rate(opt.step, n, min_time)
 
+
 def section_modules():
     """bench/torch_<section>.py: each section's torch baselines; measure(only) returns
     {kernel: {size: elements_per_second}} (only: kernel names to run, or None for all)."""
-    mods = []
-    here = os.path.dirname(os.path.abspath(__file__))
-    for path in sorted(glob.glob(os.path.join(here, "torch_*.py"))):
-        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        mods.append(mod)
-    return mods
+    return load_modules("torch_")
 
 
 def main():

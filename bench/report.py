@@ -9,12 +9,11 @@ measured in the same run; vs_naive: speed-up over the plain -O2 loop; vs_native:
 same loop built -O3 -march=native), and the baselines' own throughput. With TORCH.json
 (bench/compare_torch.py) a column gives the ratio over torch on one thread.
 """
-import glob
-import importlib.util
 import json
-import os
 import sys
 from collections import OrderedDict
+
+from sections import load_modules
 
 SIZE_ORDER = {"4K": 0, "16K": 1, "64K": 2, "1M": 3, "16M": 4}
 
@@ -22,14 +21,7 @@ SIZE_ORDER = {"4K": 0, "16K": 1, "64K": 2, "1M": 3, "16M": 4}
 def load_sections():
     """bench/report_<section>.py: each section's own targets. A module lists the benchmark
     kernels it owns in KERNELS and adds its rows with targets(get, best, torch, row)."""
-    mods = []
-    here = os.path.dirname(os.path.abspath(__file__))
-    for path in sorted(glob.glob(os.path.join(here, "report_*.py"))):
-        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        mods.append(mod)
-    return mods
+    return load_modules("report_")
 
 
 SECTIONS = load_sections()

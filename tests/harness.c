@@ -95,6 +95,19 @@ static int th_run(const th_test *t, nnopt_isa isa, int per_isa)
     return th_failed_checks == 0;
 }
 
+int th_parse_floats(const char *text, float *out, size_t count)
+{
+    size_t k;
+    for (k = 0; k < count; k++) {
+        char *end;
+        double v = strtod(text, &end);
+        if (end == text) return 0;
+        out[k] = (float)v;
+        text = end;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     int i, passed = 0, failed = 0, verbose = argc > 1 && strcmp(argv[1], "-v") == 0;

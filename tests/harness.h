@@ -53,6 +53,10 @@ void register_augment_tests(void);
 float *th_alloc_floats(size_t n, size_t offset);
 void   th_free_floats(float *p, size_t offset);
 
+/* Parses count numbers separated by white space from text (golden data) into floats;
+   returns 0 when a number is missing. */
+int th_parse_floats(const char *text, float *out, size_t count);
+
 /* Bitwise equality of two float arrays; reports the first difference. */
 int th_same_bits(const float *a, const float *b, size_t n, const char *what);
 

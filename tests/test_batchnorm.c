@@ -140,14 +140,7 @@ static int golden_count = -1;
 static float *parse_floats(const char *text, size_t count)
 {
     float *out = (float *)malloc((count ? count : 1) * sizeof(float));
-    size_t k;
-    for (k = 0; k < count; k++) {
-        char *end;
-        double v = strtod(text, &end);
-        if (end == text) { free(out); return NULL; }
-        out[k] = (float)v;
-        text = end;
-    }
+    if (out && !th_parse_floats(text, out, count)) { free(out); return NULL; }
     return out;
 }
 

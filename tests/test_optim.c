@@ -54,19 +54,6 @@ static int set_hparam(nnopt_hparams *h, const char *key, const char *value)
     return 0;
 }
 
-static int parse_floats(char *text, float *out, int count)
-{
-    int k;
-    for (k = 0; k < count; k++) {
-        char *end;
-        double v = strtod(text, &end);
-        if (end == text) return 0;
-        out[k] = (float)v;
-        text = end;
-    }
-    return 1;
-}
-
 /* Loads every case of tests/golden/<kind name>.txt; returns the count (0 on error, reported). */
 static int golden_load(nnopt_kind kind, golden_case *cases, int max)
 {
@@ -101,7 +88,7 @@ static int golden_load(nnopt_kind kind, golden_case *cases, int max)
             float *dst = avg ? c->avg_last : step == 1 ? c->after1 : c->after_last;
             if (avg) c->has_avg = 1;
             else if (step != 1) c->steps = (int)step;
-            CHECKF(parse_floats(end, dst, N_GOLDEN), "%s: short data line in case %s", path, c->label);
+            CHECKF(th_parse_floats(end, dst, N_GOLDEN), "%s: short data line in case %s", path, c->label);
         }
     }
     fclose(f);

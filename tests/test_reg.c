@@ -24,17 +24,9 @@ static int read_floats(FILE *f, const char *name, float *out, size_t n)
 {
     static char line[1 << 17];
     char *text;
-    size_t k;
     if (!fgets(line, sizeof line, f) || strncmp(line, name, strlen(name)) != 0) return 0;
     text = line + strlen(name);
-    for (k = 0; k < n; k++) {
-        char *end;
-        double v = strtod(text, &end);
-        if (end == text) return 0;
-        out[k] = (float)v;
-        text = end;
-    }
-    return 1;
+    return th_parse_floats(text, out, n);
 }
 
 /* Loads every case; returns the count (0 on error, reported). */
