@@ -2985,7 +2985,7 @@ static void nnopt__drop_setup(nnopt__dropout_args *a, const nnopt_rng *rng, doub
         a->offset = rng->offset;
     }
     a->threshold = (uint32_t)ceil(p * 16777216.0);   /* uniform < p  <=>  (word >> 8) < ceil(p 2^24) */
-    a->random = p > 0.0 && p < 1.0;
+    a->random = a->threshold > 0 && a->threshold < (1u << 24);   /* else every word decides alike */
 }
 
 static double nnopt__drop_lanes(const double lane[16])
@@ -5291,6 +5291,8 @@ NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 16; l++) s->d[l
 NNOPT__OP void V(dacc_add)(V(dacc) *s, float x, size_t part) { s->d[part] = s->d[part] + (double)x; }
 NNOPT__OP void V(dacc_add_sq)(V(dacc) *s, float x, size_t part)
 { double v = (double)x, sq = v * v; s->d[part] = s->d[part] + sq; }
+NNOPT__OP void V(dacc_add_and_sq)(V(dacc) *s, V(dacc) *s_sq, float x, size_t part)
+{ V(dacc_add)(s, x, part); V(dacc_add_sq)(s_sq, x, part); }
 NNOPT__OP void V(dacc_max)(V(dacc) *s, float x, size_t part)
 { double v = (double)x; s->d[part] = s->d[part] > v ? s->d[part] : v; }
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out) { int l; for (l = 0; l < 16; l++) out[l] = s->d[l]; }
@@ -5334,6 +5336,11 @@ NNOPT__OP void V(dacc_add_sq)(V(dacc) *s, __m256 x, size_t part)
 { __m256d lo, hi; V(dacc_split)(x, &lo, &hi);
   s->d[2 * part] = _mm256_fmadd_pd(lo, lo, s->d[2 * part]);          /* x*x is exact in double, */
   s->d[2 * part + 1] = _mm256_fmadd_pd(hi, hi, s->d[2 * part + 1]); } /* so fma = mul then add */
+NNOPT__OP void V(dacc_add_and_sq)(V(dacc) *s, V(dacc) *s_sq, __m256 x, size_t part)
+{ __m256d lo, hi; V(dacc_split)(x, &lo, &hi);
+  s->d[2 * part] = _mm256_add_pd(s->d[2 * part], lo); s->d[2 * part + 1] = _mm256_add_pd(s->d[2 * part + 1], hi);
+  s_sq->d[2 * part] = _mm256_fmadd_pd(lo, lo, s_sq->d[2 * part]);
+  s_sq->d[2 * part + 1] = _mm256_fmadd_pd(hi, hi, s_sq->d[2 * part + 1]); }
 NNOPT__OP void V(dacc_max)(V(dacc) *s, __m256 x, size_t part)
 { __m256d lo, hi; V(dacc_split)(x, &lo, &hi);
   s->d[2 * part] = _mm256_max_pd(s->d[2 * part], lo); s->d[2 * part + 1] = _mm256_max_pd(s->d[2 * part + 1], hi); }
@@ -5384,6 +5391,10 @@ NNOPT__OP void V(dacc_add)(V(dacc) *s, __m512 x, size_t part)
 NNOPT__OP void V(dacc_add_sq)(V(dacc) *s, __m512 x, size_t part)
 { __m512d lo, hi; (void)part; V(dacc_split)(x, &lo, &hi);
   s->d[0] = _mm512_fmadd_pd(lo, lo, s->d[0]); s->d[1] = _mm512_fmadd_pd(hi, hi, s->d[1]); }
+NNOPT__OP void V(dacc_add_and_sq)(V(dacc) *s, V(dacc) *s_sq, __m512 x, size_t part)
+{ __m512d lo, hi; (void)part; V(dacc_split)(x, &lo, &hi);
+  s->d[0] = _mm512_add_pd(s->d[0], lo); s->d[1] = _mm512_add_pd(s->d[1], hi);
+  s_sq->d[0] = _mm512_fmadd_pd(lo, lo, s_sq->d[0]); s_sq->d[1] = _mm512_fmadd_pd(hi, hi, s_sq->d[1]); }
 NNOPT__OP void V(dacc_max)(V(dacc) *s, __m512 x, size_t part)
 { __m512d lo, hi; (void)part; V(dacc_split)(x, &lo, &hi);
   s->d[0] = _mm512_maskz_max_pd(0xFF, s->d[0], lo); s->d[1] = _mm512_maskz_max_pd(0xFF, s->d[1], hi); }
@@ -6107,10 +6118,7 @@ NNOPT__OP void V(penalty_block)(nnopt__reg_args *a, size_t i, size_t k, size_t p
         if (a->l2 != 0.0f) g = V(fma)(w, V(set1)(a->l2), g);
         NNOPT__RSTORE(a->g, g);
     }
-    if (a->want_sums) {
-        V(dacc_add)(s_abs, V(abs)(w), part);
-        V(dacc_add_sq)(s_sq, w, part);
-    }
+    if (a->want_sums) V(dacc_add_and_sq)(s_abs, s_sq, V(abs)(w), part);   /* |w|^2 = w^2 exactly */
 }
 NNOPT__REDUCING_KERNEL(penalty, nnopt__reg_args)
 
@@ -6152,9 +6160,10 @@ NNOPT__KERNEL(reg_scale, nnopt__reg_args)
 #ifndef NNOPT_NO_DROPOUT
 /* ---- Dropout and DropConnect kernels ---------------------------------------------- */
 /* Section vocabulary: the keep test on a vector of words, a mask as bits (lane l = bit l),
-   and a mask from bits. */
+   a mask from bits, and kept ? x * scale : dropped (one masked multiply on AVX-512). */
 #if defined(NNOPT__ISA_SCALAR)
 NNOPT__OP int V(drop_kept)(uint32_t w, uint32_t threshold) { return (w >> 8) >= threshold; }
+NNOPT__OP float V(drop_scaled)(int kept, float x, float scale, float dropped) { return kept ? x * scale : dropped; }
 NNOPT__OP uint64_t V(drop_bits)(int m) { return (uint64_t)(m != 0); }
 NNOPT__OP int V(drop_from_bits)(unsigned bits) { return (int)(bits & 1u); }
 #elif defined(NNOPT__ISA_AVX2)
@@ -6167,9 +6176,15 @@ NNOPT__OP __m256 V(drop_from_bits)(unsigned bits)
     __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane));
 }
+NNOPT__OP __m256 V(drop_scaled)(__m256 kept, __m256 x, __m256 scale, __m256 dropped)
+{ return V(select)(kept, V(mul)(x, scale), dropped); }
 #elif defined(NNOPT__ISA_AVX512)
+/* (w >> 8) >= t  <=>  w >= t 2^8 for t < 2^24, one op fewer per word; t = 2^24 keeps nothing
+   and only comes with all-zero words (random = 0), which UINT32_MAX refuses. */
 NNOPT__OP __mmask16 V(drop_kept)(__m512i w, uint32_t threshold)
-{ return _mm512_cmpge_epu32_mask(V(isrl)(w, 8), _mm512_set1_epi32((int)threshold)); }
+{ return _mm512_cmpge_epu32_mask(w, _mm512_set1_epi32((int)(threshold < (1u << 24) ? threshold << 8 : 0xFFFFFFFFu))); }
+NNOPT__OP __m512 V(drop_scaled)(__mmask16 kept, __m512 x, __m512 scale, __m512 dropped)
+{ return _mm512_mask_mul_ps(dropped, kept, x, scale); }
 NNOPT__OP uint64_t V(drop_bits)(__mmask16 m) { return (uint64_t)m; }
 NNOPT__OP __mmask16 V(drop_from_bits)(unsigned bits) { return (__mmask16)bits; }
 #endif
@@ -6227,9 +6242,9 @@ NNOPT__OP void V(dropout_chunk)(const nnopt__dropout_args *a, size_t i, size_t k
     for (j = 0; j < k; j += NNOPT__W) {
         size_t kk = k - j < NNOPT__W ? k - j : NNOPT__W;
         V(mask) kept = V(drop_kept)(V(iload)(words + j), a->threshold);
-        V(vec) v = V(mul)(V(loadn)(a->x + i + j, kk), scale);
-        if (a->affine) v = V(add)(v, bias);
-        V(storen)(a->y + i + j, V(select)(kept, v, dropped), kk);
+        V(vec) x = V(loadn)(a->x + i + j, kk);
+        V(storen)(a->y + i + j, a->affine ? V(select)(kept, V(add)(V(mul)(x, scale), bias), dropped)
+                                          : V(drop_scaled)(kept, x, scale, dropped), kk);
         bits |= V(drop_bits)(kept) << j;
     }
     if (a->bits) {

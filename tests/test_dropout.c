@@ -61,7 +61,9 @@ static void test_dropout_rule(void)
 {
     static const size_t lengths[] = { 0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 1000, 4099 };
     static const uint64_t offsets[] = { 0, 3, 64, 101, ((uint64_t)1 << 32) - 7 };
-    static const double ps[] = { 0.0, 0.1, 0.5, 0.9, 1.0, 1e-9 };
+    /* 1 - 2^-26 rounds to threshold 2^24 (drops everything); 1 - 1.5 2^-24 to 2^24 - 1, the
+       largest threshold that can keep (only words >= 0xFFFFFF00) */
+    static const double ps[] = { 0.0, 0.1, 0.5, 0.9, 1.0, 1e-9, 1.0 - 1.4901161193847656e-8, 1.0 - 8.940696716308594e-8 };
     float *x = th_alloc_floats(4099, 1), *y = th_alloc_floats(4099, 3), *dx = th_alloc_floats(4099, 2);
     uint8_t *bits = (uint8_t *)malloc(4099 / 8 + 2);
     size_t L, o, q;
