@@ -121,7 +121,7 @@ def main():
             sep += "---|"
         out.append(head)
         out.append(sep)
-        for size in sorted(sizes, key=lambda s: SIZE_ORDER.get(s, 99)):
+        for size in sorted(sizes, key=lambda s: (SIZE_ORDER.get(s, 99), s)):
             variants = sizes[size]
             threaded = sorted(v for v in variants if v.endswith("threads"))
             for variant in ["avx512", "avx2", "scalar"] + threaded + ["naive-O2", "naive-native", "roof"]:
@@ -142,8 +142,8 @@ def main():
         out.append("## torch (one thread)\n")
         out.append("`bench/compare_torch.py`, torch %s: G elements/s\n" % torch.get("_version", "?"))
         out.append("| kernel | " + " | ".join(sorted({s for k, v in torch.items() if k[0] != "_" for s in v},
-                                                      key=lambda s: SIZE_ORDER.get(s, 99))) + " |")
-        sizes_all = sorted({s for k, v in torch.items() if k[0] != "_" for s in v}, key=lambda s: SIZE_ORDER.get(s, 99))
+                                                      key=lambda s: (SIZE_ORDER.get(s, 99), s))) + " |")
+        sizes_all = sorted({s for k, v in torch.items() if k[0] != "_" for s in v}, key=lambda s: (SIZE_ORDER.get(s, 99), s))
         out.append("|---" * (len(sizes_all) + 1) + "|")
         for k, v in torch.items():
             if k.startswith("_"):
