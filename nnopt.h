@@ -698,6 +698,26 @@ NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, 
                                                int height, int width, const int *labels,
                                                size_t classes, float *soft_labels, double alpha,
                                                uint64_t seed, uint64_t stream, double params[6]);
+/* uint8 batches: n interleaved HWC images (MixUp: any layout, image_size bytes each), mixed
+   with the same pairing, box rule, draws and soft labels as the float forms. MixUp's value is
+   the float form's (1 - lam) x_{i-1} + lam x_i, computed in float, then rounded half to even and
+   clamped to [0, 255]; CutMix copies the box's bytes exactly. */
+NNOPT_API nnopt_status nnopt_aug_mixup_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                          size_t image_size, const int *labels, size_t classes,
+                                          float *soft_labels, double lam);
+NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, size_t n, int channels,
+                                           int height, int width, const int *labels, size_t classes,
+                                           float *soft_labels, int x1, int y1, int x2, int y2,
+                                           double *lam_adjusted);
+NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                 size_t image_size, const int *labels, size_t classes,
+                                                 float *soft_labels, double alpha, uint64_t seed,
+                                                 uint64_t stream, double *lam);
+NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                  int channels, int height, int width,
+                                                  const int *labels, size_t classes,
+                                                  float *soft_labels, double alpha, uint64_t seed,
+                                                  uint64_t stream, double params[6]);
 /* Beta(alpha, beta) draw number `index` of the stream (Marsaglia-Tsang gammas, in double). */
 NNOPT_API double       nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t index,
                                             double alpha, double beta);
@@ -4600,14 +4620,17 @@ NNOPT_API double nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t i
 
 /* ---- MixUp and CutMix --------------------------------------------------------------- */
 
-static int nnopt__mix_ok(const float *images, const float *out, size_t n, size_t image_size,
+/* A batch of n images of image_size values in format f (float: aligned), soft labels and
+   labels that fit, no two of images, out, soft labels and labels overlapping. */
+static int nnopt__mix_ok(const void *images, const void *out, size_t n, size_t image_size, nnopt_image_format f,
                          const int *labels, size_t classes, const float *soft)
 {
-    size_t i, bytes;
-    if (n == 0 || image_size == 0 || !images || !out || !nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1) ||
-        image_size > ((size_t)-1 / sizeof(float)) / n)
+    size_t i, bytes, elem = nnopt__fmt_size(f);
+    if (n == 0 || image_size == 0 || !images || !out ||
+        (f == NNOPT_IMAGE_F32_CHW && (!nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1))) ||
+        image_size > ((size_t)-1 / elem) / n)
         return 0;
-    bytes = n * image_size * sizeof(float);
+    bytes = n * image_size * elem;
     if (nnopt__ranges_overlap(images, bytes, out, bytes) || !labels != !soft) return 0;
     if (labels) {
         size_t sb;
@@ -4635,44 +4658,62 @@ static void nnopt__mix_labels(const int *labels, size_t n, size_t classes, float
     }
 }
 
-NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
-                                       const int *labels, size_t classes, float *soft_labels, double lam)
+/* MixUp of n images of image_size values in format f (the layout does not matter): the value
+   is (1 - lam) prev + lam x in float, as torchvision's rolled.mul_(1 - lam).add_(batch.mul_(lam));
+   uint8 rounds it half to even and clamps. */
+static nnopt_status nnopt__mixup(const void *images, void *out, size_t n, size_t image_size, nnopt_image_format f,
+                                 const int *labels, size_t classes, float *soft_labels, double lam)
 {
     float l = (float)lam, oml = (float)(1.0 - lam);
     size_t i, e;
-    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels) ||
+    if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels) ||
         !nnopt__finite(lam) || lam < 0.0 || lam > 1.0)
         return NNOPT_ERR_INVALID;
     for (i = 0; i < n; i++) {
-        const float *x = images + i * image_size, *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
-        float *o = out + i * image_size;
-        for (e = 0; e < image_size; e++) o[e] = prev[e] * oml + x[e] * l;
+        size_t at = i * image_size, prev = (i == 0 ? n - 1 : i - 1) * image_size;
+        if (f == NNOPT_IMAGE_F32_CHW) {
+            const float *x = (const float *)images;
+            float *o = (float *)out;
+            for (e = 0; e < image_size; e++) o[at + e] = x[prev + e] * oml + x[at + e] * l;
+        } else {
+            const uint8_t *x = (const uint8_t *)images;
+            uint8_t *o = (uint8_t *)out;
+            for (e = 0; e < image_size; e++)
+                o[at + e] = (uint8_t)nnopt__u8_round((float)x[prev + e] * oml + (float)x[at + e] * l);
+        }
     }
     nnopt__mix_labels(labels, n, classes, soft_labels, lam);
     return NNOPT_OK;
 }
 
-NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
-                                        int height, int width, const int *labels, size_t classes,
-                                        float *soft_labels, int x1, int y1, int x2, int y2,
-                                        double *lam_adjusted)
+/* CutMix of n images in format f: out = images, then each image's box (x1, y1) .. (x2, y2)
+   copied from its predecessor, byte for byte; labels mixed with 1 - box area / image area. */
+static nnopt_status nnopt__cutmix(const void *images, void *out, size_t n, nnopt_image_format f, int channels,
+                                  int height, int width, const int *labels, size_t classes, float *soft_labels,
+                                  int x1, int y1, int x2, int y2, double *lam_adjusted)
 {
-    size_t i, plane, image_size;
-    int c, y;
+    size_t i, image_size, elem = nnopt__fmt_size(f), planes, plane_bytes, pixel_bytes, row_bytes, k;
+    int y;
     double lam;
-    if (!nnopt__img_values(NNOPT_IMAGE_F32_CHW, width, height, channels) || x1 < 0 || y1 < 0 ||
-        x2 < x1 || y2 < y1 || x2 > width || y2 > height)
+    if (!nnopt__img_values(f, width, height, channels) || x1 < 0 || y1 < 0 || x2 < x1 || y2 < y1 ||
+        x2 > width || y2 > height)
         return NNOPT_ERR_INVALID;
-    plane = (size_t)width * (size_t)height; image_size = plane * (size_t)channels;
-    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
+    image_size = nnopt__img_values(f, width, height, channels);
+    if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
+    /* the box: in each plane (CHW: one per channel; HWC: one), rows y1 .. y2 - 1 of pixels x1 .. x2 - 1 */
+    planes = f == NNOPT_IMAGE_F32_CHW ? (size_t)channels : 1;
+    plane_bytes = image_size * elem / planes;
+    pixel_bytes = image_size * elem / planes / ((size_t)width * (size_t)height);
+    row_bytes = (size_t)width * pixel_bytes;
     lam = 1.0 - (double)(x2 - x1) * (double)(y2 - y1) / ((double)width * (double)height);
-    memcpy(out, images, n * image_size * sizeof(float));
+    memcpy(out, images, n * image_size * elem);
     for (i = 0; i < n; i++) {
-        const float *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
-        for (c = 0; c < channels; c++)
+        const char *prev = (const char *)images + (i == 0 ? n - 1 : i - 1) * image_size * elem;
+        char *o = (char *)out + i * image_size * elem;
+        for (k = 0; k < planes; k++)
             for (y = y1; y < y2; y++) {
-                size_t at = (size_t)c * plane + (size_t)y * (size_t)width + (size_t)x1;
-                memcpy(out + i * image_size + at, prev + at, (size_t)(x2 - x1) * sizeof(float));
+                size_t at = k * plane_bytes + (size_t)y * row_bytes + (size_t)x1 * pixel_bytes;
+                memcpy(o + at, prev + at, (size_t)(x2 - x1) * pixel_bytes);
             }
     }
     nnopt__mix_labels(labels, n, classes, soft_labels, lam);
@@ -4680,43 +4721,122 @@ NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t 
     return NNOPT_OK;
 }
 
+/* The random forms' draws, one definition for every format: lam = Beta draw 0 of the stream;
+   CutMix's box centre x = word 65536, y = word 65537, half sizes int(0.5 sqrt(1 - lam) W)
+   (and H), the box clipped to the image. */
+static double nnopt__mix_lam(uint64_t seed, uint64_t stream, double alpha)
+{
+    return nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
+}
+
+static void nnopt__cutmix_box(uint64_t seed, uint64_t stream, double lam, int width, int height, int box[4])
+{
+    int cx = nnopt__aug_below(seed, stream, 65536, width), cy = nnopt__aug_below(seed, stream, 65537, height);
+    double r = 0.5 * sqrt(1.0 - lam);
+    int hw = (int)(r * width), hh = (int)(r * height);
+    box[0] = cx - hw < 0 ? 0 : cx - hw; box[2] = cx + hw > width ? width : cx + hw;
+    box[1] = cy - hh < 0 ? 0 : cy - hh; box[3] = cy + hh > height ? height : cy + hh;
+}
+
+static nnopt_status nnopt__mixup_random(const void *images, void *out, size_t n, size_t image_size,
+                                        nnopt_image_format f, const int *labels, size_t classes,
+                                        float *soft_labels, double alpha, uint64_t seed, uint64_t stream,
+                                        double *lam)
+{
+    double l;
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
+    l = nnopt__mix_lam(seed, stream, alpha);
+    st = nnopt__mixup(images, out, n, image_size, f, labels, classes, soft_labels, l);
+    if (st == NNOPT_OK && lam) *lam = l;
+    return st;
+}
+
+static nnopt_status nnopt__cutmix_random(const void *images, void *out, size_t n, nnopt_image_format f,
+                                         int channels, int height, int width, const int *labels,
+                                         size_t classes, float *soft_labels, double alpha, uint64_t seed,
+                                         uint64_t stream, double params[6])
+{
+    double l, lam_adj;
+    int box[4];
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
+    l = nnopt__mix_lam(seed, stream, alpha);
+    nnopt__cutmix_box(seed, stream, l, width, height, box);
+    st = nnopt__cutmix(images, out, n, f, channels, height, width, labels, classes, soft_labels,
+                       box[0], box[1], box[2], box[3], &lam_adj);
+    if (st == NNOPT_OK && params) {
+        params[0] = l; params[1] = box[0]; params[2] = box[1]; params[3] = box[2]; params[4] = box[3];
+        params[5] = lam_adj;
+    }
+    return st;
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
+                                       const int *labels, size_t classes, float *soft_labels, double lam)
+{
+    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels, lam);
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup_u8(const uint8_t *images, uint8_t *out, size_t n, size_t image_size,
+                                          const int *labels, size_t classes, float *soft_labels, double lam)
+{
+    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels, lam);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
+                                        int height, int width, const int *labels, size_t classes,
+                                        float *soft_labels, int x1, int y1, int x2, int y2,
+                                        double *lam_adjusted)
+{
+    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
+                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, size_t n, int channels,
+                                           int height, int width, const int *labels, size_t classes,
+                                           float *soft_labels, int x1, int y1, int x2, int y2,
+                                           double *lam_adjusted)
+{
+    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
+                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+}
+
 NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, size_t n,
                                               size_t image_size, const int *labels, size_t classes,
                                               float *soft_labels, double alpha, uint64_t seed,
                                               uint64_t stream, double *lam)
 {
-    double l;
-    nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
-    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
-    st = nnopt_aug_mixup(images, out, n, image_size, labels, classes, soft_labels, l);
-    if (st == NNOPT_OK && lam) *lam = l;
-    return st;
+    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels,
+                               alpha, seed, stream, lam);
 }
 
-/* CutMix draws: lam = Beta number 0 of the stream; box centre x = word 65536, y = word 65537. */
+NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                 size_t image_size, const int *labels, size_t classes,
+                                                 float *soft_labels, double alpha, uint64_t seed,
+                                                 uint64_t stream, double *lam)
+{
+    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels,
+                               alpha, seed, stream, lam);
+}
+
 NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, size_t n, int channels,
                                                int height, int width, const int *labels,
                                                size_t classes, float *soft_labels, double alpha,
                                                uint64_t seed, uint64_t stream, double params[6])
 {
-    double l, r, lam_adj;
-    int cx, cy, hw, hh, x1, y1, x2, y2;
-    nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
-    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
-    cx = nnopt__aug_below(seed, stream, 65536, width);
-    cy = nnopt__aug_below(seed, stream, 65537, height);
-    r = 0.5 * sqrt(1.0 - l);
-    hw = (int)(r * width); hh = (int)(r * height);
-    x1 = cx - hw < 0 ? 0 : cx - hw; x2 = cx + hw > width ? width : cx + hw;
-    y1 = cy - hh < 0 ? 0 : cy - hh; y2 = cy + hh > height ? height : cy + hh;
-    st = nnopt_aug_cutmix(images, out, n, channels, height, width, labels, classes, soft_labels,
-                          x1, y1, x2, y2, &lam_adj);
-    if (st == NNOPT_OK && params) {
-        params[0] = l; params[1] = x1; params[2] = y1; params[3] = x2; params[4] = y2; params[5] = lam_adj;
-    }
-    return st;
+    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
+                                soft_labels, alpha, seed, stream, params);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                  int channels, int height, int width,
+                                                  const int *labels, size_t classes,
+                                                  float *soft_labels, double alpha, uint64_t seed,
+                                                  uint64_t stream, double params[6])
+{
+    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
+                                soft_labels, alpha, seed, stream, params);
 }
 
 /* ---- Pipelines ---------------------------------------------------------------------- */

@@ -541,6 +541,105 @@ static void test_mixing_golden(void)
     CHECK(lam >= 0.0 && lam <= 1.0 && fabs(soft[labels[0]] - (float)lam) < 1e-6);
 }
 
+/* uint8 batches of 4 images, 3 channels: bytes covering 0..255 with ties at lam = 1/2. */
+static void make_batch_u8(uint8_t *batch, int w, int h)
+{
+    int k;
+    for (k = 0; k < 4; k++) source_u8(batch + (size_t)k * w * h * 3, w, h, 3);
+    for (k = 0; k < w * h * 3; k++) batch[(size_t)w * h * 3 + k] = (uint8_t)(255 - batch[k]);   /* extremes */
+}
+
+/* MixUp on bytes against a reference written here: the float form's value, then rounded half to
+   even and clamped; within 1/2 (+ float error) of the exact mix; soft labels those of the float
+   form with the same draw. */
+static void test_mixup_u8(void)
+{
+    enum { W = 9, H = 7, S = W * H * 3 };
+    static const int labels[4] = { 1, 4, 1, 0 };
+    static const double lams[5] = { 0.0, 0.5, 0.3125, 0.77, 1.0 };
+    uint8_t batch[4 * S], out[4 * S];
+    float fbatch[4 * S], fout[4 * S], soft[20], soft_f[20];
+    int t, i, e, bad = 0, ties = 0;
+    double lam = -1.0, lam_f = -2.0;
+    make_batch_u8(batch, W, H);
+    batch[0] = 1; batch[3 * S] = 2;     /* sample 0 mixes byte 0 with sample 3's: 1.5 -> 2 at lam 1/2 */
+    batch[1] = 3; batch[3 * S + 1] = 2; /* 2.5 -> 2 */
+    for (e = 0; e < 4 * S; e++) fbatch[e] = (float)batch[e];
+    for (t = 0; t < 5; t++) {
+        float l = (float)lams[t], oml = (float)(1.0 - lams[t]);
+        CHECK(nnopt_aug_mixup_u8(batch, out, 4, S, labels, 5, soft, lams[t]) == NNOPT_OK);
+        CHECK(nnopt_aug_mixup(fbatch, fout, 4, S, labels, 5, soft_f, lams[t]) == NNOPT_OK);
+        CHECK(memcmp(soft, soft_f, sizeof soft) == 0);
+        for (i = 0; i < 4; i++)
+            for (e = 0; e < S; e++) {
+                int x = batch[i * S + e], p = batch[((i + 3) % 4) * S + e];
+                float a = (float)p * oml, b = (float)x * l, v = a + b;   /* separate steps: no fma */
+                double exact = (1.0 - lams[t]) * p + lams[t] * x, r = nearbyint(v);   /* ties to even */
+                r = r < 0.0 ? 0.0 : r > 255.0 ? 255.0 : r;
+                if (out[i * S + e] != (uint8_t)r || fabs(out[i * S + e] - exact) > 0.5 + 1e-4 ||
+                    fout[i * S + e] != v)
+                    bad++;
+                ties += v - floorf(v) == 0.5f;
+            }
+        CHECKF(bad == 0, "lam %g: %d bytes differ from the reference", lams[t], bad);
+    }
+    CHECK(ties > 0 && out[0] != 0);     /* the ties above were exercised (lam 1 leaves the batch) */
+    CHECK(nnopt_aug_mixup_u8(batch, out, 4, S, labels, 5, soft, 0.5) == NNOPT_OK);
+    CHECK(out[0] == 2 && out[1] == 2);
+    /* random form: the float form's lambda and labels for the same seed and stream */
+    CHECK(nnopt_aug_mixup_random_u8(batch, out, 4, S, labels, 5, soft, 0.4, 77, 3, &lam) == NNOPT_OK);
+    CHECK(nnopt_aug_mixup_random(fbatch, fout, 4, S, labels, 5, soft_f, 0.4, 77, 3, &lam_f) == NNOPT_OK);
+    CHECK(lam == lam_f && memcmp(soft, soft_f, sizeof soft) == 0);
+    for (e = 0, bad = 0; e < 4 * S; e++) bad += out[e] != (uint8_t)nearbyintf(fout[e] < 255.0f ? fout[e] : 255.0f);
+    CHECKF(bad == 0, "random MixUp: %d bytes are not the float form's rounded", bad);
+}
+
+/* CutMix on bytes: outside the box each image is itself, inside its predecessor, exactly; the box
+   and labels are the float form's for the same seed. */
+static void test_cutmix_u8(void)
+{
+    static const int labels[4] = { 2, 0, 3, 1 }, channels[3] = { 1, 3, 4 };
+    enum { W = 13, H = 11 };
+    uint8_t batch[4 * W * H * 4], out[4 * W * H * 4];
+    float fbatch[4 * W * H * 4], fout[4 * W * H * 4], soft[20], soft_f[20];
+    double params[6], params_f[6], lam;
+    int ci, i, x, y, c, bad = 0;
+    uint64_t seed;
+    for (ci = 0; ci < 3; ci++) {
+        int C = channels[ci], S = W * H * C;
+        for (i = 0; i < 4; i++) source_u8(batch + i * S, W, H, C);
+        for (i = 0; i < 4 * S; i++) batch[i] = (uint8_t)(batch[i] + (i / S) * 61);   /* images differ */
+        for (i = 0; i < 4; i++)            /* the same images as float CHW */
+            for (c = 0; c < C; c++)
+                for (x = 0; x < W * H; x++) fbatch[i * S + c * W * H + x] = (float)batch[i * S + x * C + c];
+        bad = 0;
+        CHECK(nnopt_aug_cutmix_u8(batch, out, 4, C, H, W, labels, 5, soft, 3, 2, 10, 7, &lam) == NNOPT_OK);
+        CHECK(fabs(lam - (1.0 - 35.0 / 143.0)) < 1e-15);
+        for (i = 0; i < 4; i++)
+            for (y = 0; y < H; y++)
+                for (x = 0; x < W; x++)
+                    for (c = 0; c < C; c++) {
+                        int inside = x >= 3 && x < 10 && y >= 2 && y < 7, from = inside ? (i + 3) % 4 : i;
+                        size_t at = ((size_t)y * W + x) * C + c;
+                        bad += out[i * S + at] != batch[from * S + at];
+                    }
+        CHECKF(bad == 0, "%d channels: %d bytes not from the right image", C, bad);
+        /* random forms: the same draws as the float form (box, lambdas, labels), the same values */
+        bad = 0;
+        for (seed = 1; seed < 20; seed++) {
+            CHECK(nnopt_aug_cutmix_random_u8(batch, out, 4, C, H, W, labels, 5, soft, 1.0, seed, 9, params) == NNOPT_OK);
+            CHECK(nnopt_aug_cutmix_random(fbatch, fout, 4, C, H, W, labels, 5, soft_f, 1.0, seed, 9, params_f) == NNOPT_OK);
+            CHECK(memcmp(params, params_f, sizeof params) == 0 && memcmp(soft, soft_f, sizeof soft) == 0);
+            for (i = 0; i < 4; i++)        /* float CHW value (c, y, x) against byte (y, x, c) */
+                for (c = 0; c < C; c++)
+                    for (y = 0; y < H; y++)
+                        for (x = 0; x < W; x++)
+                            bad += (float)out[i * S + (y * W + x) * C + c] != fout[i * S + (c * H + y) * W + x];
+        }
+        CHECKF(bad == 0, "%d channels: random CutMix differs from the float form in %d values", C, bad);
+    }
+}
+
 static void test_beta_statistics(void)
 {
     static const double alphas[3] = { 0.2, 1.0, 2.5 };
@@ -619,6 +718,26 @@ static void test_bad_input(void)
     CHECK(nnopt_aug_mixup(batch, out, 0, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
     CHECK(nnopt_aug_mixup(batch, batch + 1, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
     CHECK(untouched((const uint8_t *)out, sizeof out) && untouched((const uint8_t *)soft, sizeof soft));
+    /* uint8 mixing: the same rules, and channels outside {1, 3, 4}, NULL, aliasing */
+    memset(src, 7, sizeof src); memset(dst, 0xAB, sizeof dst);
+    CHECK(nnopt_aug_mixup_random_u8(src, dst, 2, 12, labels, 2, soft, 0.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_random_u8(src, dst, 2, 12, labels, 2, soft, -1.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 0.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random_u8(src, dst, 2, 2, 2, 2, labels, 2, soft, 1.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 5, 2, 2, labels, 2, soft, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 0, 0, 3, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 1, 0, 0, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, soft, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(NULL, dst, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, NULL, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, NULL, 2, soft, 0.5) == NNOPT_ERR_INVALID);   /* labels without soft */
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 0, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, src + 23, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);   /* aliasing */
+    CHECK(nnopt_aug_cutmix_u8(src, src, 2, 3, 2, 2, labels, 2, soft, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, (float *)(void *)(dst + 8), 0.5) == NNOPT_ERR_INVALID);
+    labels[0] = -1; CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    labels[0] = 0;
+    CHECK(untouched(dst, sizeof dst) && untouched((const uint8_t *)soft, sizeof soft));
     /* pipelines: a crop larger than the padded image, std 0, bad probability, too many ops */
     op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); op.width = 40; op.height = 40; op.pad[0] = op.pad[2] = 4;
     CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
@@ -654,6 +773,8 @@ void register_augment_tests(void)
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
     th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
     th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
+    th_register("augment_mixup_u8", test_mixup_u8, TH_EACH_ISA);
+    th_register("augment_cutmix_u8", test_cutmix_u8, TH_EACH_ISA);
     th_register("augment_beta_statistics", test_beta_statistics, TH_ONCE);
     th_register("augment_bad_input", test_bad_input, TH_EACH_ISA);
 }
