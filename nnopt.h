@@ -667,6 +667,14 @@ NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_i
    and clamped). torchvision erase. */
 NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left, int height,
                                        int width, const float *value);
+/* Sets the window of a float CHW image (in place) to standard normal numbers, as torchvision's
+   RandomErasing(value='random'): value (c, y, x) of the window is normal number
+   offset + (c height + y) width + x of nnopt_random_normal(seed, stream, mean 0, std 1), a
+   C x height x width tensor of draws. uint8 images: NNOPT_ERR_INVALID (torchvision casts the
+   normals into the bytes, negatives wrapping to 255, 254, ...: no meaningful fill). */
+NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, int left, int height,
+                                              int width, uint64_t seed, uint64_t stream,
+                                              uint64_t offset);
 /* Adds mean + sigma * N(0,1) to every value (uint8: 255 (mean + sigma n), rounded half to even);
    clip: to [0, 1] (float) or [0, 255]. Normal number e (CHW order) is nnopt_random_normal's
    element e of the rng. */
@@ -725,8 +733,9 @@ NNOPT_API double       nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint
 /* ---- Pipelines: a list of ops described once, applied to batches -------------------
    Each sample's random choices are a function of (seed, sample index) only: sample k of a
    call with first_index f uses Philox stream f + k, op number j draws words j*64 .. j*64+63
-   (and noise at index (j+1) << 32 ...), so results do not depend on how a data set is split
-   into calls. nnopt_aug_op_defaults(kind) gives torchvision's defaults. */
+   (and the normals of noise and of random erasing values at index ((j+1) << 32) + e, e the
+   value's index in the image or the erased window, CHW order), so results do not depend on
+   how a data set is split into calls. nnopt_aug_op_defaults(kind) gives torchvision's defaults. */
 typedef enum nnopt_aug_kind {
     NNOPT_AUG_PAD,                  /* pad[4] (left, top, right, bottom), pad_mode, fill */
     NNOPT_AUG_CROP,                 /* fixed window top, left, width x height */
@@ -738,7 +747,7 @@ typedef enum nnopt_aug_kind {
     NNOPT_AUG_VFLIP,                /* with probability p */
     NNOPT_AUG_COLOR_JITTER,         /* brightness, contrast, saturation, hue ranges; random order */
     NNOPT_AUG_GRAYSCALE,            /* with probability p, keeps the channel count */
-    NNOPT_AUG_RANDOM_ERASING,       /* with probability p; scale, ratio, value (float images) */
+    NNOPT_AUG_RANDOM_ERASING,       /* with probability p; scale, ratio, value or random_value */
     NNOPT_AUG_GAUSSIAN_NOISE,       /* noise_mean, noise_sigma, clip */
     NNOPT_AUG_NORMALIZE,            /* mean, std; the image becomes float CHW */
     NNOPT_AUG_KIND_COUNT
@@ -757,7 +766,9 @@ typedef struct nnopt_aug_op {
     double scale[2], ratio[2];     /* RANDOM_RESIZED_CROP, RANDOM_ERASING */
     double brightness[2], contrast[2], saturation[2], hue[2];   /* factor ranges; [1,1] / [0,0]: off */
     float  mean[4], std[4];        /* NORMALIZE */
-    float  value[4];               /* RANDOM_ERASING */
+    float  value[4];               /* RANDOM_ERASING: per-channel fill ... */
+    int    random_value;           /* ... or N(0,1) per value (value='random'; float images only,
+                                      of at most 2^32 values) */
     double noise_mean, noise_sigma; int clip;   /* GAUSSIAN_NOISE */
 } nnopt_aug_op;
 
@@ -4520,6 +4531,47 @@ NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left
     return NNOPT_OK;
 }
 
+/* The window of a float CHW image gets normal numbers offset .. offset + C h w - 1, in the
+   window's CHW order (the caller checked that the last index exists): whole chunks are drawn
+   at once and poured into the window's rows. */
+static nnopt_status nnopt__erase_normal(const nnopt_image *img, int top, int left, int height, int width,
+                                        uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    size_t total = (size_t)img->channels * (size_t)height * (size_t)width, at, p, run;
+    size_t row = 0, col = 0;                 /* position of the next value: row c*height + y */
+    float *data = (float *)img->data;
+    for (at = 0; at < total; at += NNOPT__AUG_CHUNK) {
+        float z[NNOPT__AUG_CHUNK];
+        size_t len = total - at < NNOPT__AUG_CHUNK ? total - at : NNOPT__AUG_CHUNK;
+        nnopt_rng rng;
+        nnopt_status st;
+        rng.seed = seed; rng.stream = stream; rng.offset = offset + at;
+        st = nnopt_random_normal(&rng, z, len, 0.0, 1.0);
+        if (st != NNOPT_OK) return st;
+        for (p = 0; p < len; p += run) {
+            size_t c = row / (size_t)height, y = (size_t)top + row % (size_t)height;
+            run = (size_t)width - col < len - p ? (size_t)width - col : len - p;
+            memcpy(data + (c * (size_t)img->height + y) * (size_t)img->width + (size_t)left + col, z + p,
+                   run * sizeof(float));
+            col += run;
+            if (col == (size_t)width) { col = 0; row++; }
+        }
+    }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, int left, int height,
+                                              int width, uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    uint64_t total;
+    if (!nnopt__img_ok(img) || img->format != NNOPT_IMAGE_F32_CHW || top < 0 || left < 0 || height < 0 ||
+        width < 0 || top > img->height - height || left > img->width - width)
+        return NNOPT_ERR_INVALID;
+    total = (uint64_t)img->channels * (uint64_t)height * (uint64_t)width;
+    if (total > 0 && total - 1 > UINT64_MAX - offset) return NNOPT_ERR_INVALID;   /* past the last index */
+    return nnopt__erase_normal(img, top, left, height, width, seed, stream, offset);
+}
+
 /* src -> dst (may be the same image); normal number e of values in CHW order. */
 static nnopt_status nnopt__noise(const nnopt_image *src, const nnopt_image *dst, double mean, double sigma,
                                  int clip, uint64_t seed, uint64_t stream, uint64_t offset)
@@ -4936,6 +4988,11 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
         return nnopt__range_ok(op->brightness, 0.0, 1e300) && nnopt__range_ok(op->contrast, 0.0, 1e300) &&
                nnopt__range_ok(op->saturation, 0.0, 1e300) && nnopt__range_ok(op->hue, -0.5, 0.5);
     case NNOPT_AUG_RANDOM_ERASING:
+        /* random values: float images only (see nnopt_aug_erase_normal), and the window's indices
+           must stay below the next op's 2^32 */
+        if (op->random_value && (*f != NNOPT_IMAGE_F32_CHW ||
+                                 (uint64_t)*w * (uint64_t)*h * (uint64_t)c > ((uint64_t)1 << 32)))
+            return 0;
         return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0 && nnopt__range_ok(op->scale, 0.0, 1.0) &&
                nnopt__range_ok(op->ratio, 1e-300, 1e300) && nnopt__fill_ok(op->value, c);
     case NNOPT_AUG_GAUSSIAN_NOISE:
@@ -5250,7 +5307,13 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
         break;
     case NNOPT_AUG_RANDOM_ERASING:
         ch->applied = nnopt__aug_event(r->seed, r->stream, base, op->p) && nnopt__aug_erasing_box(r, op, base, ch);
-        if (ch->applied) nnopt__erase(&d, ch->top, ch->left, ch->height, ch->width, op->value);
+        if (ch->applied && op->random_value) {
+            nnopt_status st = nnopt__erase_normal(&d, ch->top, ch->left, ch->height, ch->width, r->seed,
+                                                  r->stream, ((uint64_t)j + 1) << 32);
+            if (st != NNOPT_OK) return st;
+        } else if (ch->applied) {
+            nnopt__erase(&d, ch->top, ch->left, ch->height, ch->width, op->value);
+        }
         break;
     default: {                                /* Gaussian noise */
         nnopt_status st = nnopt__noise(&d, &d, op->noise_mean, op->noise_sigma, op->clip, r->seed, r->stream,

@@ -473,6 +473,155 @@ static void test_pipeline_paths_and_split(void)
     th_free_floats(ref, 1); th_free_floats(got, 1); free(in);
 }
 
+/* ---- Random erasing with normal values ------------------------------------------------ */
+
+/* Every byte still 0xAB (the fill of buffers that bad input must not touch). */
+static int untouched(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if (p[i] != 0xAB) return 0;
+    return 1;
+}
+
+/* Window values are the documented normal numbers (so chunks of the draw join up), the rest is
+   untouched, the fill is standard normal, and every path gives the same bits. */
+static void test_erase_normal(void)
+{
+    enum { W = 223, H = 211, C = 3, TOP = 5, LEFT = 7, BH = 200, BW = 201 };
+    const size_t n = (size_t)W * H * C, total = (size_t)C * BH * BW;
+    const uint64_t seed = 0x1234567890ull, stream = 77, offset = 1000003;
+    float *src = th_alloc_floats(n, 1), *img = th_alloc_floats(n, 1), *ref = th_alloc_floats(n, 1);
+    nnopt_image m = nnopt_image_f32(img, W, H, C), u;
+    nnopt_isa saved = nnopt_isa_get();
+    double s = 0.0, s2 = 0.0, tails = 0.0, p2 = 0.04550026389635842;   /* P(|Z| > 2) */
+    size_t i, bad_in = 0, bad_out = 0;
+    int c, x, y, isa;
+    uint8_t bytes[3 * 4 * 4];
+    for (i = 0; i < n; i++) src[i] = (float)i * 0.001f - 7.0f;
+    memcpy(img, src, n * sizeof(float));
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    CHECK(nnopt_aug_erase_normal(&m, TOP, LEFT, BH, BW, seed, stream, offset) == NNOPT_OK);
+    for (c = 0; c < C; c++)
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                size_t at = ((size_t)c * H + y) * W + x;
+                if (y >= TOP && y < TOP + BH && x >= LEFT && x < LEFT + BW) {
+                    uint64_t e = ((uint64_t)c * BH + (uint64_t)(y - TOP)) * BW + (uint64_t)(x - LEFT);
+                    bad_in += img[at] != nnopt_random_normal_at(seed, stream, offset + e);
+                    s += img[at]; s2 += (double)img[at] * img[at]; tails += fabs(img[at]) > 2.0f;
+                } else {
+                    bad_out += memcmp(&img[at], &src[at], sizeof(float)) != 0;
+                }
+            }
+    CHECKF(bad_in == 0, "%zu window values are not normal number offset + (c h + y) w + x", bad_in);
+    CHECKF(bad_out == 0, "%zu values outside the window changed", bad_out);
+    /* N(0, 1): mean sd 1/sqrt(N), mean square sd sqrt(2/N), tail fraction binomial */
+    CHECKF(fabs(s / total) < 6.2 / sqrt((double)total), "mean %g", s / total);
+    CHECKF(fabs(s2 / total - 1.0) < 6.5 * sqrt(2.0 / total), "mean square %g", s2 / total);
+    CHECKF(fabs(tails / total - p2) < 6.2 * sqrt(p2 * (1 - p2) / total), "P(|z| > 2) %g", tails / total);
+    memcpy(ref, img, n * sizeof(float));
+    for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
+        nnopt_isa_set((nnopt_isa)isa);
+        memcpy(img, src, n * sizeof(float));
+        CHECK(nnopt_aug_erase_normal(&m, TOP, LEFT, BH, BW, seed, stream, offset) == NNOPT_OK);
+        th_same_bits(ref, img, n, "erase_normal across paths");
+    }
+    nnopt_isa_set(saved);
+    /* the last index of the stream is reachable, one past it is not; empty windows are fine */
+    memcpy(img, src, n * sizeof(float));
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 2, 3, seed, stream, UINT64_MAX - 3 * 6 + 1) == NNOPT_OK);
+    CHECK(img[0] == nnopt_random_normal_at(seed, stream, UINT64_MAX - 17) &&
+          img[2 * W * H + W + 2] == nnopt_random_normal_at(seed, stream, UINT64_MAX));
+    memcpy(img, src, n * sizeof(float));
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 2, 3, seed, stream, UINT64_MAX - 3 * 6 + 2) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 3, 4, 0, 5, seed, stream, 0) == NNOPT_OK);
+    CHECK(nnopt_aug_erase_normal(&m, H, W, 0, 0, seed, stream, 0) == NNOPT_OK);
+    /* bad input: window outside, negative sizes, NULL, uint8 (normals do not fit in bytes) */
+    CHECK(nnopt_aug_erase_normal(&m, H - BH + 1, 0, BH, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 0, W - 1, 1, 2, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, -1, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 1, -1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(NULL, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    u = m; u.channels = 2; CHECK(nnopt_aug_erase_normal(&u, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    u = m; u.data = (char *)img + 2; CHECK(nnopt_aug_erase_normal(&u, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    th_same_bits(src, img, n, "nothing written on bad input");
+    memset(bytes, 0xAB, sizeof bytes);
+    u = nnopt_image_u8(bytes, 4, 4, 3);
+    CHECK(nnopt_aug_erase_normal(&u, 0, 0, 2, 2, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(untouched(bytes, sizeof bytes));
+    th_free_floats(src, 1); th_free_floats(img, 1); th_free_floats(ref, 1);
+}
+
+/* RANDOM_ERASING with random_value after NORMALIZE (op 1): each sample's window holds the normals
+   at (2 << 32) + window index of its own stream, the rest is the normalized image; the same bits
+   for any split of the batch and on every path; uint8 images are refused at init. */
+static void test_pipeline_random_erasing(void)
+{
+    enum { N = 12, IW = 37, IH = 29, S = IW * IH * 3 };
+    nnopt_aug_op ops[2];
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *in = (uint8_t *)malloc((size_t)N * S);
+    float *ref = th_alloc_floats((size_t)N * S, 1), *got = th_alloc_floats((size_t)N * S, 1);
+    float *norm = th_alloc_floats(S, 1);
+    const uint64_t seed = 31337, first = 1000;
+    int k, c, x, y, isa, applied = 0;
+    size_t bad_in = 0, bad_out = 0;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+    ops[0].mean[0] = 0.485f; ops[0].mean[1] = 0.456f; ops[0].mean[2] = 0.406f;
+    ops[0].std[0] = 0.229f; ops[0].std[1] = 0.224f; ops[0].std[2] = 0.225f;
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING);
+    ops[1].p = 0.8; ops[1].random_value = 1;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_F32_CHW, 65536, 65536, 1) == NNOPT_OK);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_F32_CHW, 65536, 65537, 1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 2, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        source_u8(in + (size_t)k * S, IW, IH, 3);
+        in[(size_t)k * S + (size_t)k] = (uint8_t)(k * 19);
+    }
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    CHECK(nnopt_aug_apply(&pl, in, ref, N, seed, first, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        const nnopt_aug_choice *b = &rec[k].op[1];
+        nnopt_image s = nnopt_image_u8(in + (size_t)k * S, IW, IH, 3), d = nnopt_image_f32(norm, IW, IH, 3);
+        const float *o = ref + (size_t)k * S;
+        CHECK(nnopt_aug_normalize(&s, &d, ops[0].mean, ops[0].std) == NNOPT_OK);
+        applied += b->applied;
+        for (c = 0; c < 3; c++)
+            for (y = 0; y < IH; y++)
+                for (x = 0; x < IW; x++) {
+                    size_t at = ((size_t)c * IH + y) * IW + x;
+                    if (b->applied && y >= b->top && y < b->top + b->height && x >= b->left && x < b->left + b->width) {
+                        uint64_t e = ((uint64_t)c * b->height + (uint64_t)(y - b->top)) * b->width + (uint64_t)(x - b->left);
+                        bad_in += o[at] != nnopt_random_normal_at(seed, first + k, ((uint64_t)2 << 32) + e);
+                    } else {
+                        bad_out += memcmp(&o[at], &norm[at], sizeof(float)) != 0;
+                    }
+                }
+        if (b->applied) {   /* replay with the functional form */
+            CHECK(nnopt_aug_erase_normal(&d, b->top, b->left, b->height, b->width, seed, first + k,
+                                         (uint64_t)2 << 32) == NNOPT_OK);
+            th_same_bits(o, norm, S, "pipeline erasing replayed by nnopt_aug_erase_normal");
+        }
+    }
+    CHECKF(applied > 0 && applied < N, "%d of %d samples erased", applied, N);   /* this seed checks both cases */
+    CHECKF(bad_in == 0, "%zu erased values are not the sample's normals", bad_in);
+    CHECKF(bad_out == 0, "%zu values outside the window changed", bad_out);
+    for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+        nnopt_isa_set((nnopt_isa)isa);
+        memset(got, 0, (size_t)N * S * sizeof(float));
+        CHECK(nnopt_aug_apply(&pl, in, got, 5, seed, first, NULL) == NNOPT_OK);
+        for (k = 5; k < N; k++)         /* the rest one at a time, in reverse */
+            CHECK(nnopt_aug_apply(&pl, in + (size_t)(N - 1 - k + 5) * S, got + (size_t)(N - 1 - k + 5) * S, 1, seed,
+                                  first + (uint64_t)(N - 1 - k + 5), NULL) == NNOPT_OK);
+        th_same_bits(ref, got, (size_t)N * S, "random erasing across paths and batch splits");
+    }
+    nnopt_isa_set(saved);
+    free(in); th_free_floats(ref, 1); th_free_floats(got, 1); th_free_floats(norm, 1);
+}
+
 /* Statistics (bounds exceeded with probability < 1e-9 by a correct implementation). */
 static void test_pipeline_statistics(void)
 {
@@ -661,12 +810,6 @@ static void test_beta_statistics(void)
 }
 
 /* ---- Bad input: status, nothing written ---------------------------------------------- */
-static int untouched(const uint8_t *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) if (p[i] != 0xAB) return 0;
-    return 1;
-}
 
 static void test_bad_input(void)
 {
@@ -773,6 +916,8 @@ void register_augment_tests(void)
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
     th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
     th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
+    th_register("augment_erase_normal", test_erase_normal, TH_ONCE);
+    th_register("augment_pipeline_random_erasing", test_pipeline_random_erasing, TH_ONCE);
     th_register("augment_mixup_u8", test_mixup_u8, TH_EACH_ISA);
     th_register("augment_cutmix_u8", test_cutmix_u8, TH_EACH_ISA);
     th_register("augment_beta_statistics", test_beta_statistics, TH_ONCE);
