@@ -603,7 +603,9 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
    channels (color ops treat a 4th channel as alpha and leave it alone). Functional ops take
    every parameter and match torchvision 0.14's functional ops on tensors (docs/augmentation.md
    gives each op's counterpart and rounding); dst's size fields give the output size. Source
-   and destination must not overlap. On any error nothing is written. */
+   and destination must not overlap. On any error nothing is written. Random draws (noise,
+   erasing values, MixUp and CutMix, pipelines) come from the Philox generator above at
+   documented indices, so they are the same on every path and for any split of the work. */
 typedef enum nnopt_image_format {
     NNOPT_IMAGE_U8_HWC  = 0,   /* height rows of width pixels of channels bytes */
     NNOPT_IMAGE_F32_CHW = 1    /* channels planes of height rows of width floats */
@@ -682,9 +684,9 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
                                                 double mean, double sigma, int clip,
                                                 uint64_t seed, uint64_t stream, uint64_t offset);
 
-/* Batch mixing (torchvision v2 MixUp / CutMix). A batch is n float CHW images of
-   image_size = C*H*W floats each, back to back; sample i is paired with sample i-1 (sample
-   n-1 for i = 0): out_i = lam x_i + (1 - lam) x_{i-1}. Labels are class indices < classes;
+/* Batch mixing (torchvision v2 MixUp / CutMix; uint8 HWC forms below). A batch is n float
+   CHW images of image_size = C*H*W floats each, back to back; sample i is paired with sample
+   i-1 (sample n-1 for i = 0): out_i = lam x_i + (1 - lam) x_{i-1}. Labels are class indices < classes;
    soft_labels (n x classes) = lam onehot(y_i) + (1 - lam) onehot(y_{i-1}). */
 NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
                                        const int *labels, size_t classes, float *soft_labels, double lam);

@@ -1,7 +1,8 @@
 /* Image augmentation: torchvision 0.14 goldens for every functional op (uint8 HWC and float
    CHW, 1 and 3 channels), bit identity of the vector paths, pipelines that replay exactly from
-   their records and do not depend on the batch split, box and event statistics, MixUp and
-   CutMix, and bad input (status, nothing written). */
+   their records and do not depend on the batch split, box and event statistics, random erasing
+   with normal values, MixUp and CutMix on float and uint8 batches, and bad input (status,
+   nothing written). */
 #include "harness.h"
 
 #include <math.h>
