@@ -603,7 +603,9 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
    channels (color ops treat a 4th channel as alpha and leave it alone). Functional ops take
    every parameter and match torchvision 0.14's functional ops on tensors (docs/augmentation.md
    gives each op's counterpart and rounding); dst's size fields give the output size. Source
-   and destination must not overlap. On any error nothing is written. */
+   and destination must not overlap. On any error nothing is written. Random draws (noise,
+   erasing values, MixUp and CutMix, pipelines) come from the Philox generator above at
+   documented indices, so they are the same on every path and for any split of the work. */
 typedef enum nnopt_image_format {
     NNOPT_IMAGE_U8_HWC  = 0,   /* height rows of width pixels of channels bytes */
     NNOPT_IMAGE_F32_CHW = 1    /* channels planes of height rows of width floats */
@@ -667,6 +669,14 @@ NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_i
    and clamped). torchvision erase. */
 NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left, int height,
                                        int width, const float *value);
+/* Sets the window of a float CHW image (in place) to standard normal numbers, as torchvision's
+   RandomErasing(value='random'): value (c, y, x) of the window is normal number
+   offset + (c height + y) width + x of nnopt_random_normal(seed, stream, mean 0, std 1), a
+   C x height x width tensor of draws. uint8 images: NNOPT_ERR_INVALID (torchvision casts the
+   normals into the bytes, negatives wrapping to 255, 254, ...: no meaningful fill). */
+NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, int left, int height,
+                                              int width, uint64_t seed, uint64_t stream,
+                                              uint64_t offset);
 /* Adds mean + sigma * N(0,1) to every value (uint8: 255 (mean + sigma n), rounded half to even);
    clip: to [0, 1] (float) or [0, 255]. Normal number e (CHW order) is nnopt_random_normal's
    element e of the rng. */
@@ -674,9 +684,9 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
                                                 double mean, double sigma, int clip,
                                                 uint64_t seed, uint64_t stream, uint64_t offset);
 
-/* Batch mixing (torchvision v2 MixUp / CutMix). A batch is n float CHW images of
-   image_size = C*H*W floats each, back to back; sample i is paired with sample i-1 (sample
-   n-1 for i = 0): out_i = lam x_i + (1 - lam) x_{i-1}. Labels are class indices < classes;
+/* Batch mixing (torchvision v2 MixUp / CutMix; uint8 HWC forms below). A batch is n float
+   CHW images of image_size = C*H*W floats each, back to back; sample i is paired with sample
+   i-1 (sample n-1 for i = 0): out_i = lam x_i + (1 - lam) x_{i-1}. Labels are class indices < classes;
    soft_labels (n x classes) = lam onehot(y_i) + (1 - lam) onehot(y_{i-1}). */
 NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
                                        const int *labels, size_t classes, float *soft_labels, double lam);
@@ -698,6 +708,26 @@ NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, 
                                                int height, int width, const int *labels,
                                                size_t classes, float *soft_labels, double alpha,
                                                uint64_t seed, uint64_t stream, double params[6]);
+/* uint8 batches: n interleaved HWC images (MixUp: any layout, image_size bytes each), mixed
+   with the same pairing, box rule, draws and soft labels as the float forms. MixUp's value is
+   the float form's (1 - lam) x_{i-1} + lam x_i, computed in float, then rounded half to even and
+   clamped to [0, 255]; CutMix copies the box's bytes exactly. */
+NNOPT_API nnopt_status nnopt_aug_mixup_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                          size_t image_size, const int *labels, size_t classes,
+                                          float *soft_labels, double lam);
+NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, size_t n, int channels,
+                                           int height, int width, const int *labels, size_t classes,
+                                           float *soft_labels, int x1, int y1, int x2, int y2,
+                                           double *lam_adjusted);
+NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                 size_t image_size, const int *labels, size_t classes,
+                                                 float *soft_labels, double alpha, uint64_t seed,
+                                                 uint64_t stream, double *lam);
+NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                  int channels, int height, int width,
+                                                  const int *labels, size_t classes,
+                                                  float *soft_labels, double alpha, uint64_t seed,
+                                                  uint64_t stream, double params[6]);
 /* Beta(alpha, beta) draw number `index` of the stream (Marsaglia-Tsang gammas, in double). */
 NNOPT_API double       nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t index,
                                             double alpha, double beta);
@@ -705,8 +735,9 @@ NNOPT_API double       nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint
 /* ---- Pipelines: a list of ops described once, applied to batches -------------------
    Each sample's random choices are a function of (seed, sample index) only: sample k of a
    call with first_index f uses Philox stream f + k, op number j draws words j*64 .. j*64+63
-   (and noise at index (j+1) << 32 ...), so results do not depend on how a data set is split
-   into calls. nnopt_aug_op_defaults(kind) gives torchvision's defaults. */
+   (and the normals of noise and of random erasing values at index ((j+1) << 32) + e, e the
+   value's index in the image or the erased window, CHW order), so results do not depend on
+   how a data set is split into calls. nnopt_aug_op_defaults(kind) gives torchvision's defaults. */
 typedef enum nnopt_aug_kind {
     NNOPT_AUG_PAD,                  /* pad[4] (left, top, right, bottom), pad_mode, fill */
     NNOPT_AUG_CROP,                 /* fixed window top, left, width x height */
@@ -718,7 +749,7 @@ typedef enum nnopt_aug_kind {
     NNOPT_AUG_VFLIP,                /* with probability p */
     NNOPT_AUG_COLOR_JITTER,         /* brightness, contrast, saturation, hue ranges; random order */
     NNOPT_AUG_GRAYSCALE,            /* with probability p, keeps the channel count */
-    NNOPT_AUG_RANDOM_ERASING,       /* with probability p; scale, ratio, value (float images) */
+    NNOPT_AUG_RANDOM_ERASING,       /* with probability p; scale, ratio, value or random_value */
     NNOPT_AUG_GAUSSIAN_NOISE,       /* noise_mean, noise_sigma, clip */
     NNOPT_AUG_NORMALIZE,            /* mean, std; the image becomes float CHW */
     NNOPT_AUG_KIND_COUNT
@@ -737,7 +768,9 @@ typedef struct nnopt_aug_op {
     double scale[2], ratio[2];     /* RANDOM_RESIZED_CROP, RANDOM_ERASING */
     double brightness[2], contrast[2], saturation[2], hue[2];   /* factor ranges; [1,1] / [0,0]: off */
     float  mean[4], std[4];        /* NORMALIZE */
-    float  value[4];               /* RANDOM_ERASING */
+    float  value[4];               /* RANDOM_ERASING: per-channel fill ... */
+    int    random_value;           /* ... or N(0,1) per value (value='random'; float images only,
+                                      of at most 2^32 values) */
     double noise_mean, noise_sigma; int clip;   /* GAUSSIAN_NOISE */
 } nnopt_aug_op;
 
@@ -4500,6 +4533,47 @@ NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left
     return NNOPT_OK;
 }
 
+/* The window of a float CHW image gets normal numbers offset .. offset + C h w - 1, in the
+   window's CHW order (the caller checked that the last index exists): whole chunks are drawn
+   at once and poured into the window's rows. */
+static nnopt_status nnopt__erase_normal(const nnopt_image *img, int top, int left, int height, int width,
+                                        uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    size_t total = (size_t)img->channels * (size_t)height * (size_t)width, at, p, run;
+    size_t row = 0, col = 0;                 /* position of the next value: row c*height + y */
+    float *data = (float *)img->data;
+    for (at = 0; at < total; at += NNOPT__AUG_CHUNK) {
+        float z[NNOPT__AUG_CHUNK];
+        size_t len = total - at < NNOPT__AUG_CHUNK ? total - at : NNOPT__AUG_CHUNK;
+        nnopt_rng rng;
+        nnopt_status st;
+        rng.seed = seed; rng.stream = stream; rng.offset = offset + at;
+        st = nnopt_random_normal(&rng, z, len, 0.0, 1.0);
+        if (st != NNOPT_OK) return st;
+        for (p = 0; p < len; p += run) {
+            size_t c = row / (size_t)height, y = (size_t)top + row % (size_t)height;
+            run = (size_t)width - col < len - p ? (size_t)width - col : len - p;
+            memcpy(data + (c * (size_t)img->height + y) * (size_t)img->width + (size_t)left + col, z + p,
+                   run * sizeof(float));
+            col += run;
+            if (col == (size_t)width) { col = 0; row++; }
+        }
+    }
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, int left, int height,
+                                              int width, uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    uint64_t total;
+    if (!nnopt__img_ok(img) || img->format != NNOPT_IMAGE_F32_CHW || top < 0 || left < 0 || height < 0 ||
+        width < 0 || top > img->height - height || left > img->width - width)
+        return NNOPT_ERR_INVALID;
+    total = (uint64_t)img->channels * (uint64_t)height * (uint64_t)width;
+    if (total > 0 && total - 1 > UINT64_MAX - offset) return NNOPT_ERR_INVALID;   /* past the last index */
+    return nnopt__erase_normal(img, top, left, height, width, seed, stream, offset);
+}
+
 /* src -> dst (may be the same image); normal number e of values in CHW order. */
 static nnopt_status nnopt__noise(const nnopt_image *src, const nnopt_image *dst, double mean, double sigma,
                                  int clip, uint64_t seed, uint64_t stream, uint64_t offset)
@@ -4600,14 +4674,17 @@ NNOPT_API double nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t i
 
 /* ---- MixUp and CutMix --------------------------------------------------------------- */
 
-static int nnopt__mix_ok(const float *images, const float *out, size_t n, size_t image_size,
+/* A batch of n images of image_size values in format f (float: aligned), soft labels and
+   labels that fit, no two of images, out, soft labels and labels overlapping. */
+static int nnopt__mix_ok(const void *images, const void *out, size_t n, size_t image_size, nnopt_image_format f,
                          const int *labels, size_t classes, const float *soft)
 {
-    size_t i, bytes;
-    if (n == 0 || image_size == 0 || !images || !out || !nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1) ||
-        image_size > ((size_t)-1 / sizeof(float)) / n)
+    size_t i, bytes, elem = nnopt__fmt_size(f);
+    if (n == 0 || image_size == 0 || !images || !out ||
+        (f == NNOPT_IMAGE_F32_CHW && (!nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1))) ||
+        image_size > ((size_t)-1 / elem) / n)
         return 0;
-    bytes = n * image_size * sizeof(float);
+    bytes = n * image_size * elem;
     if (nnopt__ranges_overlap(images, bytes, out, bytes) || !labels != !soft) return 0;
     if (labels) {
         size_t sb;
@@ -4635,44 +4712,62 @@ static void nnopt__mix_labels(const int *labels, size_t n, size_t classes, float
     }
 }
 
-NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
-                                       const int *labels, size_t classes, float *soft_labels, double lam)
+/* MixUp of n images of image_size values in format f (the layout does not matter): the value
+   is (1 - lam) prev + lam x in float, as torchvision's rolled.mul_(1 - lam).add_(batch.mul_(lam));
+   uint8 rounds it half to even and clamps. */
+static nnopt_status nnopt__mixup(const void *images, void *out, size_t n, size_t image_size, nnopt_image_format f,
+                                 const int *labels, size_t classes, float *soft_labels, double lam)
 {
     float l = (float)lam, oml = (float)(1.0 - lam);
     size_t i, e;
-    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels) ||
+    if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels) ||
         !nnopt__finite(lam) || lam < 0.0 || lam > 1.0)
         return NNOPT_ERR_INVALID;
     for (i = 0; i < n; i++) {
-        const float *x = images + i * image_size, *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
-        float *o = out + i * image_size;
-        for (e = 0; e < image_size; e++) o[e] = prev[e] * oml + x[e] * l;
+        size_t at = i * image_size, prev = (i == 0 ? n - 1 : i - 1) * image_size;
+        if (f == NNOPT_IMAGE_F32_CHW) {
+            const float *x = (const float *)images;
+            float *o = (float *)out;
+            for (e = 0; e < image_size; e++) o[at + e] = x[prev + e] * oml + x[at + e] * l;
+        } else {
+            const uint8_t *x = (const uint8_t *)images;
+            uint8_t *o = (uint8_t *)out;
+            for (e = 0; e < image_size; e++)
+                o[at + e] = (uint8_t)nnopt__u8_round((float)x[prev + e] * oml + (float)x[at + e] * l);
+        }
     }
     nnopt__mix_labels(labels, n, classes, soft_labels, lam);
     return NNOPT_OK;
 }
 
-NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
-                                        int height, int width, const int *labels, size_t classes,
-                                        float *soft_labels, int x1, int y1, int x2, int y2,
-                                        double *lam_adjusted)
+/* CutMix of n images in format f: out = images, then each image's box (x1, y1) .. (x2, y2)
+   copied from its predecessor, byte for byte; labels mixed with 1 - box area / image area. */
+static nnopt_status nnopt__cutmix(const void *images, void *out, size_t n, nnopt_image_format f, int channels,
+                                  int height, int width, const int *labels, size_t classes, float *soft_labels,
+                                  int x1, int y1, int x2, int y2, double *lam_adjusted)
 {
-    size_t i, plane, image_size;
-    int c, y;
+    size_t i, image_size, elem = nnopt__fmt_size(f), planes, plane_bytes, pixel_bytes, row_bytes, k;
+    int y;
     double lam;
-    if (!nnopt__img_values(NNOPT_IMAGE_F32_CHW, width, height, channels) || x1 < 0 || y1 < 0 ||
-        x2 < x1 || y2 < y1 || x2 > width || y2 > height)
+    if (!nnopt__img_values(f, width, height, channels) || x1 < 0 || y1 < 0 || x2 < x1 || y2 < y1 ||
+        x2 > width || y2 > height)
         return NNOPT_ERR_INVALID;
-    plane = (size_t)width * (size_t)height; image_size = plane * (size_t)channels;
-    if (!nnopt__mix_ok(images, out, n, image_size, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
+    image_size = nnopt__img_values(f, width, height, channels);
+    if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
+    /* the box: in each plane (CHW: one per channel; HWC: one), rows y1 .. y2 - 1 of pixels x1 .. x2 - 1 */
+    planes = f == NNOPT_IMAGE_F32_CHW ? (size_t)channels : 1;
+    plane_bytes = image_size * elem / planes;
+    pixel_bytes = image_size * elem / planes / ((size_t)width * (size_t)height);
+    row_bytes = (size_t)width * pixel_bytes;
     lam = 1.0 - (double)(x2 - x1) * (double)(y2 - y1) / ((double)width * (double)height);
-    memcpy(out, images, n * image_size * sizeof(float));
+    memcpy(out, images, n * image_size * elem);
     for (i = 0; i < n; i++) {
-        const float *prev = images + (i == 0 ? n - 1 : i - 1) * image_size;
-        for (c = 0; c < channels; c++)
+        const char *prev = (const char *)images + (i == 0 ? n - 1 : i - 1) * image_size * elem;
+        char *o = (char *)out + i * image_size * elem;
+        for (k = 0; k < planes; k++)
             for (y = y1; y < y2; y++) {
-                size_t at = (size_t)c * plane + (size_t)y * (size_t)width + (size_t)x1;
-                memcpy(out + i * image_size + at, prev + at, (size_t)(x2 - x1) * sizeof(float));
+                size_t at = k * plane_bytes + (size_t)y * row_bytes + (size_t)x1 * pixel_bytes;
+                memcpy(o + at, prev + at, (size_t)(x2 - x1) * pixel_bytes);
             }
     }
     nnopt__mix_labels(labels, n, classes, soft_labels, lam);
@@ -4680,43 +4775,122 @@ NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t 
     return NNOPT_OK;
 }
 
+/* The random forms' draws, one definition for every format: lam = Beta draw 0 of the stream;
+   CutMix's box centre x = word 65536, y = word 65537, half sizes int(0.5 sqrt(1 - lam) W)
+   (and H), the box clipped to the image. */
+static double nnopt__mix_lam(uint64_t seed, uint64_t stream, double alpha)
+{
+    return nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
+}
+
+static void nnopt__cutmix_box(uint64_t seed, uint64_t stream, double lam, int width, int height, int box[4])
+{
+    int cx = nnopt__aug_below(seed, stream, 65536, width), cy = nnopt__aug_below(seed, stream, 65537, height);
+    double r = 0.5 * sqrt(1.0 - lam);
+    int hw = (int)(r * width), hh = (int)(r * height);
+    box[0] = cx - hw < 0 ? 0 : cx - hw; box[2] = cx + hw > width ? width : cx + hw;
+    box[1] = cy - hh < 0 ? 0 : cy - hh; box[3] = cy + hh > height ? height : cy + hh;
+}
+
+static nnopt_status nnopt__mixup_random(const void *images, void *out, size_t n, size_t image_size,
+                                        nnopt_image_format f, const int *labels, size_t classes,
+                                        float *soft_labels, double alpha, uint64_t seed, uint64_t stream,
+                                        double *lam)
+{
+    double l;
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
+    l = nnopt__mix_lam(seed, stream, alpha);
+    st = nnopt__mixup(images, out, n, image_size, f, labels, classes, soft_labels, l);
+    if (st == NNOPT_OK && lam) *lam = l;
+    return st;
+}
+
+static nnopt_status nnopt__cutmix_random(const void *images, void *out, size_t n, nnopt_image_format f,
+                                         int channels, int height, int width, const int *labels,
+                                         size_t classes, float *soft_labels, double alpha, uint64_t seed,
+                                         uint64_t stream, double params[6])
+{
+    double l, lam_adj;
+    int box[4];
+    nnopt_status st;
+    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
+    l = nnopt__mix_lam(seed, stream, alpha);
+    nnopt__cutmix_box(seed, stream, l, width, height, box);
+    st = nnopt__cutmix(images, out, n, f, channels, height, width, labels, classes, soft_labels,
+                       box[0], box[1], box[2], box[3], &lam_adj);
+    if (st == NNOPT_OK && params) {
+        params[0] = l; params[1] = box[0]; params[2] = box[1]; params[3] = box[2]; params[4] = box[3];
+        params[5] = lam_adj;
+    }
+    return st;
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
+                                       const int *labels, size_t classes, float *soft_labels, double lam)
+{
+    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels, lam);
+}
+
+NNOPT_API nnopt_status nnopt_aug_mixup_u8(const uint8_t *images, uint8_t *out, size_t n, size_t image_size,
+                                          const int *labels, size_t classes, float *soft_labels, double lam)
+{
+    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels, lam);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
+                                        int height, int width, const int *labels, size_t classes,
+                                        float *soft_labels, int x1, int y1, int x2, int y2,
+                                        double *lam_adjusted)
+{
+    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
+                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, size_t n, int channels,
+                                           int height, int width, const int *labels, size_t classes,
+                                           float *soft_labels, int x1, int y1, int x2, int y2,
+                                           double *lam_adjusted)
+{
+    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
+                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+}
+
 NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, size_t n,
                                               size_t image_size, const int *labels, size_t classes,
                                               float *soft_labels, double alpha, uint64_t seed,
                                               uint64_t stream, double *lam)
 {
-    double l;
-    nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
-    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
-    st = nnopt_aug_mixup(images, out, n, image_size, labels, classes, soft_labels, l);
-    if (st == NNOPT_OK && lam) *lam = l;
-    return st;
+    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels,
+                               alpha, seed, stream, lam);
 }
 
-/* CutMix draws: lam = Beta number 0 of the stream; box centre x = word 65536, y = word 65537. */
+NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                 size_t image_size, const int *labels, size_t classes,
+                                                 float *soft_labels, double alpha, uint64_t seed,
+                                                 uint64_t stream, double *lam)
+{
+    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels,
+                               alpha, seed, stream, lam);
+}
+
 NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, size_t n, int channels,
                                                int height, int width, const int *labels,
                                                size_t classes, float *soft_labels, double alpha,
                                                uint64_t seed, uint64_t stream, double params[6])
 {
-    double l, r, lam_adj;
-    int cx, cy, hw, hh, x1, y1, x2, y2;
-    nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
-    l = nnopt_random_beta_at(seed, stream, 0, alpha, alpha);
-    cx = nnopt__aug_below(seed, stream, 65536, width);
-    cy = nnopt__aug_below(seed, stream, 65537, height);
-    r = 0.5 * sqrt(1.0 - l);
-    hw = (int)(r * width); hh = (int)(r * height);
-    x1 = cx - hw < 0 ? 0 : cx - hw; x2 = cx + hw > width ? width : cx + hw;
-    y1 = cy - hh < 0 ? 0 : cy - hh; y2 = cy + hh > height ? height : cy + hh;
-    st = nnopt_aug_cutmix(images, out, n, channels, height, width, labels, classes, soft_labels,
-                          x1, y1, x2, y2, &lam_adj);
-    if (st == NNOPT_OK && params) {
-        params[0] = l; params[1] = x1; params[2] = y1; params[3] = x2; params[4] = y2; params[5] = lam_adj;
-    }
-    return st;
+    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
+                                soft_labels, alpha, seed, stream, params);
+}
+
+NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t *out, size_t n,
+                                                  int channels, int height, int width,
+                                                  const int *labels, size_t classes,
+                                                  float *soft_labels, double alpha, uint64_t seed,
+                                                  uint64_t stream, double params[6])
+{
+    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
+                                soft_labels, alpha, seed, stream, params);
 }
 
 /* ---- Pipelines ---------------------------------------------------------------------- */
@@ -4816,6 +4990,11 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
         return nnopt__range_ok(op->brightness, 0.0, 1e300) && nnopt__range_ok(op->contrast, 0.0, 1e300) &&
                nnopt__range_ok(op->saturation, 0.0, 1e300) && nnopt__range_ok(op->hue, -0.5, 0.5);
     case NNOPT_AUG_RANDOM_ERASING:
+        /* random values: float images only (see nnopt_aug_erase_normal), and the window's indices
+           must stay below the next op's 2^32 */
+        if (op->random_value && (*f != NNOPT_IMAGE_F32_CHW ||
+                                 (uint64_t)*w * (uint64_t)*h * (uint64_t)c > ((uint64_t)1 << 32)))
+            return 0;
         return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0 && nnopt__range_ok(op->scale, 0.0, 1.0) &&
                nnopt__range_ok(op->ratio, 1e-300, 1e300) && nnopt__fill_ok(op->value, c);
     case NNOPT_AUG_GAUSSIAN_NOISE:
@@ -5130,7 +5309,13 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
         break;
     case NNOPT_AUG_RANDOM_ERASING:
         ch->applied = nnopt__aug_event(r->seed, r->stream, base, op->p) && nnopt__aug_erasing_box(r, op, base, ch);
-        if (ch->applied) nnopt__erase(&d, ch->top, ch->left, ch->height, ch->width, op->value);
+        if (ch->applied && op->random_value) {
+            nnopt_status st = nnopt__erase_normal(&d, ch->top, ch->left, ch->height, ch->width, r->seed,
+                                                  r->stream, ((uint64_t)j + 1) << 32);
+            if (st != NNOPT_OK) return st;
+        } else if (ch->applied) {
+            nnopt__erase(&d, ch->top, ch->left, ch->height, ch->width, op->value);
+        }
         break;
     default: {                                /* Gaussian noise */
         nnopt_status st = nnopt__noise(&d, &d, op->noise_mean, op->noise_sigma, op->clip, r->seed, r->stream,

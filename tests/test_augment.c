@@ -1,7 +1,8 @@
 /* Image augmentation: torchvision 0.14 goldens for every functional op (uint8 HWC and float
    CHW, 1 and 3 channels), bit identity of the vector paths, pipelines that replay exactly from
-   their records and do not depend on the batch split, box and event statistics, MixUp and
-   CutMix, and bad input (status, nothing written). */
+   their records and do not depend on the batch split, box and event statistics, random erasing
+   with normal values, MixUp and CutMix on float and uint8 batches, and bad input (status,
+   nothing written). */
 #include "harness.h"
 
 #include <math.h>
@@ -473,6 +474,155 @@ static void test_pipeline_paths_and_split(void)
     th_free_floats(ref, 1); th_free_floats(got, 1); free(in);
 }
 
+/* ---- Random erasing with normal values ------------------------------------------------ */
+
+/* Every byte still 0xAB (the fill of buffers that bad input must not touch). */
+static int untouched(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if (p[i] != 0xAB) return 0;
+    return 1;
+}
+
+/* Window values are the documented normal numbers (so chunks of the draw join up), the rest is
+   untouched, the fill is standard normal, and every path gives the same bits. */
+static void test_erase_normal(void)
+{
+    enum { W = 223, H = 211, C = 3, TOP = 5, LEFT = 7, BH = 200, BW = 201 };
+    const size_t n = (size_t)W * H * C, total = (size_t)C * BH * BW;
+    const uint64_t seed = 0x1234567890ull, stream = 77, offset = 1000003;
+    float *src = th_alloc_floats(n, 1), *img = th_alloc_floats(n, 1), *ref = th_alloc_floats(n, 1);
+    nnopt_image m = nnopt_image_f32(img, W, H, C), u;
+    nnopt_isa saved = nnopt_isa_get();
+    double s = 0.0, s2 = 0.0, tails = 0.0, p2 = 0.04550026389635842;   /* P(|Z| > 2) */
+    size_t i, bad_in = 0, bad_out = 0;
+    int c, x, y, isa;
+    uint8_t bytes[3 * 4 * 4];
+    for (i = 0; i < n; i++) src[i] = (float)i * 0.001f - 7.0f;
+    memcpy(img, src, n * sizeof(float));
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    CHECK(nnopt_aug_erase_normal(&m, TOP, LEFT, BH, BW, seed, stream, offset) == NNOPT_OK);
+    for (c = 0; c < C; c++)
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                size_t at = ((size_t)c * H + y) * W + x;
+                if (y >= TOP && y < TOP + BH && x >= LEFT && x < LEFT + BW) {
+                    uint64_t e = ((uint64_t)c * BH + (uint64_t)(y - TOP)) * BW + (uint64_t)(x - LEFT);
+                    bad_in += img[at] != nnopt_random_normal_at(seed, stream, offset + e);
+                    s += img[at]; s2 += (double)img[at] * img[at]; tails += fabs(img[at]) > 2.0f;
+                } else {
+                    bad_out += memcmp(&img[at], &src[at], sizeof(float)) != 0;
+                }
+            }
+    CHECKF(bad_in == 0, "%zu window values are not normal number offset + (c h + y) w + x", bad_in);
+    CHECKF(bad_out == 0, "%zu values outside the window changed", bad_out);
+    /* N(0, 1): mean sd 1/sqrt(N), mean square sd sqrt(2/N), tail fraction binomial */
+    CHECKF(fabs(s / total) < 6.2 / sqrt((double)total), "mean %g", s / total);
+    CHECKF(fabs(s2 / total - 1.0) < 6.5 * sqrt(2.0 / total), "mean square %g", s2 / total);
+    CHECKF(fabs(tails / total - p2) < 6.2 * sqrt(p2 * (1 - p2) / total), "P(|z| > 2) %g", tails / total);
+    memcpy(ref, img, n * sizeof(float));
+    for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
+        nnopt_isa_set((nnopt_isa)isa);
+        memcpy(img, src, n * sizeof(float));
+        CHECK(nnopt_aug_erase_normal(&m, TOP, LEFT, BH, BW, seed, stream, offset) == NNOPT_OK);
+        th_same_bits(ref, img, n, "erase_normal across paths");
+    }
+    nnopt_isa_set(saved);
+    /* the last index of the stream is reachable, one past it is not; empty windows are fine */
+    memcpy(img, src, n * sizeof(float));
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 2, 3, seed, stream, UINT64_MAX - 3 * 6 + 1) == NNOPT_OK);
+    CHECK(img[0] == nnopt_random_normal_at(seed, stream, UINT64_MAX - 17) &&
+          img[2 * W * H + W + 2] == nnopt_random_normal_at(seed, stream, UINT64_MAX));
+    memcpy(img, src, n * sizeof(float));
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 2, 3, seed, stream, UINT64_MAX - 3 * 6 + 2) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 3, 4, 0, 5, seed, stream, 0) == NNOPT_OK);
+    CHECK(nnopt_aug_erase_normal(&m, H, W, 0, 0, seed, stream, 0) == NNOPT_OK);
+    /* bad input: window outside, negative sizes, NULL, uint8 (normals do not fit in bytes) */
+    CHECK(nnopt_aug_erase_normal(&m, H - BH + 1, 0, BH, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 0, W - 1, 1, 2, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, -1, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(&m, 0, 0, 1, -1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase_normal(NULL, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    u = m; u.channels = 2; CHECK(nnopt_aug_erase_normal(&u, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    u = m; u.data = (char *)img + 2; CHECK(nnopt_aug_erase_normal(&u, 0, 0, 1, 1, seed, stream, 0) == NNOPT_ERR_INVALID);
+    th_same_bits(src, img, n, "nothing written on bad input");
+    memset(bytes, 0xAB, sizeof bytes);
+    u = nnopt_image_u8(bytes, 4, 4, 3);
+    CHECK(nnopt_aug_erase_normal(&u, 0, 0, 2, 2, seed, stream, 0) == NNOPT_ERR_INVALID);
+    CHECK(untouched(bytes, sizeof bytes));
+    th_free_floats(src, 1); th_free_floats(img, 1); th_free_floats(ref, 1);
+}
+
+/* RANDOM_ERASING with random_value after NORMALIZE (op 1): each sample's window holds the normals
+   at (2 << 32) + window index of its own stream, the rest is the normalized image; the same bits
+   for any split of the batch and on every path; uint8 images are refused at init. */
+static void test_pipeline_random_erasing(void)
+{
+    enum { N = 12, IW = 37, IH = 29, S = IW * IH * 3 };
+    nnopt_aug_op ops[2];
+    nnopt_aug_pipeline pl;
+    nnopt_aug_record rec[N];
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *in = (uint8_t *)malloc((size_t)N * S);
+    float *ref = th_alloc_floats((size_t)N * S, 1), *got = th_alloc_floats((size_t)N * S, 1);
+    float *norm = th_alloc_floats(S, 1);
+    const uint64_t seed = 31337, first = 1000;
+    int k, c, x, y, isa, applied = 0;
+    size_t bad_in = 0, bad_out = 0;
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+    ops[0].mean[0] = 0.485f; ops[0].mean[1] = 0.456f; ops[0].mean[2] = 0.406f;
+    ops[0].std[0] = 0.229f; ops[0].std[1] = 0.224f; ops[0].std[2] = 0.225f;
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING);
+    ops[1].p = 0.8; ops[1].random_value = 1;
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_F32_CHW, 65536, 65536, 1) == NNOPT_OK);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops + 1, 1, NNOPT_IMAGE_F32_CHW, 65536, 65537, 1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(&pl, ops, 2, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        source_u8(in + (size_t)k * S, IW, IH, 3);
+        in[(size_t)k * S + (size_t)k] = (uint8_t)(k * 19);
+    }
+    nnopt_isa_set(NNOPT_ISA_SCALAR);
+    CHECK(nnopt_aug_apply(&pl, in, ref, N, seed, first, rec) == NNOPT_OK);
+    for (k = 0; k < N; k++) {
+        const nnopt_aug_choice *b = &rec[k].op[1];
+        nnopt_image s = nnopt_image_u8(in + (size_t)k * S, IW, IH, 3), d = nnopt_image_f32(norm, IW, IH, 3);
+        const float *o = ref + (size_t)k * S;
+        CHECK(nnopt_aug_normalize(&s, &d, ops[0].mean, ops[0].std) == NNOPT_OK);
+        applied += b->applied;
+        for (c = 0; c < 3; c++)
+            for (y = 0; y < IH; y++)
+                for (x = 0; x < IW; x++) {
+                    size_t at = ((size_t)c * IH + y) * IW + x;
+                    if (b->applied && y >= b->top && y < b->top + b->height && x >= b->left && x < b->left + b->width) {
+                        uint64_t e = ((uint64_t)c * b->height + (uint64_t)(y - b->top)) * b->width + (uint64_t)(x - b->left);
+                        bad_in += o[at] != nnopt_random_normal_at(seed, first + k, ((uint64_t)2 << 32) + e);
+                    } else {
+                        bad_out += memcmp(&o[at], &norm[at], sizeof(float)) != 0;
+                    }
+                }
+        if (b->applied) {   /* replay with the functional form */
+            CHECK(nnopt_aug_erase_normal(&d, b->top, b->left, b->height, b->width, seed, first + k,
+                                         (uint64_t)2 << 32) == NNOPT_OK);
+            th_same_bits(o, norm, S, "pipeline erasing replayed by nnopt_aug_erase_normal");
+        }
+    }
+    CHECKF(applied > 0 && applied < N, "%d of %d samples erased", applied, N);   /* this seed checks both cases */
+    CHECKF(bad_in == 0, "%zu erased values are not the sample's normals", bad_in);
+    CHECKF(bad_out == 0, "%zu values outside the window changed", bad_out);
+    for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+        nnopt_isa_set((nnopt_isa)isa);
+        memset(got, 0, (size_t)N * S * sizeof(float));
+        CHECK(nnopt_aug_apply(&pl, in, got, 5, seed, first, NULL) == NNOPT_OK);
+        for (k = 5; k < N; k++)         /* the rest one at a time, in reverse */
+            CHECK(nnopt_aug_apply(&pl, in + (size_t)(N - 1 - k + 5) * S, got + (size_t)(N - 1 - k + 5) * S, 1, seed,
+                                  first + (uint64_t)(N - 1 - k + 5), NULL) == NNOPT_OK);
+        th_same_bits(ref, got, (size_t)N * S, "random erasing across paths and batch splits");
+    }
+    nnopt_isa_set(saved);
+    free(in); th_free_floats(ref, 1); th_free_floats(got, 1); th_free_floats(norm, 1);
+}
+
 /* Statistics (bounds exceeded with probability < 1e-9 by a correct implementation). */
 static void test_pipeline_statistics(void)
 {
@@ -541,6 +691,105 @@ static void test_mixing_golden(void)
     CHECK(lam >= 0.0 && lam <= 1.0 && fabs(soft[labels[0]] - (float)lam) < 1e-6);
 }
 
+/* uint8 batches of 4 images, 3 channels: bytes covering 0..255 with ties at lam = 1/2. */
+static void make_batch_u8(uint8_t *batch, int w, int h)
+{
+    int k;
+    for (k = 0; k < 4; k++) source_u8(batch + (size_t)k * w * h * 3, w, h, 3);
+    for (k = 0; k < w * h * 3; k++) batch[(size_t)w * h * 3 + k] = (uint8_t)(255 - batch[k]);   /* extremes */
+}
+
+/* MixUp on bytes against a reference written here: the float form's value, then rounded half to
+   even and clamped; within 1/2 (+ float error) of the exact mix; soft labels those of the float
+   form with the same draw. */
+static void test_mixup_u8(void)
+{
+    enum { W = 9, H = 7, S = W * H * 3 };
+    static const int labels[4] = { 1, 4, 1, 0 };
+    static const double lams[5] = { 0.0, 0.5, 0.3125, 0.77, 1.0 };
+    uint8_t batch[4 * S], out[4 * S];
+    float fbatch[4 * S], fout[4 * S], soft[20], soft_f[20];
+    int t, i, e, bad = 0, ties = 0;
+    double lam = -1.0, lam_f = -2.0;
+    make_batch_u8(batch, W, H);
+    batch[0] = 1; batch[3 * S] = 2;     /* sample 0 mixes byte 0 with sample 3's: 1.5 -> 2 at lam 1/2 */
+    batch[1] = 3; batch[3 * S + 1] = 2; /* 2.5 -> 2 */
+    for (e = 0; e < 4 * S; e++) fbatch[e] = (float)batch[e];
+    for (t = 0; t < 5; t++) {
+        float l = (float)lams[t], oml = (float)(1.0 - lams[t]);
+        CHECK(nnopt_aug_mixup_u8(batch, out, 4, S, labels, 5, soft, lams[t]) == NNOPT_OK);
+        CHECK(nnopt_aug_mixup(fbatch, fout, 4, S, labels, 5, soft_f, lams[t]) == NNOPT_OK);
+        CHECK(memcmp(soft, soft_f, sizeof soft) == 0);
+        for (i = 0; i < 4; i++)
+            for (e = 0; e < S; e++) {
+                int x = batch[i * S + e], p = batch[((i + 3) % 4) * S + e];
+                float a = (float)p * oml, b = (float)x * l, v = a + b;   /* separate steps: no fma */
+                double exact = (1.0 - lams[t]) * p + lams[t] * x, r = nearbyint(v);   /* ties to even */
+                r = r < 0.0 ? 0.0 : r > 255.0 ? 255.0 : r;
+                if (out[i * S + e] != (uint8_t)r || fabs(out[i * S + e] - exact) > 0.5 + 1e-4 ||
+                    fout[i * S + e] != v)
+                    bad++;
+                ties += v - floorf(v) == 0.5f;
+            }
+        CHECKF(bad == 0, "lam %g: %d bytes differ from the reference", lams[t], bad);
+    }
+    CHECK(ties > 0 && out[0] != 0);     /* the ties above were exercised (lam 1 leaves the batch) */
+    CHECK(nnopt_aug_mixup_u8(batch, out, 4, S, labels, 5, soft, 0.5) == NNOPT_OK);
+    CHECK(out[0] == 2 && out[1] == 2);
+    /* random form: the float form's lambda and labels for the same seed and stream */
+    CHECK(nnopt_aug_mixup_random_u8(batch, out, 4, S, labels, 5, soft, 0.4, 77, 3, &lam) == NNOPT_OK);
+    CHECK(nnopt_aug_mixup_random(fbatch, fout, 4, S, labels, 5, soft_f, 0.4, 77, 3, &lam_f) == NNOPT_OK);
+    CHECK(lam == lam_f && memcmp(soft, soft_f, sizeof soft) == 0);
+    for (e = 0, bad = 0; e < 4 * S; e++) bad += out[e] != (uint8_t)nearbyintf(fout[e] < 255.0f ? fout[e] : 255.0f);
+    CHECKF(bad == 0, "random MixUp: %d bytes are not the float form's rounded", bad);
+}
+
+/* CutMix on bytes: outside the box each image is itself, inside its predecessor, exactly; the box
+   and labels are the float form's for the same seed. */
+static void test_cutmix_u8(void)
+{
+    static const int labels[4] = { 2, 0, 3, 1 }, channels[3] = { 1, 3, 4 };
+    enum { W = 13, H = 11 };
+    uint8_t batch[4 * W * H * 4], out[4 * W * H * 4];
+    float fbatch[4 * W * H * 4], fout[4 * W * H * 4], soft[20], soft_f[20];
+    double params[6], params_f[6], lam;
+    int ci, i, x, y, c, bad = 0;
+    uint64_t seed;
+    for (ci = 0; ci < 3; ci++) {
+        int C = channels[ci], S = W * H * C;
+        for (i = 0; i < 4; i++) source_u8(batch + i * S, W, H, C);
+        for (i = 0; i < 4 * S; i++) batch[i] = (uint8_t)(batch[i] + (i / S) * 61);   /* images differ */
+        for (i = 0; i < 4; i++)            /* the same images as float CHW */
+            for (c = 0; c < C; c++)
+                for (x = 0; x < W * H; x++) fbatch[i * S + c * W * H + x] = (float)batch[i * S + x * C + c];
+        bad = 0;
+        CHECK(nnopt_aug_cutmix_u8(batch, out, 4, C, H, W, labels, 5, soft, 3, 2, 10, 7, &lam) == NNOPT_OK);
+        CHECK(fabs(lam - (1.0 - 35.0 / 143.0)) < 1e-15);
+        for (i = 0; i < 4; i++)
+            for (y = 0; y < H; y++)
+                for (x = 0; x < W; x++)
+                    for (c = 0; c < C; c++) {
+                        int inside = x >= 3 && x < 10 && y >= 2 && y < 7, from = inside ? (i + 3) % 4 : i;
+                        size_t at = ((size_t)y * W + x) * C + c;
+                        bad += out[i * S + at] != batch[from * S + at];
+                    }
+        CHECKF(bad == 0, "%d channels: %d bytes not from the right image", C, bad);
+        /* random forms: the same draws as the float form (box, lambdas, labels), the same values */
+        bad = 0;
+        for (seed = 1; seed < 20; seed++) {
+            CHECK(nnopt_aug_cutmix_random_u8(batch, out, 4, C, H, W, labels, 5, soft, 1.0, seed, 9, params) == NNOPT_OK);
+            CHECK(nnopt_aug_cutmix_random(fbatch, fout, 4, C, H, W, labels, 5, soft_f, 1.0, seed, 9, params_f) == NNOPT_OK);
+            CHECK(memcmp(params, params_f, sizeof params) == 0 && memcmp(soft, soft_f, sizeof soft) == 0);
+            for (i = 0; i < 4; i++)        /* float CHW value (c, y, x) against byte (y, x, c) */
+                for (c = 0; c < C; c++)
+                    for (y = 0; y < H; y++)
+                        for (x = 0; x < W; x++)
+                            bad += (float)out[i * S + (y * W + x) * C + c] != fout[i * S + (c * H + y) * W + x];
+        }
+        CHECKF(bad == 0, "%d channels: random CutMix differs from the float form in %d values", C, bad);
+    }
+}
+
 static void test_beta_statistics(void)
 {
     static const double alphas[3] = { 0.2, 1.0, 2.5 };
@@ -562,12 +811,6 @@ static void test_beta_statistics(void)
 }
 
 /* ---- Bad input: status, nothing written ---------------------------------------------- */
-static int untouched(const uint8_t *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) if (p[i] != 0xAB) return 0;
-    return 1;
-}
 
 static void test_bad_input(void)
 {
@@ -619,6 +862,26 @@ static void test_bad_input(void)
     CHECK(nnopt_aug_mixup(batch, out, 0, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
     CHECK(nnopt_aug_mixup(batch, batch + 1, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
     CHECK(untouched((const uint8_t *)out, sizeof out) && untouched((const uint8_t *)soft, sizeof soft));
+    /* uint8 mixing: the same rules, and channels outside {1, 3, 4}, NULL, aliasing */
+    memset(src, 7, sizeof src); memset(dst, 0xAB, sizeof dst);
+    CHECK(nnopt_aug_mixup_random_u8(src, dst, 2, 12, labels, 2, soft, 0.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_random_u8(src, dst, 2, 12, labels, 2, soft, -1.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 0.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random_u8(src, dst, 2, 2, 2, 2, labels, 2, soft, 1.0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 5, 2, 2, labels, 2, soft, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 0, 0, 3, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_u8(src, dst, 2, 3, 2, 2, labels, 2, soft, 1, 0, 0, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, soft, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(NULL, dst, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, NULL, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, NULL, 2, soft, 0.5) == NNOPT_ERR_INVALID);   /* labels without soft */
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 0, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, src + 23, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);   /* aliasing */
+    CHECK(nnopt_aug_cutmix_u8(src, src, 2, 3, 2, 2, labels, 2, soft, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, (float *)(void *)(dst + 8), 0.5) == NNOPT_ERR_INVALID);
+    labels[0] = -1; CHECK(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, soft, 0.5) == NNOPT_ERR_INVALID);
+    labels[0] = 0;
+    CHECK(untouched(dst, sizeof dst) && untouched((const uint8_t *)soft, sizeof soft));
     /* pipelines: a crop larger than the padded image, std 0, bad probability, too many ops */
     op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); op.width = 40; op.height = 40; op.pad[0] = op.pad[2] = 4;
     CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
@@ -654,6 +917,10 @@ void register_augment_tests(void)
     th_register("augment_pipeline_paths_split", test_pipeline_paths_and_split, TH_ONCE);
     th_register("augment_pipeline_statistics", test_pipeline_statistics, TH_ONCE);
     th_register("augment_mixing_torchvision", test_mixing_golden, TH_EACH_ISA);
+    th_register("augment_erase_normal", test_erase_normal, TH_ONCE);
+    th_register("augment_pipeline_random_erasing", test_pipeline_random_erasing, TH_ONCE);
+    th_register("augment_mixup_u8", test_mixup_u8, TH_EACH_ISA);
+    th_register("augment_cutmix_u8", test_cutmix_u8, TH_EACH_ISA);
     th_register("augment_beta_statistics", test_beta_statistics, TH_ONCE);
     th_register("augment_bad_input", test_bad_input, TH_EACH_ISA);
 }
