@@ -672,6 +672,352 @@ static void test_beta_edges(void)
     CHECK(other == 0 && zeros > 0 && ones > 0);
 }
 
+/* ==== Batch normalization ========================================================== */
+
+/* Shape overflow, a batch counter at its limit, an output overlapping gamma, fold of too many
+   channels: each refused with nothing written. */
+static void test_bn_rejects(void)
+{
+    enum { N = 2, C = 3, HW = 4, T = N * C * HW };
+    float x[T], y[T], gamma[C] = { 1, 1, 1 }, beta[C] = { 0, 0, 0 }, rm[C] = { 0, 0, 0 }, rv[C] = { 1, 1, 1 };
+    float sm[C], si[C], scale[C], shift[C];
+    uint64_t tracked = UINT64_MAX;
+    nnopt_bn_params p = nnopt_bn_defaults(NNOPT_BN_NCHW, N, C, HW), big = p;
+    pattern_f32(x, T);
+    poison(y, sizeof y); poison(sm, sizeof sm); poison(si, sizeof si);
+    big.n = (size_t)1 << 20; big.c = (size_t)1 << 20; big.hw = (size_t)-1 >> 30;
+    CHECK(nnopt_bn_forward_infer(&big, x, y, gamma, beta, rm, rv) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_forward_train(&p, x, y, gamma, beta, rm, rv, &tracked, sm, si) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_forward_infer(&p, x, gamma, gamma, beta, rm, rv) == NNOPT_ERR_INVALID);   /* y on gamma */
+    CHECK(untouched(y, sizeof y) && untouched(sm, sizeof sm) && untouched(si, sizeof si));
+    CHECK(gamma[0] == 1 && gamma[1] == 1 && gamma[2] == 1 && tracked == UINT64_MAX);
+    poison(scale, sizeof scale); poison(shift, sizeof shift);
+    CHECK(nnopt_bn_fold((size_t)-1 / 2, 1e-5, gamma, beta, rm, rv, scale, shift) == NNOPT_ERR_INVALID);
+    CHECK(untouched(scale, sizeof scale) && untouched(shift, sizeof shift));
+}
+
+/* A constant channel has variance exactly 0 (the sums may round to a tiny negative value,
+   which must not reach the square root): invstd = 1 / sqrt(eps) and y = beta. */
+static void test_bn_constant_channel(void)
+{
+    static const float values[] = { 0.1f, 1.0f / 3.0f, 7.77f, -123.456f, 1e-3f, 3.3333333f };
+    enum { N = 7, C = 1, HW = 3, T = N * C * HW };
+    float x[T], y[T], gamma[1] = { 2.0f }, beta[1] = { 0.25f }, rm[1] = { 0 }, rv[1] = { 1 }, sm[1], si[1];
+    nnopt_bn_params p = nnopt_bn_defaults(NNOPT_BN_NHWC, N, C, HW);
+    size_t v, i;
+    p.track_running_stats = 0;
+    for (v = 0; v < sizeof values / sizeof values[0]; v++) {
+        int bad = 0;
+        for (i = 0; i < T; i++) x[i] = values[v];
+        CHECK(nnopt_bn_forward_train(&p, x, y, gamma, beta, rm, rv, NULL, sm, si) == NNOPT_OK);
+        CHECKF(si[0] == (float)(1.0 / sqrt(p.eps)) && sm[0] == values[v], "constant %g: invstd %g", values[v], si[0]);
+        for (i = 0; i < T; i++) bad += y[i] != beta[0];
+        CHECK(bad == 0);
+    }
+}
+
+/* Inference backward with only some of dgamma, dbeta requested gives the same values as the
+   full call. */
+static void test_bn_backward_partial_outputs(void)
+{
+    enum { N = 3, C = 2, HW = 5, T = N * C * HW };
+    float x[T], dy[T], gamma[C] = { 1.5f, -0.5f }, beta[C] = { 0.1f, 0.2f }, rm[C] = { 0.3f, 0.4f };
+    float rv[C] = { 0.9f, 1.7f }, dx_all[T], dx[T], dg_all[C], db_all[C], db[C];
+    nnopt_bn_params p = nnopt_bn_defaults(NNOPT_BN_NCHW, N, C, HW);
+    pattern_f32(x, T);
+    pattern_f32(dy, T);
+    CHECK(nnopt_bn_backward_infer(&p, x, dy, gamma, beta, rm, rv, dx_all, dg_all, db_all) == NNOPT_OK);
+    CHECK(nnopt_bn_backward_infer(&p, x, dy, gamma, beta, rm, rv, dx, NULL, db) == NNOPT_OK);
+    CHECK(memcmp(dx, dx_all, sizeof dx) == 0 && memcmp(db, db_all, sizeof db) == 0);
+    CHECK(nnopt_bn_backward_infer(&p, x, dy, gamma, beta, rm, rv, dx, NULL, NULL) == NNOPT_OK);
+    CHECK(memcmp(dx, dx_all, sizeof dx) == 0);
+}
+
+/* ==== Dropout and DropConnect ======================================================= */
+
+static void test_dropout_rejects(void)
+{
+    enum { N = 40 };
+    float x[N], y[N + 8], dy[N];
+    uint8_t bits[16];
+    nnopt_rng rng = { 5, 6, 7 };
+    pattern_f32(x, N); pattern_f32(dy, N);
+    poison(y, sizeof y); poison(bits, sizeof bits);
+    /* mask bits inside x; unknown scaling in each call; NULL dy; mask inside dx */
+    CHECK(nnopt_dropout_forward(&rng, 0.5, NNOPT_DROPOUT_INVERTED, x, y, (uint8_t *)(void *)x, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward(&rng, 0.5, (nnopt_dropout_scaling)2, dy, y, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward_mask(bits, 0.5, (nnopt_dropout_scaling)2, dy, y, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward_mask(bits, 0.5, NNOPT_DROPOUT_INVERTED, NULL, y, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward_mask((const uint8_t *)(void *)y, 0.5, NNOPT_DROPOUT_INVERTED, dy, y, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_inference(0.5, (nnopt_dropout_scaling)-1, x, y, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_inference(0.5, NNOPT_DROPOUT_CLASSIC, NULL, y, N) == NNOPT_ERR_INVALID);
+    /* channel dropout: element count overflow, NULL x, bits inside x or y */
+    CHECK(nnopt_dropout_channels(&rng, 0.5, NNOPT_DROPOUT_NCHW, x, y, (size_t)-1 / 2, 2, 4, bits) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_channels(&rng, 0.5, NNOPT_DROPOUT_NCHW, NULL, y, 2, 4, 5, bits) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_channels(&rng, 0.5, NNOPT_DROPOUT_NCHW, x, y, 2, 4, 5, (uint8_t *)(void *)x) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_channels(&rng, 0.5, NNOPT_DROPOUT_NHWC, x, y, 2, 4, 5, (uint8_t *)(void *)(y + 2)) == NNOPT_ERR_INVALID);
+    CHECK(untouched(y, sizeof y) && untouched(bits, sizeof bits));
+    /* empty calls succeed and write nothing */
+    CHECK(nnopt_dropout_backward_mask(NULL, 0.5, NNOPT_DROPOUT_INVERTED, dy, y, 0) == NNOPT_OK);
+    CHECK(nnopt_dropout_inference(0.5, NNOPT_DROPOUT_INVERTED, x, y, 0) == NNOPT_OK);
+    CHECK(nnopt_dropout_channels(&rng, 0.5, NNOPT_DROPOUT_NCHW, x, y, 0, 4, 5, bits) == NNOPT_OK);
+    CHECK(untouched(y, sizeof y) && untouched(bits, sizeof bits));
+}
+
+/* In-place inference: inverted is the identity, classic scales by 1 - p (one float multiply). */
+static void test_dropout_inference_in_place(void)
+{
+    enum { N = 37 };
+    float x[N], ref[N];
+    size_t i, bad = 0;
+    pattern_f32(x, N);
+    memcpy(ref, x, sizeof x);
+    CHECK(nnopt_dropout_inference(0.3, NNOPT_DROPOUT_INVERTED, x, x, N) == NNOPT_OK);
+    CHECK(memcmp(x, ref, sizeof x) == 0);
+    CHECK(nnopt_dropout_inference(0.25, NNOPT_DROPOUT_CLASSIC, x, x, N) == NNOPT_OK);
+    for (i = 0; i < N; i++) bad += x[i] != ref[i] * 0.75f;
+    CHECK(bad == 0);
+}
+
+/* DropConnect reference: weight (o, i) of sample s kept iff its uniform is >= p. */
+static int dc_kept(const nnopt_rng *rng, double p, size_t s, size_t o, size_t i, size_t in, size_t out)
+{
+    return nnopt_random_uniform_at(rng->seed, rng->stream, rng->offset + s * out * (in + 1) + o * (in + 1) + i) >= p;
+}
+
+static void test_dropconnect_rejects(void)
+{
+    enum { B = 2, I = 3, O = 4 };
+    float W[O * I], b[O], x[B * I], dy[B * O], y[B * O + I], dW[O * I + 4], dx[B * I], db[O];
+    nnopt_rng rng = { 1, 2, 3 };
+    size_t big = (size_t)-1 / 8;
+    pattern_f32(W, O * I); pattern_f32(b, O); pattern_f32(x, B * I); pattern_f32(dy, B * O);
+    poison(y, sizeof y); poison(dW, sizeof dW); poison(dx, sizeof dx); poison(db, sizeof db);
+    /* shapes: batch * in, batch * out overflow; misaligned W, x, b; y past SIZE_MAX / 4;
+       in = SIZE_MAX; a Bernoulli count past the stream */
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, y, (size_t)-1, 2, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, y, (size_t)-1, 0, 2) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, (const float *)(const void *)((const char *)W + 1), b, x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, (const float *)(const void *)((const char *)x + 1), y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, (const float *)(const void *)((const char *)b + 2), x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, NULL, x, y, 4, 1, big) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, NULL, x, y, 0, (size_t)-1, 0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, NULL, x, y, (size_t)1 << 10, 4, ((size_t)1 << 52) - 1) == NNOPT_ERR_INVALID);
+    /* outputs: misaligned y; y on b, on x */
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, (float *)(void *)((char *)y + 1), B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, b, 1, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, x, 1, I, 1) == NNOPT_ERR_INVALID);
+    /* backward: NULL x, NULL rng, NULL dy, dW on W, dx on x, db on dy, outputs overlapping
+       one another */
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, NULL, dy, dW, dx, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(NULL, 0.5, 1, W, x, dy, dW, dx, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, NULL, dW, dx, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, W, dx, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, dW, x, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, dW, dx, dy, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, dW, dW + 2, db, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, dW, dx, dW + 1, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, NULL, dx, dx + 1, B, I, O) == NNOPT_ERR_INVALID);
+    /* inference: unknown activation, NULL W, y on x, NULL y, samples * units overflow */
+    CHECK(nnopt_dropconnect_inference_mean(0.5, (nnopt_dropconnect_activation)-1, W, b, x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_mean(0.5, NNOPT_DROPCONNECT_RELU, NULL, b, x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_mean(0.5, NNOPT_DROPCONNECT_RELU, W, b, x, x, 1, I, 1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_mean(0.5, NNOPT_DROPCONNECT_RELU, W, b, x, NULL, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_gaussian(&rng, 0.5, NNOPT_DROPCONNECT_TANH, (size_t)-1 / 2, W, b, x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_gaussian(NULL, 0.5, NNOPT_DROPCONNECT_TANH, 4, W, b, x, y, B, I, O) == NNOPT_ERR_INVALID);
+    CHECK(untouched(y, sizeof y) && untouched(dW, sizeof dW) && untouched(dx, sizeof dx) && untouched(db, sizeof db));
+    /* empty shapes: nothing to compute, y may be NULL; no gradient wanted: nothing written */
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, b, x, NULL, 0, I, O) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_forward(&rng, 0.5, 1, W, NULL, x, NULL, B, I, 0) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_inference_mean(0.5, NNOPT_DROPCONNECT_RELU, W, b, x, NULL, 0, I, O) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, W, x, dy, NULL, NULL, NULL, B, I, O) == NNOPT_OK);
+}
+
+/* Rare DropConnect paths against references computed from the Bernoulli definition: no bias,
+   gradients requested one at a time, empty input and batch dimensions. */
+static void test_dropconnect_paths(void)
+{
+    enum { B = 3, I = 5, O = 4 };
+    float W[O * I], x[B * I], dy[B * O], y[B * O], dW[O * I], dx[B * I], db[O];
+    float dW1[O * I], dx1[B * I], db1[O];
+    nnopt_rng rng = { 11, 12, 13 };
+    const double p = 0.4;
+    size_t s, o, i;
+    int bad = 0;
+    pattern_f32(W, O * I); pattern_f32(x, B * I); pattern_f32(dy, B * O);
+    for (i = 0; i < O * I; i++) W[i] -= 0.5f;
+    /* forward without bias: y = sum over kept weights of W x, in double */
+    CHECK(nnopt_dropconnect_forward(&rng, p, 1, W, NULL, x, y, B, I, O) == NNOPT_OK);
+    for (s = 0; s < B; s++)
+        for (o = 0; o < O; o++) {
+            double ref = 0;
+            for (i = 0; i < I; i++) if (dc_kept(&rng, p, s, o, i, I, O)) ref += (double)W[o * I + i] * x[s * I + i];
+            bad += fabs(y[s * O + o] - ref) > 1e-6 * (1 + fabs(ref));
+        }
+    CHECK(bad == 0);
+    /* mean inference without bias: (1 - p) W x */
+    CHECK(nnopt_dropconnect_inference_mean(p, NNOPT_DROPCONNECT_IDENTITY, W, NULL, x, y, B, I, O) == NNOPT_OK);
+    for (s = 0, bad = 0; s < B; s++)
+        for (o = 0; o < O; o++) {
+            double ref = 0;
+            for (i = 0; i < I; i++) ref += (double)W[o * I + i] * x[s * I + i];
+            ref *= 1 - p;
+            bad += fabs(y[s * O + o] - ref) > 1e-6 * (1 + fabs(ref));
+        }
+    CHECK(bad == 0);
+    /* Gaussian inference without bias and with variance zero (p = 0): act(W x) exactly as mean */
+    {
+        float ym[B * O];
+        CHECK(nnopt_dropconnect_inference_mean(0.0, NNOPT_DROPCONNECT_SIGMOID, W, NULL, x, ym, B, I, O) == NNOPT_OK);
+        CHECK(nnopt_dropconnect_inference_gaussian(&rng, 0.0, NNOPT_DROPCONNECT_SIGMOID, 3, W, NULL, x, y, B, I, O) == NNOPT_OK);
+        for (i = 0, bad = 0; i < B * O; i++) bad += fabs(y[i] - ym[i]) > 1e-6;
+        CHECK(bad == 0);
+    }
+    /* each gradient alone equals the same gradient of the full call */
+    CHECK(nnopt_dropconnect_backward(&rng, p, 0, W, x, dy, dW, dx, db, B, I, O) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_backward(&rng, p, 0, W, x, dy, dW1, NULL, NULL, B, I, O) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_backward(&rng, p, 0, W, x, dy, NULL, dx1, NULL, B, I, O) == NNOPT_OK);
+    CHECK(nnopt_dropconnect_backward(&rng, p, 0, W, x, dy, NULL, NULL, db1, B, I, O) == NNOPT_OK);
+    CHECK(memcmp(dW, dW1, sizeof dW) == 0 && memcmp(dx, dx1, sizeof dx) == 0 && memcmp(db, db1, sizeof db) == 0);
+    /* in = 0: only the biases; db = sum over samples of the kept bias' dy (shared mask) */
+    CHECK(nnopt_dropconnect_backward(&rng, p, 0, W, x, dy, dW, dx, db, B, 0, O) == NNOPT_OK);
+    for (o = 0, bad = 0; o < O; o++) {
+        double ref = 0;
+        for (s = 0; s < B; s++) if (dc_kept(&rng, p, 0, o, 0, 0, O)) ref += dy[s * O + o];
+        bad += fabs(db[o] - ref) > 1e-6 * (1 + fabs(ref));
+    }
+    CHECK(bad == 0);
+    /* batch = 0: dW and db are zero, dx has no elements */
+    poison(dx, sizeof dx);
+    CHECK(nnopt_dropconnect_backward(&rng, p, 1, W, x, dy, dW, dx, db, 0, I, O) == NNOPT_OK);
+    for (i = 0, bad = 0; i < O * I; i++) bad += dW[i] != 0.0f;
+    for (o = 0; o < O; o++) bad += db[o] != 0.0f;
+    CHECK(bad == 0 && untouched(dx, sizeof dx));
+    /* out = 0: nothing at all */
+    poison(db, sizeof db);
+    CHECK(nnopt_dropconnect_backward(&rng, p, 1, W, x, dy, dW, dx, db, B, I, 0) == NNOPT_OK);
+    CHECK(untouched(db, sizeof db));
+}
+
+/* ==== Random numbers and regularization ============================================ */
+
+static void test_random_reg_rejects(void)
+{
+    float out[8], w[6] = { 1, -2, 3, -4, 5, -6 }, w0[6];
+    nnopt_rng rng = { 1, 2, 0 };
+    size_t clipped = 99;
+    double value = -1;
+    poison(out, sizeof out);
+    /* more floats than memory can hold */
+    CHECK(nnopt_random_uniform(&rng, out, (size_t)-1 / 2) == NNOPT_ERR_INVALID);
+    CHECK(untouched(out, sizeof out));
+    memcpy(w0, w, sizeof w);
+    /* lr * l2 overflows to Inf */
+    CHECK(nnopt_proximal_sgd_step(w, NULL, 6, 1e300, 0.0, 1e300) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_max_norm(w, (size_t)-1 / 4, 2, 1.0, &clipped) == NNOPT_ERR_INVALID);
+    CHECK(memcmp(w, w0, sizeof w) == 0 && clipped == 99);
+    /* nothing asked for: no-op */
+    CHECK(nnopt_penalty_elastic_net(w, NULL, 6, 0.1, 0.2, NULL) == NNOPT_OK);
+    CHECK(memcmp(w, w0, sizeof w) == 0);
+    /* empty matrices: no row is clipped */
+    CHECK(nnopt_max_norm(w, 0, 6, 1.0, &clipped) == NNOPT_OK && clipped == 0);
+    clipped = 99;
+    CHECK(nnopt_max_norm(w, 6, 0, 1.0, &clipped) == NNOPT_OK && clipped == 0);
+    CHECK(memcmp(w, w0, sizeof w) == 0);
+    (void)value;
+}
+
+/* ==== Optimizers and averaging ====================================================== */
+
+static void test_optimizer_rejects(void)
+{
+    static const nnopt_kind betas[] = { NNOPT_NADAM, NNOPT_YOGI, NNOPT_LAMB };
+    nnopt_hparams h;
+    nnopt_optimizer *opt;
+    nnopt_group g;
+    float a[8], b[8], probs[8];
+    const float *logits[2];
+    size_t k, sizes[1] = { 8 };
+    double total = -1;
+    for (k = 0; k < 3; k++) {
+        h = nnopt_defaults(betas[k]); h.beta1 = 1.0;
+        CHECKF(nnopt_create(&h, 4) == NULL, "kind %d beta1 1", (int)betas[k]);
+        h = nnopt_defaults(betas[k]); h.beta2 = -0.1;
+        CHECKF(nnopt_create(&h, 4) == NULL, "kind %d beta2 < 0", (int)betas[k]);
+    }
+    h = nnopt_defaults(NNOPT_LARS); h.momentum = -0.1; CHECK(nnopt_create(&h, 4) == NULL);
+    h = nnopt_defaults(NNOPT_SGD); h.average_decay = -0.1; CHECK(nnopt_create(&h, 4) == NULL);
+    h = nnopt_defaults(NNOPT_SGD); h.lookahead_alpha = -0.1; CHECK(nnopt_create(&h, 4) == NULL);
+    h = nnopt_defaults(NNOPT_SGD);
+    opt = nnopt_create(&h, 8);
+    CHECK(opt != NULL);
+    if (opt) {
+        float *params[1], *grads[1];
+        pattern_f32(a, 8); memcpy(b, a, sizeof a);
+        params[0] = a; grads[0] = NULL;
+        CHECK(nnopt_step(opt, a, (const float *)(const void *)((const char *)b + 1)) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_step_groups(opt, params, NULL) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_get_group(opt, 0, NULL) == NNOPT_ERR_INVALID);
+        g = nnopt_group_default(8);
+        CHECK(nnopt_set_group(opt, 0, NULL) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_set_group(opt, 1, &g) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_save(opt, NULL, 1 << 20) == NNOPT_ERR_INVALID);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        (void)grads;
+        nnopt_destroy(opt);
+    }
+    /* averaging and ensembles */
+    pattern_f32(a, 8); memcpy(b, a, sizeof a);
+    CHECK(nnopt_ema_update(a, NULL, 8, 0.5, 1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ema_update(a, b, 8, -0.5, 1) == NNOPT_ERR_INVALID);
+    logits[0] = b; logits[1] = NULL;
+    poison(probs, sizeof probs);
+    CHECK(nnopt_ensemble_softmax(logits, 1, 2, 4, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(logits, 1, 2, 0, probs) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(logits, 1, (size_t)-1, 4, probs) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(logits, 1, 2, 4, (float *)(void *)((char *)probs + 1)) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_ensemble_softmax(logits, 2, 2, 4, probs) == NNOPT_ERR_INVALID);
+    CHECK(untouched(probs, sizeof probs));
+    /* gradient clipping: NULL arrays with groups; no groups at all is a norm of 0 */
+    CHECK(nnopt_clip_grad_norm_groups(NULL, sizes, 1, 1.0, 2.0, 0, &total) == NNOPT_ERR_INVALID);
+    CHECK(total == -1);
+    CHECK(nnopt_clip_grad_norm_groups(NULL, NULL, 0, 1.0, 2.0, 0, &total) == NNOPT_OK && total == 0.0);
+    {
+        float *gr[1];
+        float gv[8];
+        double scale;
+        size_t i;
+        int bad = 0;
+        pattern_f32(gv, 8); memcpy(b, gv, sizeof gv); gr[0] = gv;
+        CHECK(nnopt_clip_grad_norm_groups(gr, sizes, 1, 1e-3, 2.0, 0, NULL) == NNOPT_OK);
+        for (i = 0, scale = 0; i < 8; i++) scale += (double)b[i] * b[i];
+        scale = 1e-3 / (sqrt(scale) + 1e-6);
+        for (i = 0; i < 8; i++) bad += fabs(gv[i] - b[i] * scale) > 1e-6 * fabs(b[i] * scale) + 1e-12;
+        CHECK(bad == 0);
+    }
+}
+
+/* LAMB and LARS with a zero gradient and no decay: the update norm is 0, the trust ratio
+   falls back to 1 and the parameters stay exactly as they were. */
+static void test_trust_ratio_zero_update(void)
+{
+    static const nnopt_kind kinds[] = { NNOPT_LAMB, NNOPT_LARS };
+    float p[16], p0[16], g[16];
+    size_t k;
+    pattern_f32(p, 16); memcpy(p0, p, sizeof p); memset(g, 0, sizeof g);
+    for (k = 0; k < 2; k++) {
+        nnopt_hparams h = nnopt_defaults(kinds[k]);
+        nnopt_optimizer *opt;
+        h.weight_decay = 0.0;
+        opt = nnopt_create(&h, 16);
+        CHECK(opt != NULL);
+        if (!opt) continue;
+        CHECK(nnopt_step(opt, p, g) == NNOPT_OK && nnopt_step(opt, p, g) == NNOPT_OK);
+        CHECKF(memcmp(p, p0, sizeof p) == 0, "kind %d moved with a zero gradient", (int)kinds[k]);
+        nnopt_destroy(opt);
+    }
+}
+
 void register_edges_tests(void)
 {
     /* augmentation */
@@ -686,4 +1032,18 @@ void register_edges_tests(void)
     th_register("edges_aug_functional_rare_paths", test_functional_rare_paths, TH_EACH_ISA);
     th_register("edges_aug_mixing", test_mixing_edges, TH_ONCE);
     th_register("edges_aug_beta", test_beta_edges, TH_ONCE);
+    /* batch normalization */
+    th_register("edges_bn_rejects", test_bn_rejects, TH_ONCE);
+    th_register("edges_bn_constant_channel", test_bn_constant_channel, TH_EACH_ISA);
+    th_register("edges_bn_backward_partial", test_bn_backward_partial_outputs, TH_ONCE);
+    /* dropout and DropConnect */
+    th_register("edges_dropout_rejects", test_dropout_rejects, TH_ONCE);
+    th_register("edges_dropout_inference_in_place", test_dropout_inference_in_place, TH_EACH_ISA);
+    th_register("edges_dropconnect_rejects", test_dropconnect_rejects, TH_ONCE);
+    th_register("edges_dropconnect_paths", test_dropconnect_paths, TH_EACH_ISA);
+    /* random numbers, regularization */
+    th_register("edges_random_reg_rejects", test_random_reg_rejects, TH_ONCE);
+    /* optimizers */
+    th_register("edges_optimizer_rejects", test_optimizer_rejects, TH_ONCE);
+    th_register("edges_trust_ratio_zero_update", test_trust_ratio_zero_update, TH_EACH_ISA);
 }
