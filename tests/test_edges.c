@@ -574,6 +574,15 @@ static void test_functional_rare_paths(void)
         }
         free(ref); free(got);
     }
+    /* four interleaved channels (whole-pixel copies): edge pad of the RGBA image */
+    {
+        uint8_t *ref = (uint8_t *)malloc((size_t)(EW + 5) * (EH + 3) * C), *got = (uint8_t *)malloc((size_t)(EW + 5) * (EH + 3) * C);
+        nnopt_image d4 = nnopt_image_u8(got, EW + 5, EH + 3, C);
+        pad_reference(src, EW, EH, C, 2, 1, 3, 2, NNOPT_PAD_EDGE, NULL, ref);
+        CHECK(nnopt_aug_pad(&s, &d4, 2, 1, 3, 2, NNOPT_PAD_EDGE, NULL) == NNOPT_OK);
+        CHECK(memcmp(ref, got, (size_t)(EW + 5) * (EH + 3) * C) == 0);
+        free(ref); free(got);
+    }
 }
 
 /* MixUp / CutMix argument checks and the label-free and clipped-box paths. */
