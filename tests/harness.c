@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 
 
     register_augment_tests();
+    register_edges_tests();
 
     initial = nnopt_isa_get();
     for (i = 0; i < th_count; i++) {

@@ -47,6 +47,7 @@ void register_batchnorm_tests(void);
 
 
 void register_augment_tests(void);
+void register_edges_tests(void);
 
 /* Floats in an allocation whose first element sits `offset` floats past a 64-byte boundary
    (offset 1 gives a pointer that no vector load can assume aligned). */
