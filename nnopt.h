@@ -2836,7 +2836,9 @@ NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, si
     a.want_sums = value != NULL;
     if (n && (grad || value)) NNOPT__PICK(penalty)(&a);
     if (value) {   /* two statements: no compiler may fuse the products into the sum */
-        double v1 = l1 * nnopt__reg_lanes(a.sum[0]), v2 = 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+        /* a term with coefficient 0 is 0, not 0 * an infinite sum (NaN) */
+        double v1 = l1 != 0.0 ? l1 * nnopt__reg_lanes(a.sum[0]) : 0.0;
+        double v2 = l2 != 0.0 ? 0.5 * l2 * nnopt__reg_lanes(a.sum[1]) : 0.0;
         value[0] = v1 + v2;
     }
     return NNOPT_OK;
