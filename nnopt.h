@@ -3275,7 +3275,7 @@ NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p
 static double nnopt__activate(nnopt_dropconnect_activation act, double u)
 {
     switch (act) {
-    case NNOPT_DROPCONNECT_RELU:    return u > 0.0 ? u : 0.0;
+    case NNOPT_DROPCONNECT_RELU:    return u > 0.0 || u != u ? u : 0.0;   /* NaN stays NaN, as torch.relu */
     case NNOPT_DROPCONNECT_TANH:    return tanh(u);
     case NNOPT_DROPCONNECT_SIGMOID: return 1.0 / (1.0 + exp(-u));
     case NNOPT_DROPCONNECT_IDENTITY: break;
@@ -6444,8 +6444,8 @@ NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V
     if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c[2]);
     xc = V(sub)(V(loadn)(t->x + at, k), c[0]);
     if (kind == NNOPT__BN_FORWARD) {
-        V(vec) y = V(fma)(xc, c[1], c[2]);
-        return relu ? V(max)(y, V(set1)(0.0f)) : y;
+        V(vec) y = V(fma)(xc, c[1], c[2]);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
+        return relu ? V(select)(V(eq)(y, y), V(max)(y, V(set1)(0.0f)), y) : y;
     }
     g = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
     if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c[2]);
