@@ -482,7 +482,9 @@ NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double
        rng->offset + (per_sample ? s : 0) * out * (in + 1) + o * (in + 1) + i
    of the stream, the bias of unit o is i = in. per_sample = 1 draws a new mask per example
    (the paper), 0 shares one mask over the batch. Products are summed in double in a fixed
-   order (the same bits on every path) and rounded once. */
+   order (the same bits on every path) and rounded once. A dropped weight or bias contributes
+   nothing to y, dx, dW or db, whatever W, x or dy hold (torch's (M o W) x would give
+   0 * Inf = NaN there). */
 NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p, int per_sample,
                                                  const float *W, const float *b, const float *x,
                                                  float *y, size_t batch, size_t in, size_t out);
@@ -6300,15 +6302,20 @@ NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *ar
         size_t k = a.in - i < 64 ? a.in - i : 64;
         for (j = 0; j < k; j += NNOPT__W) {
             size_t kk = k - j < NNOPT__W ? k - j : NNOPT__W, at = i + j;
+            /* A dropped connection adds nothing, not 0 times its input (NaN for a NaN or
+               infinite x or dy), as a dropped bias and dropout's dropped elements. */
             V(mask) kept = V(drop_kept)(V(iload)(words + j), a.threshold);
-            V(vec) w = V(select)(kept, V(loadn)(a.w + at, kk), zero);
-            if (a.dx) V(storen)(a.dx + at, V(fma)(w, dy, V(loadn)(a.dx + at, kk)), kk);
+            V(vec) w = V(loadn)(a.w + at, kk);
+            if (a.dx) {
+                V(vec) dx = V(loadn)(a.dx + at, kk);
+                V(storen)(a.dx + at, V(select)(kept, V(fma)(w, dy, dx), dx), kk);
+            }
             if (a.dw) {
-                V(vec) x = V(select)(kept, V(loadn)(a.x + at, kk), zero);
-                V(storen)(a.dw + at, V(fma)(x, dy, V(loadn)(a.dw + at, kk)), kk);
+                V(vec) dw = V(loadn)(a.dw + at, kk);
+                V(storen)(a.dw + at, V(select)(kept, V(fma)(V(loadn)(a.x + at, kk), dy, dw), dw), kk);
             }
             if (!a.dx && !a.dw) {
-                V(vec) wx = V(mul)(w, V(loadn)(a.x + at, kk));
+                V(vec) wx = V(select)(kept, V(mul)(w, V(loadn)(a.x + at, kk)), zero);
                 V(dacc_add)(&s0, wx, (j % 16) / NNOPT__W);
                 V(dacc_add_sq)(&s1, wx, (j % 16) / NNOPT__W);
             }
