@@ -4343,6 +4343,11 @@ static void nnopt__hue_shift(float rgb[3], float hue)
     h = fmodf(h / 6.0f + 1.0f, 1.0f);
     h = h + hue;                          /* (h + hue) % 1.0, Python's sign rule */
     h = h - floorf(h);
+    if (h != h) {   /* a NaN or infinite channel: the pixel is NaN, as in torchvision, and NaN is
+                       never converted to int (undefined behaviour) */
+        rgb[0] = rgb[1] = rgb[2] = h;
+        return;
+    }
     i = (int)floorf(h * 6.0f);
     f = h * 6.0f - (float)i;
     p = v * (1.0f - s); p = p < 0.0f ? 0.0f : p > 1.0f ? 1.0f : p;

@@ -153,7 +153,7 @@ static const ext_row ext_rows[] = {
     ROW("aug_brightness: float image", ext_aug, 0, "oN=", "oF=", "oF=", "oF=", "oF=", "oF=", "oF=", "oF="),
     ROW("aug_contrast: float image", ext_aug, 1, "oNN", "oF*", "oF*", "oF*", "oF*", "oF*", "oF*", "oF*"),
     ROW("aug_saturation: float image", ext_aug, 2, "oN=", "oF=", "oF=", "oF=", "oF=", "oF=", "oF=", "oF="),
-    ROW("aug_hue: float image", ext_aug, 3, "oF=", "oI=", "oF=", "oF=", "oF=", "oF=", "oF=", "oF="),
+    ROW("aug_hue: float image", ext_aug, 3, "oN=", "oN=", "oN=", "oF=", "oF=", "oF=", "oF=", "oF="),
     ROW("aug_grayscale: float image", ext_aug, 4, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oF=", "oF="),
     ROW("aug_normalize: float image", ext_aug, 5, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oI=", "oI="),
     ROW("aug_gaussian_noise: float image", ext_aug, 6, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oF=", "oF="),
