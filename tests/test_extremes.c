@@ -418,6 +418,59 @@ static void test_extremes_table(void)
     }
 }
 
+/* The later sections' hyper-parameters that tests/test_random.c, test_reg.c, test_dropout.c,
+   test_batchnorm.c and test_augment.c do not already try: each refused with nothing written. */
+static void test_extremes_section_hyperparameters(void)
+{
+    static const double bad[] = { NAN, INFINITY, -INFINITY };
+    enum { N = 8 };
+    float w[N], g[N], y[3 * N], keep[3 * N], soft[4], value;
+    uint8_t bytes[N];
+    int labels[2] = { 0, 1 };
+    nnopt_rng rng = { 1, 2, 3 };
+    nnopt_bn_params bn = nnopt_bn_defaults(NNOPT_BN_NC, 2, 4, 1);
+    nnopt_image img = nnopt_image_f32(w, 4, 2, 1), out = nnopt_image_f32(y, 4, 2, 1);
+    size_t i;
+    for (i = 0; i < N; i++) { w[i] = 0.125f * (float)i; g[i] = 0.5f - w[i]; }
+    for (i = 0; i < 3 * N; i++) keep[i] = y[i] = -7.0f;
+    memset(bytes, 0x5A, sizeof bytes);
+    for (i = 0; i < 3; i++) {
+        const double b = bad[i];
+        CHECK(nnopt_random_normal(&rng, y, N, b, 1.0) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_random_bernoulli(&rng, bytes, N, b) == NNOPT_ERR_INVALID);
+        CHECKF(isnan(nnopt_random_beta_at(1, 2, 3, b, 1.0)) && isnan(nnopt_random_beta_at(1, 2, 3, 1.0, b)),
+               "beta with a parameter %g", b);
+        CHECK(nnopt_proximal_sgd_step(w, g, N, b, 0.1, 0.1) == NNOPT_ERR_INVALID);
+        bn.eps = b; bn.momentum = 0.1;
+        CHECK(nnopt_bn_forward_infer(&bn, w, y, NULL, NULL, g, g) == NNOPT_ERR_INVALID);
+        bn.eps = 1e-5; bn.momentum = b;
+        CHECK(nnopt_bn_forward_train(&bn, w, y, g, g, y + N, y + 2 * N, NULL, NULL, NULL) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_bn_fold(4, b, NULL, NULL, g, g, y, y + 4) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_aug_gaussian_noise(&img, &out, b, 0.1, 0, 1, 2, 3) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_aug_gaussian_noise(&img, &out, 0.0, b, 0, 1, 2, 3) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_aug_brightness(&img, &out, b) == NNOPT_ERR_INVALID && nnopt_aug_hue(&img, &out, b) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_aug_mixup(w, y, 2, 4, labels, 2, soft, b) == NNOPT_ERR_INVALID);
+        CHECK(nnopt_aug_mixup_random(w, y, 2, 4, labels, 2, soft, b, 1, 2, NULL) == NNOPT_ERR_INVALID);
+        value = (float)b;
+        CHECK(nnopt_aug_erase(&out, 0, 0, 1, 1, &value) == NNOPT_ERR_INVALID);
+    }
+    bn.momentum = 0.1;
+    CHECK(nnopt_prox_l1(w, N, -INFINITY) == NNOPT_ERR_INVALID && nnopt_max_norm(w, 2, 4, -INFINITY, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_penalty_l2(w, g, N, -INFINITY, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_forward(&rng, -INFINITY, NNOPT_DROPOUT_INVERTED, w, y, bytes, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_proximal_sgd_step(w, g, N, 1e300, 0.0, 1e300) == NNOPT_ERR_INVALID);   /* lr * l2 overflows */
+    CHECK(nnopt_bn_fold(4, -1e-5, NULL, NULL, g, g, y, y + 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_saturation(&img, &out, NAN) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(w, y, 2, 4, labels, 2, soft, -0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_cutmix_random(w, y, 2, 1, 2, 2, labels, 2, soft, 0.0, 1, 2, NULL) == NNOPT_ERR_INVALID);
+    CHECK(isnan(nnopt_random_beta_at(1, 2, 3, 0.0, 1.0)) && isnan(nnopt_random_beta_at(1, 2, 3, 1.0, -1.0)));
+    for (i = 0; i < N; i++) CHECKF(w[i] == 0.125f * (float)i && g[i] == 0.5f - w[i] && bytes[i] == 0x5A, "input %zu changed", i);
+    CHECK(memcmp(y, keep, sizeof y) == 0);
+    /* the edges that are allowed: std 0 and -0 give the mean, p 0 keeps everything */
+    CHECK(nnopt_random_normal(&rng, y, N, 0.25, -0.0) == NNOPT_OK && y[0] == 0.25f && y[N - 1] == 0.25f);
+    CHECK(nnopt_dropout_forward(&rng, -0.0, NNOPT_DROPOUT_INVERTED, w, y, NULL, N) == NNOPT_OK && memcmp(w, y, sizeof w) == 0);
+}
+
 /* Non-finite hyper-parameters and metrics are refused, whatever the kernel. */
 static void test_extremes_hyperparameters(void)
 {
@@ -440,6 +493,7 @@ static void test_extremes_hyperparameters(void)
     }
     CHECK(nnopt_sched_init(&s, &sp, 0.1) == NNOPT_OK);
     CHECK(nnopt_sched_step_metric(&s, NAN) == NNOPT_ERR_INVALID);
+    test_extremes_section_hyperparameters();
     CHECK(nnopt_sched_step_metric(&s, INFINITY) == NNOPT_OK);    /* a diverged loss: no improvement */
     CHECK(nnopt_sched_step_metric(&s, -INFINITY) == NNOPT_OK);
 }
@@ -523,6 +577,55 @@ static void test_extremes_checkpoint_fields(void)
     nnopt_destroy(opt);
 }
 
+/* The later sections' functions given NULL where their own tests do not try it: refused,
+   nothing written. */
+static void test_extremes_section_nulls(void)
+{
+    enum { N = 8 };
+    float a[N], out[N], keep[N];
+    uint8_t bits[1] = { 0xFF };
+    int labels[2] = { 0, 1 };
+    nnopt_rng rng = { 1, 2, 3 };
+    nnopt_bn_params bn = nnopt_bn_defaults(NNOPT_BN_NC, 2, 4, 1);
+    nnopt_image img = nnopt_image_f32(a, 4, 2, 1), dst = nnopt_image_f32(out, 4, 2, 1);
+    nnopt_aug_op op = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
+    size_t i;
+    for (i = 0; i < N; i++) { a[i] = 0.25f * (float)i; out[i] = keep[i] = -7.0f; }
+    CHECK(nnopt_random_normal(NULL, out, N, 0.0, 1.0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_random_bernoulli(&rng, NULL, N, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_prox_elastic_net(NULL, N, 0.1, 0.1, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_proximal_sgd_step(NULL, a, N, 0.1, 0.1, 0.1) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_penalty_elastic_net(NULL, out, N, 0.1, 0.1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward(NULL, 0.5, NNOPT_DROPOUT_INVERTED, a, out, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_backward_mask(bits, 0.5, NNOPT_DROPOUT_INVERTED, NULL, out, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropout_inference(0.5, NNOPT_DROPOUT_CLASSIC, NULL, out, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_alpha_dropout_forward(NULL, 0.5, a, out, NULL, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_alpha_dropout_backward(&rng, 0.5, a, NULL, N) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(NULL, 0.5, 1, a, a, a, out, NULL, NULL, 1, 2, 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, NULL, a, a, out, NULL, NULL, 1, 2, 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_backward(&rng, 0.5, 1, a, a, NULL, out, NULL, NULL, 1, 2, 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_mean(0.5, NNOPT_DROPCONNECT_TANH, a, NULL, NULL, out, 1, 2, 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_dropconnect_inference_gaussian(&rng, 0.5, NNOPT_DROPCONNECT_TANH, 2, a, NULL, a, NULL, 1, 2, 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_forward_infer(&bn, NULL, out, a, a, a, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_forward_infer(&bn, a, out, a, a, a, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_backward_infer(&bn, a, a, a, a, a, a, NULL, out, out + 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_bn_fold(4, 1e-5, NULL, NULL, a, NULL, out, out + 4) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_image_bytes(NULL) == 0);
+    CHECK(nnopt_aug_brightness(&img, NULL, 1.0) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_grayscale(NULL, &dst) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_resize(&img, NULL, NNOPT_INTERP_BILINEAR) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_normalize(&img, &dst, NULL, a) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_normalize(&img, &dst, a + 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_gaussian_noise(NULL, &dst, 0.0, 0.1, 0, 1, 2, 3) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_erase(NULL, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(NULL, out, 2, 4, labels, 2, a, 0.5) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_mixup(a, out, 2, 4, labels, 2, NULL, 0.5) == NNOPT_ERR_INVALID);   /* labels without soft labels */
+    CHECK(nnopt_aug_cutmix(a, NULL, 2, 1, 2, 2, NULL, 0, NULL, 0, 0, 1, 1, NULL) == NNOPT_ERR_INVALID);
+    CHECK(nnopt_aug_pipeline_init(NULL, &op, 1, NNOPT_IMAGE_F32_CHW, 4, 2, 1) == NNOPT_ERR_INVALID);
+    CHECK(memcmp(out, keep, sizeof out) == 0 && bits[0] == 0xFF);
+    for (i = 0; i < N; i++) CHECKF(a[i] == 0.25f * (float)i, "input %zu changed", i);
+}
+
 /* Every function given NULL where it needs an object: an error or an empty answer, no crash. */
 static void test_extremes_null_arguments(void)
 {
@@ -563,6 +666,7 @@ static void test_extremes_null_arguments(void)
     CHECK(nnopt_sched_restarted(NULL) == 0);
     CHECK(nnopt_sched_apply(NULL, NULL) == NNOPT_ERR_INVALID);
     CHECK(nnopt_sched_apply_group(NULL, NULL, 0) == NNOPT_ERR_INVALID);
+    test_extremes_section_nulls();
     CHECK(strcmp(nnopt_status_str((nnopt_status)42), "unknown status") == 0);
     CHECK(strcmp(nnopt_isa_name((nnopt_isa)42), "unknown") == 0);
     CHECK(strcmp(nnopt_kind_name((nnopt_kind)-1), "unknown") == 0);
