@@ -482,7 +482,9 @@ NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double
        rng->offset + (per_sample ? s : 0) * out * (in + 1) + o * (in + 1) + i
    of the stream, the bias of unit o is i = in. per_sample = 1 draws a new mask per example
    (the paper), 0 shares one mask over the batch. Products are summed in double in a fixed
-   order (the same bits on every path) and rounded once. */
+   order (the same bits on every path) and rounded once. A dropped weight or bias contributes
+   nothing to y, dx, dW or db, whatever W, x or dy hold (torch's (M o W) x would give
+   0 * Inf = NaN there). */
 NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p, int per_sample,
                                                  const float *W, const float *b, const float *x,
                                                  float *y, size_t batch, size_t in, size_t out);
@@ -2869,7 +2871,9 @@ NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, si
     a.want_sums = value != NULL;
     if (n && (grad || value)) NNOPT__PICK(penalty)(&a);
     if (value) {   /* two statements: no compiler may fuse the products into the sum */
-        double v1 = l1 * nnopt__reg_lanes(a.sum[0]), v2 = 0.5 * l2 * nnopt__reg_lanes(a.sum[1]);
+        /* a term with coefficient 0 is 0, not 0 * an infinite sum (NaN) */
+        double v1 = l1 != 0.0 ? l1 * nnopt__reg_lanes(a.sum[0]) : 0.0;
+        double v2 = l2 != 0.0 ? 0.5 * l2 * nnopt__reg_lanes(a.sum[1]) : 0.0;
         value[0] = v1 + v2;
     }
     return NNOPT_OK;
@@ -3306,7 +3310,7 @@ NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p
 static double nnopt__activate(nnopt_dropconnect_activation act, double u)
 {
     switch (act) {
-    case NNOPT_DROPCONNECT_RELU:    return u > 0.0 ? u : 0.0;
+    case NNOPT_DROPCONNECT_RELU:    return u > 0.0 || u != u ? u : 0.0;   /* NaN stays NaN, as torch.relu */
     case NNOPT_DROPCONNECT_TANH:    return tanh(u);
     case NNOPT_DROPCONNECT_SIGMOID: return 1.0 / (1.0 + exp(-u));
     case NNOPT_DROPCONNECT_IDENTITY: break;
@@ -4372,6 +4376,11 @@ static void nnopt__hue_shift(float rgb[3], float hue)
     h = fmodf(h / 6.0f + 1.0f, 1.0f);
     h = h + hue;                          /* (h + hue) % 1.0, Python's sign rule */
     h = h - floorf(h);
+    if (h != h) {   /* a NaN or infinite channel: the pixel is NaN, as in torchvision, and NaN is
+                       never converted to int (undefined behaviour) */
+        rgb[0] = rgb[1] = rgb[2] = h;
+        return;
+    }
     i = (int)floorf(h * 6.0f);
     f = h * 6.0f - (float)i;
     p = v * (1.0f - s); p = p < 0.0f ? 0.0f : p > 1.0f ? 1.0f : p;
@@ -6498,15 +6507,20 @@ NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *ar
         size_t k = a.in - i < 64 ? a.in - i : 64;
         for (j = 0; j < k; j += NNOPT__W) {
             size_t kk = k - j < NNOPT__W ? k - j : NNOPT__W, at = i + j;
+            /* A dropped connection adds nothing, not 0 times its input (NaN for a NaN or
+               infinite x or dy), as a dropped bias and dropout's dropped elements. */
             V(mask) kept = V(drop_kept)(V(iload)(words + j), a.threshold);
-            V(vec) w = V(select)(kept, V(loadn)(a.w + at, kk), zero);
-            if (a.dx) V(storen)(a.dx + at, V(fma)(w, dy, V(loadn)(a.dx + at, kk)), kk);
+            V(vec) w = V(loadn)(a.w + at, kk);
+            if (a.dx) {
+                V(vec) dx = V(loadn)(a.dx + at, kk);
+                V(storen)(a.dx + at, V(select)(kept, V(fma)(w, dy, dx), dx), kk);
+            }
             if (a.dw) {
-                V(vec) x = V(select)(kept, V(loadn)(a.x + at, kk), zero);
-                V(storen)(a.dw + at, V(fma)(x, dy, V(loadn)(a.dw + at, kk)), kk);
+                V(vec) dw = V(loadn)(a.dw + at, kk);
+                V(storen)(a.dw + at, V(select)(kept, V(fma)(V(loadn)(a.x + at, kk), dy, dw), dw), kk);
             }
             if (!a.dx && !a.dw) {
-                V(vec) wx = V(mul)(w, V(loadn)(a.x + at, kk));
+                V(vec) wx = V(select)(kept, V(mul)(w, V(loadn)(a.x + at, kk)), zero);
                 V(dacc_add)(&s0, wx, (j % 16) / NNOPT__W);
                 V(dacc_add_sq)(&s1, wx, (j % 16) / NNOPT__W);
             }
@@ -6642,8 +6656,8 @@ NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V
     if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c[2]);
     xc = V(sub)(V(loadn)(t->x + at, k), c[0]);
     if (kind == NNOPT__BN_FORWARD) {
-        V(vec) y = V(fma)(xc, c[1], c[2]);
-        return relu ? V(max)(y, V(set1)(0.0f)) : y;
+        V(vec) y = V(fma)(xc, c[1], c[2]);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
+        return relu ? V(select)(V(eq)(y, y), V(max)(y, V(set1)(0.0f)), y) : y;
     }
     g = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
     if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c[2]);
