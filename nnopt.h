@@ -4339,6 +4339,10 @@ static void nnopt__hue_shift(float rgb[3], float hue)
     h = fmodf(h / 6.0f + 1.0f, 1.0f);
     h = h + hue;                          /* (h + hue) % 1.0, Python's sign rule */
     h = h - floorf(h);
+    if (h != h) {                         /* a NaN or infinite input has no hue: NaN out */
+        rgb[0] = rgb[1] = rgb[2] = NAN;
+        return;
+    }
     i = (int)floorf(h * 6.0f);
     f = h * 6.0f - (float)i;
     p = v * (1.0f - s); p = p < 0.0f ? 0.0f : p > 1.0f ? 1.0f : p;
@@ -4532,7 +4536,8 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
                                                 uint64_t seed, uint64_t stream, uint64_t offset)
 {
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
-        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0)
+        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0 ||
+        (uint64_t)(nnopt__img_pixels(src) * (size_t)src->channels) - 1 > UINT64_MAX - offset)   /* past the stream */
         return NNOPT_ERR_INVALID;
     return nnopt__noise(src, dst, mean, sigma, clip, seed, stream, offset);
 }
