@@ -5,11 +5,15 @@
    offsets, aliasing and misalignment. The entry runs once per instruction-set path this CPU
    has, from the same bytes, and writes everything observable (statuses, outputs, optimizer
    checkpoints) to a byte sink; every path's sink must equal the portable path's, bit for bit.
-   Entries also check the error rule themselves: a call that returns an error wrote nothing.
-   Buffers are allocated at their exact size, offset by a chosen number of floats, so
-   AddressSanitizer catches any access past either end.
+   Entries also check the error rule themselves: a call that returns an error wrote nothing;
+   that what the header says must be refused (overlaps, sizes that overflow, a NULL rng) is;
+   and, where the header defines a result exactly (bulk random numbers from the one-number
+   functions, dropout masks from the Bernoulli rule), that result. Buffers are allocated at
+   their exact size, offset by a chosen number of elements, so AddressSanitizer catches any
+   access past either end.
 
-   To cover a new kernel, add one function and one line in `kernels`. */
+   To cover a new kernel, add one function and one line at the end of `kernels` (byte 0 of the
+   committed seeds picks an entry by its position). */
 #define NNOPT_IMPLEMENTATION
 #include "../../nnopt.h"
 #include "fuzz_input.h"
@@ -815,6 +819,7 @@ static void run_dropout_variant(fuzz_input *in, sink *out, int alpha)
                : nnopt_dropout_backward(rp, p, scaling, bwd.x, bwd.y, n);
     if (!alpha) {   /* the stored mask gives the same gradient as the regenerated one */
         buffer dx = buffer_make(in, n, 1);
+        /* dy as it was before the backward call, which may have run in place */
         const float *dy = (const float *)(const void *)(dy_before + ((const char *)bwd.x - (const char *)bwd.a.data));
         byte_buffer fuzzed;
         uint8_t m = fuzz_u8(in) % 4;
@@ -1494,6 +1499,11 @@ static void run_aug_pipeline(fuzz_input *in, sink *out)
     if (st != NNOPT_OK) return;
     put_int(out, (int)pl.out_format); put_int(out, pl.out_width); put_int(out, pl.out_height);
     put(out, &pl.scratch_bytes, sizeof pl.scratch_bytes);
+    FUZZ_TRACE("pipeline of %d ops: %dx%dx%d -> %dx%d, scratch %zu\n", pl.count, pl.in_width, pl.in_height,
+               pl.channels, pl.out_width, pl.out_height, pl.scratch_bytes);
+    /* a valid pipeline may still be huge (a RandomCrop to 2^30 x 2^30 with pad_if_needed):
+       applying it would only test the allocator */
+    if (pl.scratch_bytes > ((size_t)1 << 24)) return;
 
     m = fuzz_u8(in);
     images = m % 4;
