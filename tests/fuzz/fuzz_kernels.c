@@ -732,7 +732,7 @@ static void run_max_norm(fuzz_input *in, sink *out)
     dims[0] = &rows; dims[1] = &cols;
     fit_dims(dims, 2, 4000);
     w = buffer_make(in, rows * cols, 1);
-    claimed_rows = overflow && cols ? (size_t)-1 / cols + 1 : rows;   /* rows * cols overflows */
+    claimed_rows = overflow && cols ? (size_t)-1 / cols : rows;   /* rows * cols floats: bytes overflow */
     watch_buffer(&ws, &w);
     watch_add(&ws, &clipped, sizeof clipped, 0);
     st = nnopt_max_norm(w.data, claimed_rows, cols, max_norm, with_clipped ? &clipped : NULL);
