@@ -655,7 +655,8 @@ NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnop
 
 /* Color (same format and size in and out; 1 or 3 color channels). uint8: computed in float
    as torchvision, clamped, truncated. Factors as torchvision's adjust_* (>= 0; hue in
-   [-0.5, 0.5]); contrast's mean is the grayscale image's mean. */
+   [-0.5, 0.5]); contrast's mean is the grayscale image's mean. Hue makes the colors of a
+   float pixel with a NaN or infinite channel NaN. */
 NNOPT_API nnopt_status nnopt_aug_brightness(const nnopt_image *src, const nnopt_image *dst, double factor);
 NNOPT_API nnopt_status nnopt_aug_contrast(const nnopt_image *src, const nnopt_image *dst, double factor);
 NNOPT_API nnopt_status nnopt_aug_saturation(const nnopt_image *src, const nnopt_image *dst, double factor);
@@ -681,7 +682,7 @@ NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, i
                                               uint64_t offset);
 /* Adds mean + sigma * N(0,1) to every value (uint8: 255 (mean + sigma n), rounded half to even);
    clip: to [0, 1] (float) or [0, 255]. Normal number e (CHW order) is nnopt_random_normal's
-   element e of the rng. */
+   element e of the rng; numbers past the end of the stream (offset + values > 2^64): invalid. */
 NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nnopt_image *dst,
                                                 double mean, double sigma, int clip,
                                                 uint64_t seed, uint64_t stream, uint64_t offset);
@@ -4615,7 +4616,8 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
                                                 uint64_t seed, uint64_t stream, uint64_t offset)
 {
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
-        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0)
+        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0 ||
+        (uint64_t)(nnopt__img_pixels(src) * (size_t)src->channels) - 1 > UINT64_MAX - offset)   /* past the stream */
         return NNOPT_ERR_INVALID;
     return nnopt__noise(src, dst, mean, sigma, clip, seed, stream, offset);
 }

@@ -93,43 +93,113 @@ static void use_optimizer(void *made)
 static void destroy_optimizer(void *made) { nnopt_destroy((nnopt_optimizer *)made); }
 
 #ifndef NNOPT_NO_AUGMENT
-/* Image operations that allocate scratch memory for one call: NNOPT_ERR_NOMEM must leave the
-   destination untouched (it is filled with a sentinel first). No object is made. */
-static int unwritten(const float *dst, size_t n)
+/* Image operations allocate scratch memory for one call (no object is made): every geometric
+   op, normalize, and a pipeline's apply. A failed allocation must give NNOPT_ERR_NOMEM with
+   the destination (and the records) untouched: both are filled with a sentinel first. */
+#define SENTINEL 0xA5
+
+static int unwritten(const void *p, size_t bytes)
 {
     size_t i;
-    for (i = 0; i < n; i++) if (dst[i] != -7.0f) return 0;
+    for (i = 0; i < bytes; i++) if (((const uint8_t *)p)[i] != SENTINEL) return 0;
     return 1;
 }
 
-static nnopt_status run_aug_resize(int variant, void **made)
+/* One call from a 9 x 7 image, 3 channels, uint8 or float. */
+typedef nnopt_status (*image_call)(const nnopt_image *src, const nnopt_image *dst);
+static nnopt_status call_hflip(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_hflip(s, d); }
+static nnopt_status call_vflip(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_vflip(s, d); }
+static nnopt_status call_crop(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_crop(s, d, 1, 2); }
+static nnopt_status call_center_crop(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_center_crop(s, d); }
+static nnopt_status call_pad(const nnopt_image *s, const nnopt_image *d)
 {
-    static float src[9 * 7 * 3], dst[5 * 4 * 3];
-    nnopt_image s = nnopt_image_f32(src, 9, 7, 3), d = nnopt_image_f32(dst, 5, 4, 3);
+    return nnopt_aug_pad(s, d, 2, 1, 0, 3, NNOPT_PAD_REFLECT, NULL);
+}
+static nnopt_status call_resize_bilinear(const nnopt_image *s, const nnopt_image *d)
+{
+    return nnopt_aug_resize(s, d, NNOPT_INTERP_BILINEAR);
+}
+static nnopt_status call_resize_nearest(const nnopt_image *s, const nnopt_image *d)
+{
+    return nnopt_aug_resize(s, d, NNOPT_INTERP_NEAREST);
+}
+static nnopt_status call_resized_crop(const nnopt_image *s, const nnopt_image *d)
+{
+    return nnopt_aug_resized_crop(s, d, 1, 1, 5, 6, NNOPT_INTERP_BILINEAR);
+}
+static nnopt_status call_normalize(const nnopt_image *s, const nnopt_image *d)
+{
+    static const float mean[4] = { 0.485f, 0.456f, 0.406f, 0.0f }, std[4] = { 0.229f, 0.224f, 0.225f, 1.0f };
+    return nnopt_aug_normalize(s, d, mean, std);   /* 4 values: the analyzer cannot see channels is 3 */
+}
+
+static const struct image_op {
+    const char *name;
+    image_call call;
+    int dst_width, dst_height, dst_float;   /* dst_float: always a float image (normalize) */
+} image_ops[] = {
+    { "nnopt_aug_hflip",              call_hflip,           9, 7, 0 },
+    { "nnopt_aug_vflip",              call_vflip,           9, 7, 0 },
+    { "nnopt_aug_crop",               call_crop,            5, 4, 0 },
+    { "nnopt_aug_center_crop",        call_center_crop,    11, 4, 0 },
+    { "nnopt_aug_pad",                call_pad,            11, 11, 0 },
+    { "nnopt_aug_resize (bilinear)",  call_resize_bilinear, 5, 4, 0 },
+    { "nnopt_aug_resize (nearest)",   call_resize_nearest,  5, 4, 0 },
+    { "nnopt_aug_resized_crop",       call_resized_crop,   13, 3, 0 },
+    { "nnopt_aug_normalize",          call_normalize,       9, 7, 1 },
+};
+#define IMAGE_OPS (sizeof image_ops / sizeof image_ops[0])
+
+/* variant: op variant / 2, uint8 (even) or float (odd) source */
+static nnopt_status run_image_op(int variant, void **made)
+{
+    static float src[9 * 7 * 3], dst[13 * 11 * 3];
+    const struct image_op *op = &image_ops[variant / 2];
+    int as_float = variant % 2;
+    nnopt_image s = as_float ? nnopt_image_f32(src, 9, 7, 3) : nnopt_image_u8((uint8_t *)src, 9, 7, 3);
+    nnopt_image d = as_float || op->dst_float ? nnopt_image_f32(dst, op->dst_width, op->dst_height, 3)
+                                              : nnopt_image_u8((uint8_t *)dst, op->dst_width, op->dst_height, 3);
     nnopt_status st;
     size_t i;
-    for (i = 0; i < sizeof src / sizeof src[0]; i++) src[i] = (float)(i % 17) * 0.125f;
-    for (i = 0; i < sizeof dst / sizeof dst[0]; i++) dst[i] = -7.0f;
+    for (i = 0; i < sizeof src / sizeof src[0]; i++) src[i] = (float)(i % 17) * 0.0625f;
+    memset(dst, SENTINEL, sizeof dst);
     *made = NULL;
-    st = nnopt_aug_resize(&s, &d, variant ? NNOPT_INTERP_NEAREST : NNOPT_INTERP_BILINEAR);
-    if (st != NNOPT_OK) EXPECT(unwritten(dst, sizeof dst / sizeof dst[0]), "nnopt_aug_resize failed but wrote");
+    st = op->call(&s, &d);
+    EXPECT(st == NNOPT_OK || unwritten(dst, sizeof dst), "%s failed but wrote", op->name);
     return st;
 }
 
-static nnopt_status run_aug_normalize(int variant, void **made)
+/* Pipelines: uint8 crop, flip, jitter and normalize (the fused resize + normalize stage), and
+   float pad, random crop, noise and erasing; two images with records. */
+static nnopt_status run_aug_apply(int variant, void **made)
 {
-    static uint8_t src[6 * 5 * 3];
-    static float dst[6 * 5 * 3];
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    nnopt_image s = nnopt_image_u8(src, 6, 5, 3), d = nnopt_image_f32(dst, 6, 5, 3);
+    static float in[2 * 12 * 10 * 3], out[2 * 8 * 8 * 3];
+    static nnopt_aug_record records[2];
+    nnopt_aug_op ops[4];
+    nnopt_aug_pipeline pl;
     nnopt_status st;
     size_t i;
-    (void)variant;
-    for (i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 37);
-    for (i = 0; i < sizeof dst / sizeof dst[0]; i++) dst[i] = -7.0f;
     *made = NULL;
-    st = nnopt_aug_normalize(&s, &d, mean, std);
-    if (st != NNOPT_OK) EXPECT(unwritten(dst, sizeof dst / sizeof dst[0]), "nnopt_aug_normalize failed but wrote");
+    if (variant == 0) {
+        ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_RESIZED_CROP); ops[0].width = 8; ops[0].height = 8;
+        ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
+        ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER); ops[2].brightness[0] = 0.6; ops[2].brightness[1] = 1.4;
+        ops[3] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+        st = nnopt_aug_pipeline_init(&pl, ops, 4, NNOPT_IMAGE_U8_HWC, 12, 10, 3);
+    } else {
+        ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); ops[0].width = 8; ops[0].height = 8;
+        ops[0].pad[0] = ops[0].pad[1] = ops[0].pad[2] = ops[0].pad[3] = 2; ops[0].pad_mode = NNOPT_PAD_REFLECT;
+        ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_GAUSSIAN_NOISE);
+        ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING); ops[2].p = 1.0;
+        st = nnopt_aug_pipeline_init(&pl, ops, 3, NNOPT_IMAGE_F32_CHW, 12, 10, 3);
+    }
+    EXPECT(st == NNOPT_OK, "nnopt_aug_pipeline_init failed");
+    for (i = 0; i < sizeof in / sizeof in[0]; i++) in[i] = (float)(i % 13) * 0.0625f;
+    memset(out, SENTINEL, sizeof out);
+    memset(records, SENTINEL, sizeof records);
+    st = nnopt_aug_apply(&pl, in, out, 2, 7, 0, records);
+    EXPECT(st == NNOPT_OK || (unwritten(out, sizeof out) && unwritten(records, sizeof records)),
+           "nnopt_aug_apply failed but wrote");
     return st;
 }
 
@@ -140,8 +210,8 @@ static const creator creators[] = {
     { "nnopt_create",        run_create,        use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
     { "nnopt_create_groups", run_create_groups, use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
 #ifndef NNOPT_NO_AUGMENT
-    { "nnopt_aug_resize",    run_aug_resize,    use_nothing,   use_nothing,       2 },
-    { "nnopt_aug_normalize", run_aug_normalize, use_nothing,   use_nothing,       1 },
+    { "image ops",           run_image_op,      use_nothing,   use_nothing,       2 * (int)IMAGE_OPS },
+    { "nnopt_aug_apply",     run_aug_apply,     use_nothing,   use_nothing,       2 },
 #endif
 };
 

@@ -904,8 +904,48 @@ static void test_bad_input(void)
     CHECK(nnopt_aug_apply(&pl, src, dst, 0, 1, 0, NULL) == NNOPT_OK);
 }
 
+/* A NaN or infinite value in a float image has no hue: adjust_hue makes that pixel's colors
+   NaN (the conversion of a NaN sector to an integer was undefined), keeps its alpha, and
+   leaves the other pixels as they are. */
+static void test_hue_nonfinite(void)
+{
+    static const float bad[3] = { NAN, INFINITY, -INFINITY };
+    float src[4 * 2], dst[4 * 2], ref[4 * 2];
+    nnopt_image s = nnopt_image_f32(src, 2, 1, 4), d = nnopt_image_f32(dst, 2, 1, 4), r = nnopt_image_f32(ref, 2, 1, 4);
+    int b, c;
+    for (b = 0; b < 3; b++) {
+        for (c = 0; c < 4; c++) { src[c * 2] = 0.25f * (float)c + 0.1f; src[c * 2 + 1] = 0.7f - 0.15f * (float)c; }
+        CHECK(nnopt_aug_hue(&s, &r, 0.2) == NNOPT_OK);
+        src[1 * 2] = bad[b];                        /* green of pixel 0 */
+        CHECK(nnopt_aug_hue(&s, &d, 0.2) == NNOPT_OK);
+        for (c = 0; c < 3; c++) CHECKF(dst[c * 2] != dst[c * 2], "value %d, channel %d: %g", b, c, (double)dst[c * 2]);
+        CHECK(dst[3 * 2] == src[3 * 2]);            /* alpha */
+        for (c = 0; c < 4; c++) CHECK(memcmp(&dst[c * 2 + 1], &ref[c * 2 + 1], sizeof(float)) == 0);
+    }
+}
+
+/* Noise uses normal numbers offset .. offset + values - 1: a call that would run past the end
+   of the stream is refused before anything is written; one that ends exactly there works. */
+static void test_noise_stream_end(void)
+{
+    float src[2 * 3], dst[2 * 3], z[2 * 3];
+    nnopt_image s = nnopt_image_f32(src, 2, 1, 3), d = nnopt_image_f32(dst, 2, 1, 3);
+    nnopt_rng rng;
+    int e;
+    for (e = 0; e < 6; e++) src[e] = 0.1f * (float)e;
+    memset(dst, 0xAB, sizeof dst);
+    CHECK(nnopt_aug_gaussian_noise(&s, &d, 0.0, 1.0, 0, 5, 9, UINT64_MAX - 2) == NNOPT_ERR_INVALID);
+    CHECK(untouched((const uint8_t *)dst, sizeof dst));
+    rng.seed = 5; rng.stream = 9; rng.offset = UINT64_MAX - 5;
+    CHECK(nnopt_random_normal(&rng, z, 6, 0.0, 1.0) == NNOPT_OK);
+    CHECK(nnopt_aug_gaussian_noise(&s, &d, 0.0, 1.0, 0, 5, 9, UINT64_MAX - 5) == NNOPT_OK);
+    for (e = 0; e < 6; e++) CHECKF(dst[e] == src[e] + z[e], "value %d: %g, want %g", e, (double)dst[e], (double)(src[e] + z[e]));
+}
+
 void register_augment_tests(void)
 {
+    th_register("augment_noise_stream_end", test_noise_stream_end, TH_ONCE);
+    th_register("augment_hue_nonfinite", test_hue_nonfinite, TH_ONCE);
     th_register("augment_ops_torchvision", test_ops_golden, TH_EACH_ISA);
     th_register("augment_normalize_torchvision", test_normalize_golden, TH_EACH_ISA);
     th_register("augment_normalize_paths", test_normalize_paths, TH_ONCE);
