@@ -1298,11 +1298,11 @@ static void run_aug_color(fuzz_input *in, sink *out)
     free(src.raw); free(dst.raw);
 }
 
-/* Normalize, erase, Gaussian noise. */
+/* Normalize, erase (a constant or normal numbers), Gaussian noise. */
 static void run_aug_pixels(fuzz_input *in, sink *out)
 {
     static const float stats[] = { 0.485f, 0.229f, 0.0f, 1.0f, 0.5f, -1.0f, 1e-30f, 255.0f };
-    int op = fuzz_u8(in) % 3, sw, sh, c, overlapping, k, clip = fuzz_u8(in) & 1;
+    int op = fuzz_u8(in) % 4, sw, sh, c, overlapping, k, clip = fuzz_u8(in) & 1;
     nnopt_image_format f = fuzz_format(in);
     float mean[4], std[4], value[4], *valuep;
     double noise_mean = fuzz_u8(in) < 128 ? 0.0 : fuzz_double(in), sigma = fuzz_u8(in) < 128 ? 0.1 : fuzz_double(in);
@@ -1331,19 +1331,24 @@ static void run_aug_pixels(fuzz_input *in, sink *out)
     FUZZ_TRACE("aug pixels op %d format %d %dx%dx%d offset %llu\n", op, (int)f, sw, sh, c, (unsigned long long)rng.offset);
     if (op == 0) st = nnopt_aug_normalize(&src.img, &dst.img, fuzz_u8(in) < 8 ? NULL : mean, std);
     else if (op == 1) st = nnopt_aug_erase(&src.img, top, left, height, width, valuep);
+    else if (op == 3) st = nnopt_aug_erase_normal(&src.img, top, left, height, width, rng.seed, rng.stream, rng.offset);
     else st = nnopt_aug_gaussian_noise(&src.img, &dst.img, noise_mean, sigma, clip, rng.seed, rng.stream, rng.offset);
     if (st == NNOPT_OK && overlapping) FUZZ_FAIL("nnopt_aug op %d: an overlap accepted", op);
     if (st == NNOPT_OK && op == 2 && (size_t)sw * (size_t)sh * (size_t)c - 1 > UINT64_MAX - rng.offset)
         FUZZ_FAIL("nnopt_aug_gaussian_noise: numbers past the end of the stream used");
+    if (st == NNOPT_OK && op == 3 && (f != NNOPT_IMAGE_F32_CHW ||
+                                      (height > 0 && width > 0 && (uint64_t)c * (uint64_t)height * (uint64_t)width - 1 > UINT64_MAX - rng.offset)))
+        FUZZ_FAIL("nnopt_aug_erase_normal: a uint8 image or numbers past the end of the stream accepted");
     watch_end(&w, out, st, "nnopt_aug pixels");
     free(src.raw); free(dst.raw);
 }
 
-/* MixUp and CutMix, given and random, and the Beta draws behind them. */
+/* MixUp and CutMix, given and random, on float CHW (kinds 0-3) and uint8 HWC batches (4-7:
+   the same values as bytes, in exact-size allocations), and the Beta draws behind them. */
 static void run_aug_mix(fuzz_input *in, sink *out)
 {
     static const double alphas[] = { 1.0, 0.2, 0.5, 2.0, 1e-3, 50.0 };
-    int kind = fuzz_u8(in) % 4, c = fuzz_channels(in), sw, sh, box[4], k, out_alias, soft_mode;
+    int kind = fuzz_u8(in) % 8, u8 = kind >= 4, c = fuzz_channels(in), sw, sh, box[4], k, out_alias, soft_mode;
     size_t n = fuzz_len(in, 6), classes = fuzz_len(in, 12), image_size, i, *dims[2];
     double lam = fuzz_prob(in), alpha, beta, lam_out = -7.0, params[6];
     uint64_t seed = fuzz_u8(in) & 1 ? fuzz_u64(in) : fuzz_u8(in), stream = fuzz_u8(in);
@@ -1351,6 +1356,7 @@ static void run_aug_mix(fuzz_input *in, sink *out)
     buffer images, outb, soft;
     int *labels = NULL;
     float *outp, *softp;
+    uint8_t *bytes = NULL, *bytes_out = NULL;
     watch w;
     nnopt_status st;
     memset(&w, 0, sizeof w);
@@ -1383,7 +1389,26 @@ static void run_aug_mix(fuzz_input *in, sink *out)
     watch_add(&w, &lam_out, sizeof lam_out, 2);
     for (k = 0; k < 6; k++) params[k] = -7.0;
     watch_add(&w, params, sizeof params, 2);
+    if (u8) {   /* the batch as bytes; the output: own bytes, NULL or the images themselves */
+        bytes = (uint8_t *)malloc(n * image_size + 1);
+        if (!bytes) FUZZ_FAIL("out of memory");
+        memcpy(bytes, images.data, n * image_size);   /* the first bytes of the fuzzed floats */
+        watch_add(&w, bytes, n * image_size, 0);
+        if (outp && !out_alias) {
+            bytes_out = (uint8_t *)malloc(n * image_size + 1);
+            if (!bytes_out) FUZZ_FAIL("out of memory");
+            memset(bytes_out, 0xA5, n * image_size);
+            watch_add(&w, bytes_out, n * image_size, 0);
+        }
+    }
     switch (kind) {
+    case 4:  st = nnopt_aug_mixup_u8(bytes, out_alias ? bytes : bytes_out, n, image_size, labels, classes, softp, lam); break;
+    case 5:  st = nnopt_aug_cutmix_u8(bytes, out_alias ? bytes : bytes_out, n, c, sh, sw, labels, classes, softp, box[0],
+                                      box[1], box[2], box[3], fuzz_u8(in) & 1 ? &lam_out : NULL); break;
+    case 6:  st = nnopt_aug_mixup_random_u8(bytes, out_alias ? bytes : bytes_out, n, image_size, labels, classes, softp,
+                                            alpha, seed, stream, fuzz_u8(in) & 1 ? &lam_out : NULL); break;
+    case 7:  st = nnopt_aug_cutmix_random_u8(bytes, out_alias ? bytes : bytes_out, n, c, sh, sw, labels, classes, softp,
+                                             alpha, seed, stream, fuzz_u8(in) & 1 ? params : NULL); break;
     case 0:  st = nnopt_aug_mixup(images.data, outp, n, image_size, labels, classes, softp, lam); break;
     case 1:  st = nnopt_aug_cutmix(images.data, outp, n, c, sh, sw, labels, classes, softp, box[0], box[1], box[2],
                                    box[3], fuzz_u8(in) & 1 ? &lam_out : NULL); break;
@@ -1392,7 +1417,7 @@ static void run_aug_mix(fuzz_input *in, sink *out)
     default: st = nnopt_aug_cutmix_random(images.data, outp, n, c, sh, sw, labels, classes, softp, alpha, seed,
                                           stream, fuzz_u8(in) & 1 ? params : NULL); break;
     }
-    if (st == NNOPT_OK && ((out_alias && n * image_size != 0) || (soft_mode == 7 && labels && n * image_size != 0)))
+    if (st == NNOPT_OK && ((out_alias && n * image_size != 0) || (soft_mode == 7 && labels && n * image_size != 0 && !u8)))
         FUZZ_FAIL("nnopt_aug mix %d: an overlap accepted", kind);
     watch_end(&w, out, st, "nnopt_aug mix");
     {
@@ -1402,7 +1427,7 @@ static void run_aug_mix(fuzz_input *in, sink *out)
         put_double(out, draw);
     }
     buffer_free(&images); buffer_free(&outb); buffer_free(&soft);
-    free(labels);
+    free(labels); free(bytes); free(bytes_out);
 }
 
 /* Pipelines: 0-5 ops of any kind from their defaults, with sizes the fuzzer picks and a few
@@ -1421,7 +1446,7 @@ static const size_t op_ints[] = {
     offsetof(nnopt_aug_op, width), offsetof(nnopt_aug_op, height), offsetof(nnopt_aug_op, top),
     offsetof(nnopt_aug_op, left), offsetof(nnopt_aug_op, pad), offsetof(nnopt_aug_op, pad) + sizeof(int),
     offsetof(nnopt_aug_op, pad) + 2 * sizeof(int), offsetof(nnopt_aug_op, pad) + 3 * sizeof(int),
-    offsetof(nnopt_aug_op, pad_if_needed), offsetof(nnopt_aug_op, clip)
+    offsetof(nnopt_aug_op, pad_if_needed), offsetof(nnopt_aug_op, clip), offsetof(nnopt_aug_op, random_value)
 };
 static const size_t op_floats[] = {
     offsetof(nnopt_aug_op, fill), offsetof(nnopt_aug_op, mean), offsetof(nnopt_aug_op, std),
