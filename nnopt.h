@@ -4959,7 +4959,9 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
     switch (op->kind) {
     case NNOPT_AUG_PAD:
     case NNOPT_AUG_RANDOM_CROP:
-        if (op->kind == NNOPT_AUG_RANDOM_CROP && (op->width <= 0 || op->height <= 0)) return 0;
+        if (op->kind == NNOPT_AUG_RANDOM_CROP && (op->width <= 0 || op->height <= 0 ||
+                                                  op->width > (1 << 24) || op->height > (1 << 24)))
+            return 0;                                  /* the sized ops' bound (pad_if_needed grows to it) */
         for (k = 0; k < 4; k++) if (op->pad[k] < 0 || op->pad[k] > (1 << 24)) return 0;
         if (!nnopt__pad_ok(*w, op->pad[0], op->pad[2], op->pad_mode) ||
             !nnopt__pad_ok(*h, op->pad[1], op->pad[3], op->pad_mode) || !nnopt__fill_ok(op->fill, c))

@@ -892,6 +892,11 @@ static void test_bad_input(void)
     op.std[2] = 1.0f; CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 2) == NNOPT_ERR_INVALID);
     CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 0, 32, 3) == NNOPT_ERR_INVALID);
     CHECK(nnopt_aug_pipeline_init(&pl, &op, NNOPT_AUG_MAX_OPS + 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP);     /* sides above 2^24, even with pad_if_needed */
+    op.width = 23; op.height = (1 << 24) + 1; op.pad_if_needed = 1;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
+    op.height = 1 << 24;
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_OK);
     op = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP); op.p = 1.5;
     CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3) == NNOPT_ERR_INVALID);
     op.p = 1.0;
