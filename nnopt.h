@@ -2753,6 +2753,12 @@ NNOPT_API float nnopt_random_normal_at(uint64_t seed, uint64_t stream, uint64_t 
 
 typedef void (*nnopt__random_kernel)(const nnopt__random_args *, void *, size_t, uint64_t, uint64_t);
 
+/* Numbers offset .. offset + count - 1 all exist: the stream ends at index 2^64 - 1. */
+static int nnopt__stream_holds(uint64_t offset, uint64_t count)
+{
+    return count == 0 || count - 1 <= UINT64_MAX - offset;
+}
+
 /* Fills out[0 .. n) with numbers offset .. offset + n - 1, elem bytes each. Chunks start on
    super-block boundaries, so a thread split changes nothing but who computes a block. */
 NNOPT__PRIVATE nnopt_status nnopt__random(const nnopt_rng *rng, void *out, size_t n, size_t elem,
@@ -2760,7 +2766,7 @@ NNOPT__PRIVATE nnopt_status nnopt__random(const nnopt_rng *rng, void *out, size_
 {
     nnopt__random_kernel kernel;
     uint64_t first, last;
-    if (!rng || (!out && n > 0) || (n > 0 && (uint64_t)n - 1 > UINT64_MAX - rng->offset) ||
+    if (!rng || (!out && n > 0) || !nnopt__stream_holds(rng->offset, n) ||
         n > SIZE_MAX / elem || (elem == sizeof(float) && !nnopt__ptr_ok(out, n)))
         return NNOPT_ERR_INVALID;
     if (n == 0) return NNOPT_OK;
@@ -2997,7 +3003,7 @@ static int nnopt__drop_io_ok(const float *x, const float *y, size_t n)
 /* The stream holds `count` more numbers from rng->offset. */
 static int nnopt__drop_rng_ok(const nnopt_rng *rng, uint64_t count)
 {
-    return rng && (count == 0 || count - 1 <= UINT64_MAX - rng->offset);
+    return rng && nnopt__stream_holds(rng->offset, count);
 }
 
 static int nnopt__drop_scaling_ok(nnopt_dropout_scaling s)
@@ -4580,7 +4586,7 @@ NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, i
         width < 0 || top > img->height - height || left > img->width - width)
         return NNOPT_ERR_INVALID;
     total = (uint64_t)img->channels * (uint64_t)height * (uint64_t)width;
-    if (total > 0 && total - 1 > UINT64_MAX - offset) return NNOPT_ERR_INVALID;   /* past the last index */
+    if (!nnopt__stream_holds(offset, total)) return NNOPT_ERR_INVALID;
     return nnopt__erase_normal(img, top, left, height, width, seed, stream, offset);
 }
 
@@ -4617,7 +4623,7 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
 {
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
         !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0 ||
-        (uint64_t)(nnopt__img_pixels(src) * (size_t)src->channels) - 1 > UINT64_MAX - offset)   /* past the stream */
+        !nnopt__stream_holds(offset, nnopt__img_pixels(src) * (size_t)src->channels))
         return NNOPT_ERR_INVALID;
     return nnopt__noise(src, dst, mean, sigma, clip, seed, stream, offset);
 }
