@@ -1056,11 +1056,12 @@ typedef struct nnopt__aug_hrow_args {
     const int32_t *ia, *ib;
     const float *wa, *wb;
     float *out;
+    const int32_t *window;   /* uint8, AVX512-VBMI: per 16 pixels (first byte, bytes) or -1 */
 } nnopt__aug_hrow_args;
 
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
    half to even into bytes (out_u8), or with normalize set rounded and normalized into out_f32
-   (the fused uint8 -> float conversion) by Markstein's corrected divisions, used only where
+   (the fused uint8 -> float conversion) by multiplications with split reciprocals, used only where
    nnopt__norm_plan_init has checked that they give the two divisions' bits for every byte. */
 typedef struct nnopt__aug_vrow_args {
     size_t n;
@@ -1069,7 +1070,13 @@ typedef struct nnopt__aug_vrow_args {
     float *out_f32;
     uint8_t *out_u8;
     int normalize;
-    float inv255, mean, std, inv_std;
+    float mean, std;
+    float r255[2], rstd[2];  /* 1/255 and 1/std as float pairs hi + lo */
+    /* nnopt__aug_vrows: `planes` planes, ta and tb n apart, out_f32 out_step apart, each
+       normalized (with normalize) by plane_norm[c]: mean, std, 1/std hi, lo */
+    int planes;
+    size_t out_step;
+    const float (*plane_norm)[4];
 } nnopt__aug_vrow_args;
 #endif
 
@@ -1159,6 +1166,24 @@ static nnopt_isa nnopt__detect_isa(void)
 #endif
     return NNOPT_ISA_SCALAR;
 }
+
+#ifdef NNOPT__HAVE_AVX512
+static int nnopt__vbmi_cache = -1;
+
+/* AVX512-VBMI (byte permutes across registers: Ice Lake, Zen 4 and later) refines a few
+   kernels inside the AVX-512 path; it changes their speed, never their bits. */
+static int nnopt__has_vbmi(void)
+{
+    int v = NNOPT__LOAD(&nnopt__vbmi_cache);
+    if (v < 0) {
+        unsigned a, b, c, d;
+        __cpuid_count(7, 0, a, b, c, d);
+        v = nnopt_isa_best() == NNOPT_ISA_AVX512 && (c & (1u << 1));
+        NNOPT__STORE(&nnopt__vbmi_cache, v);
+    }
+    return v;
+}
+#endif
 
 NNOPT_API nnopt_isa nnopt_isa_best(void)
 {
@@ -4066,6 +4091,10 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
     }
 }
 
+/* Floats of working memory a bilinear pass over rows of `row` values needs: two cached rows,
+   weights, offsets, byte windows, one planar uint8 row. */
+static size_t nnopt__bilinear_work(size_t row) { return 7 * row + 2; }
+
 struct nnopt__norm_plan;
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
                                 float *work, const struct nnopt__norm_plan *plan);
@@ -4082,7 +4111,7 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
     size_t taps = (size_t)dst->width + (size_t)dst->height;
-    size_t work = g->bilinear ? 7 * (size_t)dst->width * (size_t)dst->channels : 0;
+    size_t work = g->bilinear ? nnopt__bilinear_work((size_t)dst->width * (size_t)dst->channels) : 0;
     char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
     int axis;
     if (!mem) return NNOPT_ERR_NOMEM;
@@ -4212,21 +4241,23 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
    Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
    plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
    what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
-   work: 7 * ow * channels floats. */
+   work: nnopt__bilinear_work(ow * channels) floats. */
 /* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
    (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
    value), and whether a bilinear stage may normalize its bytes itself with the column
-   kernel's corrected divisions (fused: checked on all 256 bytes of every channel). */
+   kernel's split-reciprocal divisions (fused: checked on all 256 bytes of every channel). */
 typedef struct nnopt__norm_plan {
     float table[4][256];
-    float mean[4], std[4];
+    float norm[4][4];          /* per channel: mean, std, 1/std as hi + lo */
     int   fused;
 } nnopt__norm_plan;
 
+/* v normalizes planes c, c + 1, ... (v->planes of them) as the plan says. */
 static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__norm_plan *plan, int c)
 {
     v->normalize = 1;
-    v->inv255 = 1.0f / 255.0f; v->mean = plan->mean[c]; v->std = plan->std[c]; v->inv_std = 1.0f / plan->std[c];
+    v->r255[0] = (float)(1.0 / 255.0); v->r255[1] = (float)(1.0 / 255.0 - (double)v->r255[0]);
+    v->plane_norm = plan->norm + c;
 }
 
 static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const float *mean, const float *std)
@@ -4240,13 +4271,15 @@ static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const fl
     memset(plan, 0, sizeof *plan);
     plan->fused = 1;
     for (c = 0; c < channels; c++) {
-        plan->mean[c] = mean[c]; plan->std[c] = std[c];
+        double r = 1.0 / (double)std[c];
+        plan->norm[c][0] = mean[c]; plan->norm[c][1] = std[c];
+        plan->norm[c][2] = (float)r; plan->norm[c][3] = (float)(r - (double)(float)r);
         a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = plan->table[c]; a.mean = mean[c]; a.std = std[c];
         NNOPT__PICK(aug_normalize)(&a);
         memset(&v, 0, sizeof v);
-        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check;
+        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
         nnopt__vrow_normalize_args(&v, plan, c);
-        NNOPT__PICK(aug_vrow)(&v);
+        NNOPT__PICK(aug_vrows)(&v);
         if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
     }
 }
@@ -4258,6 +4291,28 @@ static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int 
     return plan ? plan->table[c][(int)f] : f;
 }
 
+/* For the AVX512-VBMI row kernel: per 16 output pixels, the window of source bytes their
+   taps read (first byte, length), or -1 where they span more than 128 bytes or include
+   padded columns (that block gathers). Returns whether any block gathers. */
+NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, const int32_t *ib, int n,
+                                       int channels, int32_t *window)
+{
+    int x0, x, gathers = 0;
+    for (x0 = 0; x0 < n; x0 += 16) {
+        int32_t first = ia[x0], last = ia[x0], fill = 0;
+        for (x = x0; x < n && x < x0 + 16; x++) {
+            fill |= t[x].a < 0;
+            if (ia[x] < first) first = ia[x];
+            if (ib[x] < first) first = ib[x];
+            if (ia[x] > last) last = ia[x];
+            if (ib[x] > last) last = ib[x];
+        }
+        window[2 * (x0 / 16)] = first; window[2 * (x0 / 16) + 1] = last + channels - first;
+        if (fill || last + channels - first > 128) { window[2 * (x0 / 16)] = -1; gathers = 1; }
+    }
+    return gathers;
+}
+
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
                                 float *work, const nnopt__norm_plan *plan)
 {
@@ -4266,8 +4321,11 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
     size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
     size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
     float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
-    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, max_index = 0;
-    uint8_t *bytes = (uint8_t *)(void *)(ib + ow);   /* one planar uint8 row */
+    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, *window = ib + ow, max_index = 0;
+    uint8_t *bytes = (uint8_t *)(void *)(window + 2 * ((ow + 15) / 16));   /* one planar uint8 row */
+    void (*hrow)(nnopt__aug_hrow_args *) = NNOPT__PICK(aug_hrow);
+    void (*vrows)(nnopt__aug_vrow_args *) = NNOPT__PICK(aug_vrows);
+    int gathers = 1;                                  /* the row kernel may gather 4 bytes per pixel */
     nnopt__aug_hrow_args h;
     nnopt__aug_vrow_args v;
     cache[0] = work; cache[1] = work + rowlen;
@@ -4278,7 +4336,13 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
         if (ib[x] > max_index) max_index = ib[x];
         if (ia[x] > max_index) max_index = ia[x];
     }
-    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
+    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb; h.window = NULL;
+#ifdef NNOPT__HAVE_AVX512
+    if (u8 && nnopt_isa_get() == NNOPT_ISA_AVX512 && nnopt__has_vbmi()) {
+        gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window);
+        hrow = nnopt__aug_hrow_window; h.window = window;
+    }
+#endif
     memset(&v, 0, sizeof v);
     v.n = (size_t)ow;
     for (plane = 0; plane < planes; plane++) {
@@ -4305,30 +4369,32 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
                         h.u8 = (const uint8_t *)src->data + row_at; h.f32 = NULL;
                         /* the vector gathers read 4 bytes per pixel: at the end of the
                            image the portable instance does the same arithmetic */
-                        if (row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
-                        else NNOPT__PICK(aug_hrow)(&h);
+                        if (gathers && row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
+                        else hrow(&h);
                     } else {
                         h.u8 = NULL;
                         h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
-                        NNOPT__PICK(aug_hrow)(&h);
+                        hrow(&h);
                     }
                     cached[next] = want; slot[r] = next; next ^= 1;
                 }
             }
             v.l0 = ky->l0; v.l1 = ky->l1;
-            for (c = 0; c < per; c++) {
-                int ch = u8 ? c : plane;
-                v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
-                if (plan) nnopt__vrow_normalize_args(&v, plan, ch);
-                v.out_u8 = NULL; v.out_f32 = NULL;
-                if (dst->format == NNOPT_IMAGE_F32_CHW)
-                    v.out_f32 = (float *)dst->data + (size_t)ch * dst_plane + (size_t)y * (size_t)ow;
-                else if (C == 1) v.out_u8 = (uint8_t *)dst->data + (size_t)y * (size_t)ow;
-                else v.out_u8 = bytes;
-                NNOPT__PICK(aug_vrow)(&v);
-                if (v.out_u8 == bytes) {               /* interleave into the pixel row */
-                    uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
-                    for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
+            if (dst->format == NNOPT_IMAGE_F32_CHW) {   /* every plane of the row in one call */
+                v.ta = cache[slot[0]]; v.tb = cache[slot[1]]; v.planes = per; v.out_step = dst_plane;
+                v.out_u8 = NULL; v.out_f32 = (float *)dst->data + (size_t)plane * dst_plane + (size_t)y * (size_t)ow;
+                if (plan) nnopt__vrow_normalize_args(&v, plan, plane);
+                vrows(&v);
+            } else {
+                for (c = 0; c < per; c++) {
+                    v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
+                    v.planes = 1; v.out_f32 = NULL;
+                    v.out_u8 = C == 1 ? (uint8_t *)dst->data + (size_t)y * (size_t)ow : bytes;
+                    vrows(&v);
+                    if (v.out_u8 == bytes) {           /* interleave into the pixel row */
+                        uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
+                        for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
+                    }
                 }
             }
             if (fill_columns)                          /* padded columns */
@@ -4492,7 +4558,7 @@ static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, con
         float *out = (float *)dst->data + (size_t)c * n;
         if (src->format == NNOPT_IMAGE_F32_CHW) {
             a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
-            a.mean = plan->mean[c]; a.std = plan->std[c];
+            a.mean = plan->norm[c][0]; a.std = plan->norm[c][1];
             NNOPT__PICK(aug_normalize)(&a);
         } else {
             const float *table = plan->table[c];
@@ -5049,7 +5115,7 @@ static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
         s->work = (float *)(void *)(base + at + 5 * taps);
     }
-    return at + 5 * taps + NNOPT__AUG_ALIGN(7 * max_row * sizeof(float));
+    return at + 5 * taps + NNOPT__AUG_ALIGN(nnopt__bilinear_work(max_row) * sizeof(float));
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -5613,18 +5679,20 @@ NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 /* NNOPT__KERNEL(name, args_type) defines V(name)(args_type *): V(name_block) over every full
    block, then once over the tail. The arguments are copied to a local so the compiler knows
    the stores through the data pointers cannot change them; results written to the local
-   (reductions) are copied back. */
-#define NNOPT__KERNEL(name, args_type)                                                     \
-    NNOPT__PRIVATE NNOPT__TARGET void V(name)(args_type *args)                             \
+   (reductions) are copied back. NNOPT__KERNEL_AS names the function, its block and target
+   itself (a kernel for an instruction-set extension inside one path). */
+#define NNOPT__KERNEL(name, args_type) NNOPT__KERNEL_AS(V(name), V(name##_block), args_type, NNOPT__TARGET)
+#define NNOPT__KERNEL_AS(fn, block, args_type, target)                                     \
+    NNOPT__PRIVATE target void fn(args_type *args)                                         \
     {                                                                                      \
         args_type a = *args;                                                               \
         size_t i = 0;                                                                      \
         for (; i + 2 * NNOPT__W <= a.n; i += 2 * NNOPT__W) {                               \
-            V(name##_block)(&a, i, NNOPT__W);                                              \
-            V(name##_block)(&a, i + NNOPT__W, NNOPT__W);                                   \
+            block(&a, i, NNOPT__W);                                                        \
+            block(&a, i + NNOPT__W, NNOPT__W);                                             \
         }                                                                                  \
-        for (; i + NNOPT__W <= a.n; i += NNOPT__W) V(name##_block)(&a, i, NNOPT__W);       \
-        if (i < a.n) V(name##_block)(&a, i, a.n - i);                                      \
+        for (; i + NNOPT__W <= a.n; i += NNOPT__W) block(&a, i, NNOPT__W);                 \
+        if (i < a.n) block(&a, i, a.n - i);                                                \
         *args = a;                                                                         \
     }
 
@@ -6881,29 +6949,65 @@ NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
 }
 #endif
 
-/* torch's upsample along the row: x[a] l0 + x[b] l1, one gather per pixel for every channel. */
-NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
+/* torch's upsample along the row: x[a] l0 + x[b] l1 into plane c of out. */
+NNOPT__OP void V(aug_hrow_mix)(nnopt__aug_hrow_args *a, int c, size_t i, size_t k, V(vec) xa, V(vec) xb)
 {
     V(vec) wa = V(loadn)(a->wa + i, k), wb = V(loadn)(a->wb + i, k);
+    V(storen)(a->out + (size_t)c * a->n + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+}
+
+/* One gather per pixel for every channel. */
+NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
+{
     if (a->u8) {
         V(ivec) pa = V(aug_gather_px)(a->u8, a->ia + i, k, a->channels);
         V(ivec) pb = V(aug_gather_px)(a->u8, a->ib + i, k, a->channels);
         V(ivec) byte = V(iset1)(0xFFu);
         int c;
-        for (c = 0; c < a->channels; c++) {
-            V(vec) xa = V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte));
-            V(vec) xb = V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte));
-            V(storen)(a->out + (size_t)c * a->n + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
-        }
+        for (c = 0; c < a->channels; c++)
+            V(aug_hrow_mix)(a, c, i, k, V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte)),
+                            V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte)));
     } else {
-        V(vec) xa = V(aug_gather_f32)(a->f32, a->ia + i, k), xb = V(aug_gather_f32)(a->f32, a->ib + i, k);
-        V(storen)(a->out + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+        V(aug_hrow_mix)(a, 0, i, k, V(aug_gather_f32)(a->f32, a->ia + i, k), V(aug_gather_f32)(a->f32, a->ib + i, k));
     }
 }
 NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
 
-/* (v / 255 - mean) / std. The vector paths replace each division a / b by Markstein's
-   q0 = a (1/b), q = q0 + (a - b q0) (1/b), the correctly rounded quotient whenever 1/b is;
+#if defined(NNOPT__ISA_AVX512)
+/* AVX512-VBMI, uint8 rows: when the 16 pixels' taps lie within a window of 128 source bytes
+   (a->window: its first byte and length, or -1), two loads read it and one two-register byte
+   permute per channel and tap picks each pixel's byte into its lane, instead of two 16-lane
+   gathers (tens of cycles each on recent cores). The same bytes, so the same bits. */
+#  define NNOPT__TARGET_VBMI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512vbmi")))
+NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_block(nnopt__aug_hrow_args *a, size_t i, size_t k)
+{
+    const int32_t *win = a->window + 2 * (i / 16);
+    unsigned len = (unsigned)win[1];
+    __mmask64 lo_mask, hi_mask, low_bytes = 0x1111111111111111ull;
+    __mmask16 m = V(tail_mask)(k);
+    __m512i first, ra, rb, lo, hi, one = _mm512_set1_epi32(1);
+    int c;
+    if (win[0] < 0) { V(aug_hrow_block)(a, i, k); return; }
+    lo_mask = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
+    hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
+    lo = _mm512_maskz_loadu_epi8(lo_mask, a->u8 + win[0]);
+    hi = _mm512_maskz_loadu_epi8(hi_mask, a->u8 + win[0] + 64);
+    first = _mm512_set1_epi32(win[0]);
+    ra = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a->ia + i), first);   /* < 128: lane bytes 0 */
+    rb = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a->ib + i), first);
+    for (c = 0; c < a->channels; c++) {
+        V(aug_hrow_mix)(a, c, i, k, V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, ra, hi)),
+                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, rb, hi)));
+        ra = _mm512_add_epi32(ra, one); rb = _mm512_add_epi32(rb, one);
+    }
+}
+NNOPT__KERNEL_AS(nnopt__aug_hrow_window, nnopt__aug_hrow_window_block, nnopt__aug_hrow_args, NNOPT__TARGET_VBMI)
+#  undef NNOPT__TARGET_VBMI
+#endif
+
+/* (v / 255 - mean) / std. The vector paths replace each division a / b by a (1/b) with 1/b
+   as a pair of floats, fma(a, hi, a lo): within about 2^-48 of the quotient, so its correctly
+   rounded value except when the quotient lies that close to a rounding boundary;
    nnopt__norm_plan_init checks every byte value before a stage may use it, so all paths give
    the divisions' bits. The portable path divides (fmaf may be a library call there). */
 NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
@@ -6911,11 +7015,9 @@ NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
 #if defined(NNOPT__ISA_SCALAR)
     return (v / 255.0f - a->mean) / a->std;
 #else
-    V(vec) r255 = V(set1)(a->inv255), ri = V(set1)(a->inv_std), q = V(mul)(v, r255), d, y;
-    q = V(fma)(V(fma)(q, V(set1)(-255.0f), v), r255, q);
-    d = V(sub)(q, V(set1)(a->mean));
-    y = V(mul)(d, ri);
-    return V(fma)(V(fma)(y, V(neg)(V(set1)(a->std)), d), ri, y);
+    V(vec) q = V(fma)(v, V(set1)(a->r255[0]), V(mul)(v, V(set1)(a->r255[1])));
+    V(vec) d = V(sub)(q, V(set1)(a->mean));
+    return V(fma)(d, V(set1)(a->rstd[0]), V(mul)(d, V(set1)(a->rstd[1])));
 #endif
 }
 
@@ -6929,6 +7031,22 @@ NNOPT__OP void V(aug_vrow_block)(nnopt__aug_vrow_args *a, size_t i, size_t k)
     else V(storen)(a->out_f32 + i, v, k);
 }
 NNOPT__KERNEL(aug_vrow, nnopt__aug_vrow_args)
+
+/* Every plane of an output row in one call (one dispatch, one setup, per row). */
+NNOPT__PRIVATE NNOPT__TARGET void V(aug_vrows)(nnopt__aug_vrow_args *args)
+{
+    nnopt__aug_vrow_args a = *args;
+    int c;
+    for (c = 0; c < args->planes; c++) {
+        a.ta = args->ta + (size_t)c * args->n; a.tb = args->tb + (size_t)c * args->n;
+        if (args->out_f32) a.out_f32 = args->out_f32 + (size_t)c * args->out_step;
+        if (args->normalize) {
+            a.mean = args->plane_norm[c][0]; a.std = args->plane_norm[c][1];
+            a.rstd[0] = args->plane_norm[c][2]; a.rstd[1] = args->plane_norm[c][3];
+        }
+        V(aug_vrow)(&a);
+    }
+}
 
 /* torchvision ConvertImageDtype (x / 255) then Normalize ((x - mean) / std): exact divisions,
    so every path and torch agree bit for bit. */

@@ -247,16 +247,19 @@ static void test_normalize_paths(void)
 
 /* The bilinear kernels (row gathers, column pass, rounding) at output widths around the
    vector widths, from uint8 (1, 3, 4 channels) and float images, into unaligned floats. */
+/* Upscales and downscales of a narrow and a wide source: on AVX512-VBMI, 16 pixels whose
+   taps span at most 128 bytes permute a window of bytes, wider ones gather, both here. */
 static void test_resize_paths(void)
 {
     static const int widths[] = { 1, 7, 8, 15, 16, 17, 63, 1000, 4099 };
     nnopt_isa saved = nnopt_isa_get();
     size_t t;
-    int c, fmt;
+    int c, fmt, wide;
+    for (wide = 0; wide < 2; wide++)
     for (t = 0; t < sizeof widths / sizeof *widths; t++)
         for (c = 1; c <= 4; c++)
             for (fmt = 0; fmt < 2; fmt++) {
-                int w = widths[t], sw = 37, sh = 5, isa;
+                int w = widths[t], sw = wide ? 1200 : 37, sh = 5, isa, cw = sw - 4;
                 size_t n = (size_t)w * 3 * (size_t)c, in_n = (size_t)sw * sh * (size_t)c;
                 uint8_t *su = (uint8_t *)malloc(in_n + 1), *ou = (uint8_t *)malloc(2 * n + 2);
                 float *sf = th_alloc_floats(in_n, 1), *a = th_alloc_floats(n, 1), *b = th_alloc_floats(n, 1);
@@ -268,10 +271,10 @@ static void test_resize_paths(void)
                 d0 = fmt ? nnopt_image_f32(a, w, 3, c) : nnopt_image_u8(ou + 1, w, 3, c);
                 d1 = fmt ? nnopt_image_f32(b, w, 3, c) : nnopt_image_u8(ou + 1 + n, w, 3, c);
                 nnopt_isa_set(NNOPT_ISA_SCALAR);
-                CHECK(nnopt_aug_resized_crop(&src, &d0, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                CHECK(nnopt_aug_resized_crop(&src, &d0, 1, 2, 4, cw, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
                 for (isa = 1; isa <= (int)nnopt_isa_best(); isa++) {
                     nnopt_isa_set((nnopt_isa)isa);
-                    CHECK(nnopt_aug_resized_crop(&src, &d1, 1, 2, 4, 33, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+                    CHECK(nnopt_aug_resized_crop(&src, &d1, 1, 2, 4, cw, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
                     if (fmt) th_same_bits(a, b, n, "bilinear float across paths");
                     else CHECKF(memcmp(ou + 1, ou + 1 + n, n) == 0, "bilinear uint8 width %d channels %d differs", w, c);
                 }
