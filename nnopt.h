@@ -1057,6 +1057,7 @@ typedef struct nnopt__aug_hrow_args {
     const float *wa, *wb;
     float *out;
     const int32_t *window;   /* uint8, AVX512-VBMI: per 16 pixels (first byte, bytes) or -1 */
+    const int32_t *window_index;   /* ... and per channel the offsets of taps a and b in it */
 } nnopt__aug_hrow_args;
 
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
@@ -4092,8 +4093,8 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
 }
 
 /* Floats of working memory a bilinear pass over rows of `row` values needs: two cached rows,
-   weights, offsets, byte windows, one planar uint8 row. */
-static size_t nnopt__bilinear_work(size_t row) { return 7 * row + 2; }
+   weights, offsets, byte windows and their offsets, one planar uint8 row. */
+static size_t nnopt__bilinear_work(size_t row) { return 9 * row + 160; }
 
 struct nnopt__norm_plan;
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
@@ -4291,15 +4292,29 @@ static float nnopt__stage_fill(const nnopt__geo *g, const nnopt_image *src, int 
     return plan ? plan->table[c][(int)f] : f;
 }
 
-/* For the AVX512-VBMI row kernel: per 16 output pixels, the window of source bytes their
-   taps read (first byte, length), or -1 where they span more than 128 bytes or include
-   padded columns (that block gathers). Returns whether any block gathers. */
-NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, const int32_t *ib, int n,
-                                       int channels, int32_t *window)
+/* A hint to bring [p, p + len) into the cache ahead of its use. */
+static void nnopt__prefetch_bytes(const void *p, size_t len)
 {
-    int x0, x, gathers = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    size_t at;
+    for (at = 0; at < len; at += 64) __builtin_prefetch((const char *)p + at);
+    __builtin_prefetch((const char *)p + len - 1);
+#else
+    (void)p; (void)len;
+#endif
+}
+
+/* For the AVX512-VBMI row kernel: per 16 output pixels, the window of source bytes their
+   taps read (first byte, length) and, per channel, the offsets of tap a's then tap b's bytes
+   in it (lanes past n: 0); the first is -1 where the taps span more than 128 bytes or
+   include padded columns (that block gathers). Returns whether any block gathers. */
+NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, const int32_t *ib, int n,
+                                       int channels, int32_t *window, int32_t *index)
+{
+    int x0, x, c, gathers = 0;
     for (x0 = 0; x0 < n; x0 += 16) {
-        int32_t first = ia[x0], last = ia[x0], fill = 0;
+        int32_t first = ia[x0], last = ia[x0], fill = 0, *w = window + 2 * (x0 / 16);
+        int32_t *at = index + (size_t)(x0 / 16) * 32 * (size_t)channels;
         for (x = x0; x < n && x < x0 + 16; x++) {
             fill |= t[x].a < 0;
             if (ia[x] < first) first = ia[x];
@@ -4307,8 +4322,13 @@ NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, c
             if (ia[x] > last) last = ia[x];
             if (ib[x] > last) last = ib[x];
         }
-        window[2 * (x0 / 16)] = first; window[2 * (x0 / 16) + 1] = last + channels - first;
-        if (fill || last + channels - first > 128) { window[2 * (x0 / 16)] = -1; gathers = 1; }
+        w[0] = first; w[1] = last + channels - first;
+        if (fill || w[1] > 128) { w[0] = -1; gathers = 1; continue; }
+        for (c = 0; c < channels; c++)
+            for (x = 0; x < 16; x++) {
+                at[32 * c + x]      = x0 + x < n ? ia[x0 + x] - first + c : 0;
+                at[32 * c + 16 + x] = x0 + x < n ? ib[x0 + x] - first + c : 0;
+            }
     }
     return gathers;
 }
@@ -4321,8 +4341,9 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
     size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
     size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
     float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
-    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, *window = ib + ow, max_index = 0;
-    uint8_t *bytes = (uint8_t *)(void *)(window + 2 * ((ow + 15) / 16));   /* one planar uint8 row */
+    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, *window = ib + ow, max_index = 0, min_index = -1;
+    int32_t *index = window + 2 * ((ow + 15) / 16);
+    uint8_t *bytes = (uint8_t *)(void *)(index + (size_t)32 * (size_t)per * (size_t)((ow + 15) / 16));   /* one planar uint8 row */
     void (*hrow)(nnopt__aug_hrow_args *) = NNOPT__PICK(aug_hrow);
     void (*vrows)(nnopt__aug_vrow_args *) = NNOPT__PICK(aug_vrows);
     int gathers = 1;                                  /* the row kernel may gather 4 bytes per pixel */
@@ -4335,12 +4356,15 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
         ia[x] = k->a * per; ib[x] = k->b * per; wa[x] = k->l0; wb[x] = k->l1;
         if (ib[x] > max_index) max_index = ib[x];
         if (ia[x] > max_index) max_index = ia[x];
+        if (min_index < 0 || ia[x] < min_index) min_index = ia[x];
+        if (ib[x] < min_index) min_index = ib[x];
     }
-    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb; h.window = NULL;
+    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
+    h.window = NULL; h.window_index = NULL;
 #ifdef NNOPT__HAVE_AVX512
     if (u8 && nnopt_isa_get() == NNOPT_ISA_AVX512 && nnopt__has_vbmi()) {
-        gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window);
-        hrow = nnopt__aug_hrow_window; h.window = window;
+        gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window, index);
+        hrow = nnopt__aug_hrow_window; h.window = window; h.window_index = index;
     }
 #endif
     memset(&v, 0, sizeof v);
@@ -4350,6 +4374,12 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
             int r, slot[2] = { 0, 0 };
+            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0) {   /* rows ahead into cache */
+                const uint8_t *row = (const uint8_t *)src->data + (size_t)min_index;
+                size_t len = (size_t)(max_index - min_index) + (size_t)C, stride = (size_t)src->width * (size_t)C;
+                nnopt__prefetch_bytes(row + (size_t)g->y[y + 2].a * stride, len);
+                nnopt__prefetch_bytes(row + (size_t)g->y[y + 2].b * stride, len);
+            }
             if (ky->a < 0) {                           /* a padded row: all fill */
                 for (x = 0; x < ow; x++)
                     for (c = 0; c < per; c++)
@@ -6981,25 +7011,20 @@ NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
 #  define NNOPT__TARGET_VBMI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512vbmi")))
 NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_block(nnopt__aug_hrow_args *a, size_t i, size_t k)
 {
-    const int32_t *win = a->window + 2 * (i / 16);
+    const int32_t *win = a->window + 2 * (i / 16), *at = a->window_index + (i / 16) * 32 * (size_t)a->channels;
     unsigned len = (unsigned)win[1];
     __mmask64 lo_mask, hi_mask, low_bytes = 0x1111111111111111ull;
-    __mmask16 m = V(tail_mask)(k);
-    __m512i first, ra, rb, lo, hi, one = _mm512_set1_epi32(1);
+    __m512i lo, hi;
     int c;
     if (win[0] < 0) { V(aug_hrow_block)(a, i, k); return; }
     lo_mask = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
     hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
     lo = _mm512_maskz_loadu_epi8(lo_mask, a->u8 + win[0]);
     hi = _mm512_maskz_loadu_epi8(hi_mask, a->u8 + win[0] + 64);
-    first = _mm512_set1_epi32(win[0]);
-    ra = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a->ia + i), first);   /* < 128: lane bytes 0 */
-    rb = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a->ib + i), first);
-    for (c = 0; c < a->channels; c++) {
-        V(aug_hrow_mix)(a, c, i, k, V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, ra, hi)),
-                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, rb, hi)));
-        ra = _mm512_add_epi32(ra, one); rb = _mm512_add_epi32(rb, one);
-    }
+    for (c = 0; c < a->channels; c++, at += 32)    /* offsets < 128: lane bytes 0 */
+        V(aug_hrow_mix)(a, c, i, k,
+                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at), hi)),
+                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 16), hi)));
 }
 NNOPT__KERNEL_AS(nnopt__aug_hrow_window, nnopt__aug_hrow_window_block, nnopt__aug_hrow_args, NNOPT__TARGET_VBMI)
 #  undef NNOPT__TARGET_VBMI
