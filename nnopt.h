@@ -7046,11 +7046,13 @@ NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
 #endif
 }
 
-/* ... then down the column, ta l0 + tb l1; for bytes clamped to [0, 255] (NaN: 0) and rounded. */
+/* ... then down the column, ta l0 + tb l1; for bytes rounded. Bytes come from bytes: the
+   weights of each pass are in [0, 1] and sum to at most 1 + 2^-24, so v lies in
+   [0, 255 (1 + 2^-21)] and rounds into [0, 255] with no clamp (torch's clamp changes nothing). */
 NNOPT__OP void V(aug_vrow_block)(nnopt__aug_vrow_args *a, size_t i, size_t k)
 {
     V(vec) v = V(add)(V(mul)(V(loadn)(a->ta + i, k), V(set1)(a->l0)), V(mul)(V(loadn)(a->tb + i, k), V(set1)(a->l1)));
-    if (a->out_u8 || a->normalize) v = V(aug_round)(V(min)(V(max)(v, V(set1)(0.0f)), V(set1)(255.0f)));
+    if (a->out_u8 || a->normalize) v = V(aug_round)(v);
     if (a->normalize) v = V(aug_fast_normalize)(a, v);
     if (a->out_u8) V(aug_store_u8)(a->out_u8 + i, v, k);
     else V(storen)(a->out_f32 + i, v, k);
