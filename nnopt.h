@@ -4370,16 +4370,18 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
     memset(&v, 0, sizeof v);
     v.n = (size_t)ow;
     for (plane = 0; plane < planes; plane++) {
-        int cached[2] = { -1, -1 }, next = 0;
+        int cached[2] = { -1, -1 }, fetched[2] = { -1, -1 }, next = 0;
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
             int r, slot[2] = { 0, 0 };
-            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0) {   /* rows ahead into cache */
-                const uint8_t *row = (const uint8_t *)src->data + (size_t)min_index;
-                size_t len = (size_t)(max_index - min_index) + (size_t)C, stride = (size_t)src->width * (size_t)C;
-                nnopt__prefetch_bytes(row + (size_t)g->y[y + 2].a * stride, len);
-                nnopt__prefetch_bytes(row + (size_t)g->y[y + 2].b * stride, len);
-            }
+            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0)    /* rows ahead into cache */
+                for (r = 0; r < 2; r++) {
+                    int want = r ? g->y[y + 2].b : g->y[y + 2].a;
+                    if (want == fetched[0] || want == fetched[1]) continue;
+                    nnopt__prefetch_bytes((const uint8_t *)src->data + (size_t)want * (size_t)src->width * (size_t)C +
+                                          (size_t)min_index, (size_t)(max_index - min_index) + (size_t)C);
+                    fetched[0] = fetched[1]; fetched[1] = want;
+                }
             if (ky->a < 0) {                           /* a padded row: all fill */
                 for (x = 0; x < ow; x++)
                     for (c = 0; c < per; c++)
