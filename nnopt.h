@@ -1058,6 +1058,7 @@ typedef struct nnopt__aug_hrow_args {
     float *out;
     const int32_t *window;   /* uint8, AVX512-VBMI: per 16 pixels (first byte, bytes) or -1 */
     const int32_t *window_index;   /* ... and per channel the offsets of taps a and b in it */
+    const uint8_t *ahead;    /* AVX512-VBMI: a row like u8 whose same windows to prefetch, or NULL */
 } nnopt__aug_hrow_args;
 
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
@@ -4373,15 +4374,16 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
         int cached[2] = { -1, -1 }, fetched[2] = { -1, -1 }, next = 0;
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
-            int r, slot[2] = { 0, 0 };
-            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0)    /* rows ahead into cache */
+            int r, slot[2] = { 0, 0 }, ahead[2] = { -1, -1 };
+            /* the source rows of output row y + 2 not yet fetched into cache: the window row
+               kernel fetches one while it computes another (a burst of misses here would
+               stall); what is left is fetched after this row's row passes */
+            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0)
                 for (r = 0; r < 2; r++) {
                     int want = r ? g->y[y + 2].b : g->y[y + 2].a;
-                    if (want == fetched[0] || want == fetched[1]) continue;
-                    nnopt__prefetch_bytes((const uint8_t *)src->data + (size_t)want * (size_t)src->width * (size_t)C +
-                                          (size_t)min_index, (size_t)(max_index - min_index) + (size_t)C);
-                    fetched[0] = fetched[1]; fetched[1] = want;
+                    if (want != fetched[0] && want != fetched[1] && want != ahead[0]) ahead[r] = want;
                 }
+            h.ahead = NULL;
             if (ky->a < 0) {                           /* a padded row: all fill */
                 for (x = 0; x < ow; x++)
                     for (c = 0; c < per; c++)
@@ -4402,7 +4404,15 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
                         /* the vector gathers read 4 bytes per pixel: at the end of the
                            image the portable instance does the same arithmetic */
                         if (gathers && row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
-                        else hrow(&h);
+                        else {
+                            int k = h.window ? (ahead[0] >= 0 ? 0 : ahead[1] >= 0 ? 1 : -1) : -1;
+                            if (k >= 0) {
+                                h.ahead = (const uint8_t *)src->data + (size_t)ahead[k] * (size_t)src->width * (size_t)C;
+                                fetched[0] = fetched[1]; fetched[1] = ahead[k]; ahead[k] = -1;
+                            }
+                            hrow(&h);
+                            h.ahead = NULL;
+                        }
                     } else {
                         h.u8 = NULL;
                         h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
@@ -4411,6 +4421,12 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
                     cached[next] = want; slot[r] = next; next ^= 1;
                 }
             }
+            for (r = 0; r < 2; r++)
+                if (ahead[r] >= 0) {
+                    nnopt__prefetch_bytes((const uint8_t *)src->data + (size_t)ahead[r] * (size_t)src->width * (size_t)C +
+                                          (size_t)min_index, (size_t)(max_index - min_index) + (size_t)C);
+                    fetched[0] = fetched[1]; fetched[1] = ahead[r];
+                }
             v.l0 = ky->l0; v.l1 = ky->l1;
             if (dst->format == NNOPT_IMAGE_F32_CHW) {   /* every plane of the row in one call */
                 v.ta = cache[slot[0]]; v.tb = cache[slot[1]]; v.planes = per; v.out_step = dst_plane;
@@ -7023,6 +7039,11 @@ NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_block(nnopt__aug_hr
     hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
     lo = _mm512_maskz_loadu_epi8(lo_mask, a->u8 + win[0]);
     hi = _mm512_maskz_loadu_epi8(hi_mask, a->u8 + win[0] + 64);
+    if (a->ahead) {                                  /* the lines this window covers, a row ahead */
+        _mm_prefetch((const char *)a->ahead + win[0], _MM_HINT_T0);
+        _mm_prefetch((const char *)a->ahead + win[0] + len - 1, _MM_HINT_T0);
+        if (len > 64) _mm_prefetch((const char *)a->ahead + win[0] + 64, _MM_HINT_T0);
+    }
     for (c = 0; c < a->channels; c++, at += 32)    /* offsets < 128: lane bytes 0 */
         V(aug_hrow_mix)(a, c, i, k,
                         V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at), hi)),
