@@ -489,13 +489,15 @@ build_bench() {
         objs="$objs $B/$(basename "$src" .c).o"
     done
     g++ "$B"/shim.o "$B"/naive_O2.o "$B"/naive_native.o "$B"/roof.o "$B"/main.o $objs \
-        -o "$B/nnopt_bench" -fopenmp $dnnl_libs -lbenchmark -lpthread -lm
+        -o "$B/nnopt_bench" -fopenmp $dnnl_libs -lbenchmark -lpthread -lm &&
+    # the augmentation pipelines as a library: bench/torch_augment.py times them beside torchvision
+    gcc -std=c11 $BENCH_FLAGS -Wall -Wextra -shared -fPIC bench/aug_lib.c -o "$B/libnnopt_aug.so" -lm
 }
 
 bench_context() {
     local cpu flags
     cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | xargs | tr ',' ' ')
-    flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512dq|avx512bw|avx512vl)$' | tr '\n' ' ' | xargs)
+    flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512dq|avx512bw|avx512vl|avx512vbmi)$' | tr '\n' ' ' | xargs)
     echo "nnopt_cpu=$cpu,nnopt_flags=$flags,nnopt_compiler=$(gcc -dumpfullversion) (gcc),nnopt_build=library and benchmarks gcc $BENCH_FLAGS -fopenmp (no -march)"
 }
 
@@ -512,7 +514,8 @@ cmd_bench() {
     cp "$out" bench/results/latest.json
     if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
         torch_json=bench/results/torch-$stamp.json
-        /usr/bin/python3 bench/compare_torch.py "$torch_json" && cp "$torch_json" bench/results/torch-latest.json
+        NNOPT_AUG_LIB="$BUILD/bench/libnnopt_aug.so" /usr/bin/python3 bench/compare_torch.py "$torch_json" &&
+            cp "$torch_json" bench/results/torch-latest.json
     else
         echo "build.sh bench: torch not installed; no torch comparison (apt-get install python3-torch)"
     fi
