@@ -1174,7 +1174,7 @@ static int nnopt__vbmi_cache = -1;
 
 /* AVX512-VBMI (byte permutes across registers: Ice Lake, Zen 4 and later) refines a few
    kernels inside the AVX-512 path; it changes their speed, never their bits. */
-static int nnopt__has_vbmi(void)
+NNOPT__PRIVATE int nnopt__has_vbmi(void)
 {
     int v = NNOPT__LOAD(&nnopt__vbmi_cache);
     if (v < 0) {
