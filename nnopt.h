@@ -1061,10 +1061,11 @@ typedef struct nnopt__aug_hrow_args {
     const uint8_t *ahead;    /* AVX512-VBMI: a row like u8 whose same windows to prefetch, or NULL */
 } nnopt__aug_hrow_args;
 
-/* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or clamped and rounded
-   half to even into bytes (out_u8), or with normalize set rounded and normalized into out_f32
-   (the fused uint8 -> float conversion) by multiplications with split reciprocals, used only where
-   nnopt__norm_plan_init has checked that they give the two divisions' bits for every byte. */
+/* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or rounded half to even
+   into bytes (out_u8; from byte sources v needs no clamp), or with normalize set rounded and
+   normalized into out_f32 (the fused uint8 -> float conversion) by multiplications with split
+   reciprocals, used only where nnopt__norm_plan_init has checked that they give the two
+   divisions' bits for every byte. */
 typedef struct nnopt__aug_vrow_args {
     size_t n;
     const float *ta, *tb;
