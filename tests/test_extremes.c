@@ -314,7 +314,9 @@ static nnopt_status ext_bn(int arg, const float *x, float *out)
    resize of a 1-channel 2 EXT_N x 2 image to EXT_N x 1 (the special array in the even pixels
    of row 0; each output averages a 2 x 2 block, no interpolation weight is 0),
    9 mixup of two images (lam 0.75), output image 0, 10 mixup with lam 1, output image 1 (paired
-   with the special image), 11 cutmix of two images with the box x 10..20, output image 0. */
+   with the special image), 11 cutmix of two images with the box x 10..20, output image 0,
+   12 a pipeline through nnopt_aug_apply: reflect-pad 2 left and right, the crop back to the
+   image (pixels stay where they were, the padding copied from the special ones too), normalize. */
 static nnopt_status ext_aug(int arg, const float *x, float *out)
 {
     enum { P = EXT_N, S = 3 * EXT_N };
@@ -343,7 +345,22 @@ static nnopt_status ext_aug(int arg, const float *x, float *out)
         st = nnopt_aug_resize(&a, &d, NNOPT_INTERP_BILINEAR);
         break;
     case 9: case 10: st = nnopt_aug_mixup(src, dst, 2, S, labels, 2, soft, arg == 9 ? 0.75 : 1.0); break;
-    default: st = nnopt_aug_cutmix(src, dst, 2, 3, 1, P, labels, 2, soft, 10, 0, 20, 1, NULL);
+    case 11: st = nnopt_aug_cutmix(src, dst, 2, 3, 1, P, labels, 2, soft, 10, 0, 20, 1, NULL); break;
+    default: {
+        nnopt_aug_op ops[3];
+        nnopt_aug_pipeline pl;
+        int c;
+        ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_PAD);
+        ops[0].pad[0] = ops[0].pad[2] = 2;
+        ops[0].pad_mode = NNOPT_PAD_REFLECT;
+        ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_CROP);
+        ops[1].left = 2; ops[1].width = P; ops[1].height = 1;
+        ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE);
+        for (c = 0; c < 3; c++) { ops[2].mean[c] = mean[c]; ops[2].std[c] = std[c]; }
+        st = nnopt_aug_pipeline_init(&pl, ops, 3, NNOPT_IMAGE_F32_CHW, P, 1, 3);
+        CHECKF(st == NNOPT_OK, "extremes: pipeline refused (%d)", (int)st);
+        st = nnopt_aug_apply(&pl, src, dst, 1, 5, 0, NULL);
+    }
     }
     ext_unwritten(st, dst, before, sizeof before, "augmentation");
     memcpy(out, arg == 10 ? dst + S : dst, P * sizeof(float));

@@ -162,4 +162,5 @@ static const ext_row ext_rows[] = {
     ROW("aug_mixup lam 0.75: float image", ext_aug, 9, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oF=", "oF="),
     ROW("aug_mixup lam 1: the paired image: float image", ext_aug, 10, "oN=", "oN=", "oN=", "oF=", "oF=", "oF=", "oF=", "oF="),
     ROW("aug_cutmix: outside the box: float image", ext_aug, 11, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oF=", "oF="),
+    ROW("aug_apply pad, crop, normalize: float image", ext_aug, 12, "oN=", "oI=", "oI=", "oF=", "oF=", "oF=", "oI=", "oI="),
 };
