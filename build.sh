@@ -512,7 +512,13 @@ cmd_bench() {
         --benchmark_min_time=0.3 \
         --benchmark_context="$(bench_context)" "$@" || return 1
     cp "$out" bench/results/latest.json
-    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    # the torch comparisons the speed targets name: Debian's torch 1.13 and torchvision, installed
+    # when missing as root (NNOPT_NO_TORCH=1 skips them)
+    if [ "${NNOPT_NO_TORCH:-0}" = 0 ] && [ "$(id -u)" = 0 ] &&
+        ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+        apt_install python3-torch python3-torchvision
+    fi
+    if [ "${NNOPT_NO_TORCH:-0}" = 0 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
         torch_json=bench/results/torch-$stamp.json
         NNOPT_AUG_LIB="$BUILD/bench/libnnopt_aug.so" /usr/bin/python3 bench/compare_torch.py "$torch_json" &&
             cp "$torch_json" bench/results/torch-latest.json
