@@ -5739,20 +5739,18 @@ NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 /* NNOPT__KERNEL(name, args_type) defines V(name)(args_type *): V(name_block) over every full
    block, then once over the tail. The arguments are copied to a local so the compiler knows
    the stores through the data pointers cannot change them; results written to the local
-   (reductions) are copied back. NNOPT__KERNEL_AS names the function, its block and target
-   itself (a kernel for an instruction-set extension inside one path). */
-#define NNOPT__KERNEL(name, args_type) NNOPT__KERNEL_AS(V(name), V(name##_block), args_type, NNOPT__TARGET)
-#define NNOPT__KERNEL_AS(fn, block, args_type, target)                                     \
-    NNOPT__PRIVATE target void fn(args_type *args)                                         \
+   (reductions) are copied back. */
+#define NNOPT__KERNEL(name, args_type)                                                     \
+    NNOPT__PRIVATE NNOPT__TARGET void V(name)(args_type *args)                             \
     {                                                                                      \
         args_type a = *args;                                                               \
         size_t i = 0;                                                                      \
         for (; i + 2 * NNOPT__W <= a.n; i += 2 * NNOPT__W) {                               \
-            block(&a, i, NNOPT__W);                                                        \
-            block(&a, i + NNOPT__W, NNOPT__W);                                             \
+            V(name##_block)(&a, i, NNOPT__W);                                              \
+            V(name##_block)(&a, i + NNOPT__W, NNOPT__W);                                   \
         }                                                                                  \
-        for (; i + NNOPT__W <= a.n; i += NNOPT__W) block(&a, i, NNOPT__W);                 \
-        if (i < a.n) block(&a, i, a.n - i);                                                \
+        for (; i + NNOPT__W <= a.n; i += NNOPT__W) V(name##_block)(&a, i, NNOPT__W);       \
+        if (i < a.n) V(name##_block)(&a, i, a.n - i);                                      \
         *args = a;                                                                         \
     }
 
@@ -7009,11 +7007,11 @@ NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
 }
 #endif
 
-/* torch's upsample along the row: x[a] l0 + x[b] l1 into plane c of out. */
-NNOPT__OP void V(aug_hrow_mix)(nnopt__aug_hrow_args *a, int c, size_t i, size_t k, V(vec) xa, V(vec) xb)
+/* torch's upsample along the row: x[a] l0 + x[b] l1, k values to out (the weights loaded once
+   per block: the stores of one channel could otherwise overwrite them for the compiler). */
+NNOPT__OP void V(aug_hrow_mix)(float *out, size_t k, V(vec) xa, V(vec) xb, V(vec) wa, V(vec) wb)
 {
-    V(vec) wa = V(loadn)(a->wa + i, k), wb = V(loadn)(a->wb + i, k);
-    V(storen)(a->out + (size_t)c * a->n + i, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
+    V(storen)(out, V(add)(V(mul)(xa, wa), V(mul)(xb, wb)), k);
 }
 
 /* One gather per pixel for every channel. */
@@ -7023,12 +7021,14 @@ NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
         V(ivec) pa = V(aug_gather_px)(a->u8, a->ia + i, k, a->channels);
         V(ivec) pb = V(aug_gather_px)(a->u8, a->ib + i, k, a->channels);
         V(ivec) byte = V(iset1)(0xFFu);
+        V(vec) wa = V(loadn)(a->wa + i, k), wb = V(loadn)(a->wb + i, k);
         int c;
         for (c = 0; c < a->channels; c++)
-            V(aug_hrow_mix)(a, c, i, k, V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte)),
-                            V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte)));
+            V(aug_hrow_mix)(a->out + (size_t)c * a->n + i, k, V(itof)(V(iand)(V(isrl)(pa, 8 * c), byte)),
+                            V(itof)(V(iand)(V(isrl)(pb, 8 * c), byte)), wa, wb);
     } else {
-        V(aug_hrow_mix)(a, 0, i, k, V(aug_gather_f32)(a->f32, a->ia + i, k), V(aug_gather_f32)(a->f32, a->ib + i, k));
+        V(aug_hrow_mix)(a->out + i, k, V(aug_gather_f32)(a->f32, a->ia + i, k), V(aug_gather_f32)(a->f32, a->ib + i, k),
+                        V(loadn)(a->wa + i, k), V(loadn)(a->wb + i, k));
     }
 }
 NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
@@ -7039,29 +7039,47 @@ NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
    permute per channel and tap picks each pixel's byte into its lane, instead of two 16-lane
    gathers (tens of cycles each on recent cores). The same bytes, so the same bits. */
 #  define NNOPT__TARGET_VBMI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512vbmi")))
-NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_block(nnopt__aug_hrow_args *a, size_t i, size_t k)
+/* One row: the arguments read once into locals (the row's stores are floats, so nothing
+   needs reloading; a copy of the whole struct would be one wide load over the narrow stores
+   the caller just made, which waits for them), the channel loop unrolled for RGB. */
+NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_row(nnopt__aug_hrow_args *a, int channels)
 {
-    const int32_t *win = a->window + 2 * (i / 16), *at = a->window_index + (i / 16) * 32 * (size_t)a->channels;
-    unsigned len = (unsigned)win[1];
-    __mmask64 lo_mask, hi_mask, low_bytes = 0x1111111111111111ull;
-    __m512i lo, hi;
-    int c;
-    if (win[0] < 0) { V(aug_hrow_block)(a, i, k); return; }
-    lo_mask = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
-    hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
-    lo = _mm512_maskz_loadu_epi8(lo_mask, a->u8 + win[0]);
-    hi = _mm512_maskz_loadu_epi8(hi_mask, a->u8 + win[0] + 64);
-    if (a->ahead) {                                  /* the lines this window covers, a row ahead */
-        _mm_prefetch((const char *)a->ahead + win[0], _MM_HINT_T0);
-        _mm_prefetch((const char *)a->ahead + win[0] + len - 1, _MM_HINT_T0);
-        if (len > 64) _mm_prefetch((const char *)a->ahead + win[0] + 64, _MM_HINT_T0);
+    const size_t n = a->n;
+    const uint8_t *src = a->u8, *ahead = a->ahead;
+    const int32_t *win = a->window, *at = a->window_index;
+    const float *weight_a = a->wa, *weight_b = a->wb;
+    float *out = a->out;
+    const __mmask64 low_bytes = 0x1111111111111111ull;   /* offsets < 128: lane bytes 0 */
+    size_t i;
+    for (i = 0; i < n; i += 16, win += 2, at += 32 * (size_t)channels) {
+        size_t k = n - i < 16 ? n - i : 16;
+        unsigned len = (unsigned)win[1];
+        __mmask64 lo_mask = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
+        __mmask64 hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
+        __m512i lo, hi;
+        __m512 wa, wb;
+        int c;
+        if (win[0] < 0) { V(aug_hrow_block)(a, i, k); continue; }
+        wa = V(loadn)(weight_a + i, k); wb = V(loadn)(weight_b + i, k);
+        lo = _mm512_maskz_loadu_epi8(lo_mask, src + win[0]);
+        hi = _mm512_maskz_loadu_epi8(hi_mask, src + win[0] + 64);
+        if (ahead) {                                   /* the lines this window covers, a row ahead */
+            _mm_prefetch((const char *)ahead + win[0], _MM_HINT_T0);
+            _mm_prefetch((const char *)ahead + win[0] + len - 1, _MM_HINT_T0);
+            if (len > 64) _mm_prefetch((const char *)ahead + win[0] + 64, _MM_HINT_T0);
+        }
+        for (c = 0; c < channels; c++) {
+            __m512 xa = V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 32 * c), hi));
+            __m512 xb = V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 32 * c + 16), hi));
+            V(aug_hrow_mix)(out + (size_t)c * n + i, k, xa, xb, wa, wb);
+        }
     }
-    for (c = 0; c < a->channels; c++, at += 32)    /* offsets < 128: lane bytes 0 */
-        V(aug_hrow_mix)(a, c, i, k,
-                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at), hi)),
-                        V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 16), hi)));
 }
-NNOPT__KERNEL_AS(nnopt__aug_hrow_window, nnopt__aug_hrow_window_block, nnopt__aug_hrow_args, NNOPT__TARGET_VBMI)
+NNOPT__PRIVATE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window(nnopt__aug_hrow_args *args)
+{
+    if (args->channels == 3) nnopt__aug_hrow_window_row(args, 3);
+    else nnopt__aug_hrow_window_row(args, args->channels);
+}
 #  undef NNOPT__TARGET_VBMI
 #endif
 
