@@ -1036,6 +1036,17 @@ enum { NNOPT__BN_FORWARD = 0, NNOPT__BN_BACKWARD = 1, NNOPT__BN_BACKWARD_INFER =
 
 
 #ifndef NNOPT_NO_AUGMENT
+/* MixUp of one image: out = prev (1 - lam) + x lam in float; with out_u8 the values are bytes
+   and the result is rounded half to even (it lies in [0, 255 (1 + 2^-23)]: no clamp needed). */
+typedef struct nnopt__aug_mix_args {
+    size_t n;
+    const float *prev_f32, *x_f32;
+    float *out_f32;
+    const uint8_t *prev_u8, *x_u8;
+    uint8_t *out_u8;
+    float lam, one_minus_lam;
+} nnopt__aug_mix_args;
+
 /* Normalize one plane: out = (x - mean) / std with x = u8[i] / 255 (u8 != NULL) or f32[i]. */
 typedef struct nnopt__aug_norm_args {
     size_t n;
@@ -4859,27 +4870,30 @@ static void nnopt__mix_labels(const int *labels, size_t n, size_t classes, float
 
 /* MixUp of n images of image_size values in format f (the layout does not matter): the value
    is (1 - lam) prev + lam x in float, as torchvision's rolled.mul_(1 - lam).add_(batch.mul_(lam));
-   uint8 rounds it half to even and clamps. */
+   uint8 rounds it half to even (V(aug_mix), one call per image). */
 static nnopt_status nnopt__mixup(const void *images, void *out, size_t n, size_t image_size, nnopt_image_format f,
                                  const int *labels, size_t classes, float *soft_labels, double lam)
 {
-    float l = (float)lam, oml = (float)(1.0 - lam);
-    size_t i, e;
+    nnopt__aug_mix_args a;
+    void (*kernel)(nnopt__aug_mix_args *) = NNOPT__PICK(aug_mix);
+    size_t i;
     if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels) ||
         !nnopt__finite(lam) || lam < 0.0 || lam > 1.0)
         return NNOPT_ERR_INVALID;
+    memset(&a, 0, sizeof a);
+    a.n = image_size;
+    a.lam = (float)lam;
+    a.one_minus_lam = (float)(1.0 - lam);
     for (i = 0; i < n; i++) {
         size_t at = i * image_size, prev = (i == 0 ? n - 1 : i - 1) * image_size;
         if (f == NNOPT_IMAGE_F32_CHW) {
-            const float *x = (const float *)images;
-            float *o = (float *)out;
-            for (e = 0; e < image_size; e++) o[at + e] = x[prev + e] * oml + x[at + e] * l;
+            a.prev_f32 = (const float *)images + prev; a.x_f32 = (const float *)images + at;
+            a.out_f32 = (float *)out + at;
         } else {
-            const uint8_t *x = (const uint8_t *)images;
-            uint8_t *o = (uint8_t *)out;
-            for (e = 0; e < image_size; e++)
-                o[at + e] = (uint8_t)nnopt__u8_round((float)x[prev + e] * oml + (float)x[at + e] * l);
+            a.prev_u8 = (const uint8_t *)images + prev; a.x_u8 = (const uint8_t *)images + at;
+            a.out_u8 = (uint8_t *)out + at;
         }
+        kernel(&a);
     }
     nnopt__mix_labels(labels, n, classes, soft_labels, lam);
     return NNOPT_OK;
@@ -7127,6 +7141,17 @@ NNOPT__PRIVATE NNOPT__TARGET void V(aug_vrows)(nnopt__aug_vrow_args *args)
         V(aug_vrow)(&a);
     }
 }
+
+/* MixUp: prev (1 - lam) + x lam, as torchvision's rolled.mul_(1 - lam).add_(batch.mul_(lam)). */
+NNOPT__OP void V(aug_mix_block)(nnopt__aug_mix_args *a, size_t i, size_t k)
+{
+    V(vec) prev = a->out_u8 ? V(aug_load_u8)(a->prev_u8 + i, k) : V(loadn)(a->prev_f32 + i, k);
+    V(vec) x = a->out_u8 ? V(aug_load_u8)(a->x_u8 + i, k) : V(loadn)(a->x_f32 + i, k);
+    V(vec) v = V(add)(V(mul)(prev, V(set1)(a->one_minus_lam)), V(mul)(x, V(set1)(a->lam)));
+    if (a->out_u8) V(aug_store_u8)(a->out_u8 + i, V(aug_round)(v), k);
+    else V(storen)(a->out_f32 + i, v, k);
+}
+NNOPT__KERNEL(aug_mix, nnopt__aug_mix_args)
 
 /* torchvision ConvertImageDtype (x / 255) then Normalize ((x - mean) / std): exact divisions,
    so every path and torch agree bit for bit. */
