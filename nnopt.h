@@ -5580,9 +5580,10 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
      V(add) V(sub) V(mul) V(div) V(fma) V(sqrt) V(min) V(max) V(neg) V(abs)
      V(lt) V(le) V(gt) V(eq) V(select) V(all)
      V(dacc...) 16 double lanes for fixed-order sums; V(prefetch)(p, ahead) a hint for the
-     stream at p, `ahead` floats on: for streams written without being read (the hardware
-     prefetcher follows loads, not stores) and for read-only reduction passes, whose few loads
-     per cycle leave the hardware prefetcher too little lead to reach the memory roof
+     stream at p, `ahead` floats on (and four times as far into L2): for streams written
+     without being read (the hardware prefetcher follows loads, not stores) and for read-only
+     reduction passes, whose few loads per cycle leave the hardware prefetcher too little lead
+     to reach the memory roof
    with the semantics of the scalar definitions: min/max as (a < b ? a : b), comparisons
    false on NaN, fma fused, sqrt and div exactly rounded.
    A kernel is a block function V(name_block)(args, i, k) over elements [i, i+k), run by
