@@ -1102,7 +1102,7 @@ typedef struct nnopt__aug_vrow_args {
    roof with the L1 hint alone, 1.07 with both). The address is formed as an integer, so it
    may pass the end of the array. */
 #ifdef NNOPT__HAVE_AVX2
-static inline void nnopt__prefetch_stream(const float *p, size_t ahead)
+NNOPT__INLINE void nnopt__prefetch_stream(const float *p, size_t ahead)
 {
     __builtin_prefetch((const void *)((uintptr_t)p + ahead * sizeof(float)), 0, 3);
     __builtin_prefetch((const void *)((uintptr_t)p + 4 * ahead * sizeof(float)), 0, 2);
