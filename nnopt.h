@@ -1405,14 +1405,361 @@ static void nnopt__run_reduce(nnopt__optim_kernel kernel, const nnopt__optim_arg
 #define NNOPT__RUN_REDUCE(k, a, t) nnopt__run_reduce(NNOPT__PICK(k), (a), (t), 0)
 #define NNOPT__RUN_MAX(k, a, t)    nnopt__run_reduce(NNOPT__PICK(k), (a), (t), 1)
 
+/* ---- Optimizer kinds: one row each -------------------------------------------------
+   Everything that makes a kind what it is sits in its row of nnopt__kind_rows (the end of
+   this part): its defaults, its validation, its state buffers (named as torch names them,
+   with their initial values) and per-group scalars, its per-step coefficient function and its
+   kernel (plus, for the two-pass kinds, a reducing kernel and the function that turns the two
+   sums into the last coefficient). Creating, stepping, checkpoints and the tests walk the
+   rows; adding a kind is a row, a kernel, a coefficient function and goldens (docs/design.md,
+   "Adding an optimizer"). */
+
+/* What a coefficient function knows about the step it prepares: the hyper-parameters, this
+   group's lr and weight decay, the step number t (1 for the first update), the bias
+   corrections 1 - beta^t in double, and the group's kind scalars (which it may advance: the
+   kernel always runs after it). */
+typedef struct nnopt__step_ctx {
+    const nnopt_hparams *h;
+    double lr, wd, t, b1, b2, bc1, bc2;
+    double *scalar;
+} nnopt__step_ctx;
+
+typedef void (*nnopt__coef_fn)(nnopt__step_ctx *c, nnopt__optim_args *a);
+typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, const double sums[2]);
+
+/* A kernel's instance per path, indexed by nnopt_isa; NULL where the build has no such path. */
+#ifdef NNOPT__HAVE_AVX2
+#  define NNOPT__AVX2_INSTANCE(k) nnopt__##k##_avx2
+#else
+#  define NNOPT__AVX2_INSTANCE(k) NULL
+#endif
+#ifdef NNOPT__HAVE_AVX512
+#  define NNOPT__AVX512_INSTANCE(k) nnopt__##k##_avx512
+#else
+#  define NNOPT__AVX512_INSTANCE(k) NULL
+#endif
+#define NNOPT__ISA_COUNT 3
+#define NNOPT__INSTANCES(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX512_INSTANCE(k) }
+#define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
+
+enum {
+    NNOPT__OWN_DECAY = 1,       /* the kernel applies weight decay itself (LAMB, LARS) */
+    NNOPT__AVERAGES  = 2        /* buffer 0 is an average of the parameters (ASGD) */
+};
+
+typedef struct nnopt__kind_row {
+    nnopt_kind kind;
+    const char *name;
+    double lr, eps; int decoupled;                 /* defaults that differ between kinds */
+    void (*defaults)(nnopt_hparams *h);            /* any other departure from the common ones */
+    int (*valid)(const nnopt_hparams *h);          /* the kind's own rules (NULL: none) */
+    const char *buffer[4];                         /* state buffers 0-3, by torch's names */
+    unsigned (*buffers)(const nnopt_hparams *h);   /* which exist (bit k); NULL: every named one */
+    unsigned from_accumulator;                     /* those starting at initial_accumulator_value */
+    const char *scalar[2]; double scalar_init[2];  /* per-group scalars the kind carries */
+    nnopt__coef_fn coefficients;
+    nnopt__optim_kernel kernel[NNOPT__ISA_COUNT];
+    nnopt__optim_kernel reduce[NNOPT__ISA_COUNT];  /* two-pass kinds: the first pass ... */
+    nnopt__ratio_fn ratio;                         /* ... and what its sums give the kernel */
+    int flags;
+} nnopt__kind_row;
+
+static int nnopt__unit(double b) { return b >= 0 && b < 1; }   /* a beta: [0, 1) */
+
+/* Defaults beyond lr, eps and the weight-decay style. */
+static void nnopt__adamw_defaults(nnopt_hparams *h)     { h->weight_decay = 1e-2; }
+static void nnopt__asgd_defaults(nnopt_hparams *h)      { h->alpha = 0.75; }
+static void nnopt__lion_defaults(nnopt_hparams *h)      { h->beta2 = 0.99; }
+static void nnopt__adabelief_defaults(nnopt_hparams *h) { h->rectify = 1; }
+static void nnopt__yogi_defaults(nnopt_hparams *h)      { h->initial_accumulator_value = 1e-6; }
+static void nnopt__lars_defaults(nnopt_hparams *h)      { h->momentum = 0.9; }
+
+/* Validation: the rules torch (or the kind's reference) enforces. */
+static int nnopt__betas_valid(const nnopt_hparams *h) { return nnopt__unit(h->beta1) && nnopt__unit(h->beta2); }
+static int nnopt__sgd_valid(const nnopt_hparams *h)
+{
+    return h->momentum >= 0 && (!h->nesterov || (h->momentum > 0 && h->dampening == 0));
+}
+static int nnopt__nadam_valid(const nnopt_hparams *h) { return nnopt__betas_valid(h) && h->momentum_decay >= 0; }
+static int nnopt__yogi_valid(const nnopt_hparams *h)
+{
+    return nnopt__betas_valid(h) && h->initial_accumulator_value >= 0;
+}
+static int nnopt__lamb_valid(const nnopt_hparams *h) { return nnopt__betas_valid(h) && !h->decoupled_weight_decay; }
+static int nnopt__adagrad_valid(const nnopt_hparams *h)
+{
+    return h->lr_decay >= 0 && h->initial_accumulator_value >= 0;
+}
+static int nnopt__rmsprop_valid(const nnopt_hparams *h) { return h->alpha >= 0 && h->momentum >= 0; }
+static int nnopt__adadelta_valid(const nnopt_hparams *h) { return h->rho >= 0 && h->rho <= 1; }
+static int nnopt__rprop_valid(const nnopt_hparams *h)
+{
+    return h->eta_minus > 0 && h->eta_minus < 1 && h->eta_plus > 1 &&
+           h->step_size_min >= 0 && h->step_size_min <= h->step_size_max;
+}
+static int nnopt__asgd_valid(const nnopt_hparams *h) { return h->lambd >= 0 && h->t0 >= 0; }
+static int nnopt__lars_valid(const nnopt_hparams *h)
+{
+    return h->momentum >= 0 && h->trust_coefficient >= 0 && !h->decoupled_weight_decay &&
+           (!h->nesterov || h->momentum > 0);
+}
+
+/* Optional buffers. */
+static unsigned nnopt__momentum_buffers(const nnopt_hparams *h) { return h->momentum != 0 ? 1u : 0u; }
+static unsigned nnopt__amsgrad_buffers(const nnopt_hparams *h) { return h->amsgrad ? 7u : 3u; }
+static unsigned nnopt__rmsprop_buffers(const nnopt_hparams *h)
+{
+    return 1u | (h->momentum > 0 ? 2u : 0u) | (h->centered ? 4u : 0u);
+}
+
+/* Per-step coefficients, in double, rounded once (the kernels' comments give the math). */
+static void nnopt__sgd_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.sgd.momentum = (float)c->h->momentum;
+    a->k.sgd.one_minus_dampening = (float)(1.0 - c->h->dampening);
+    a->k.sgd.neg_lr = (float)-c->lr;
+    a->k.sgd.nesterov = c->h->nesterov != 0;
+}
+static void nnopt__adam_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.adam.beta1 = (float)c->b1; a->k.adam.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.adam.beta2 = (float)c->b2; a->k.adam.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.adam.inv_sqrt_bc2 = (float)(1.0 / sqrt(c->bc2));
+    a->k.adam.eps = (float)c->h->eps;
+    a->k.adam.neg_step_size = (float)(-c->lr / c->bc1);
+    a->k.adam.amsgrad = c->h->amsgrad != 0;
+}
+static void nnopt__adagrad_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.adagrad.eps = (float)c->h->eps;
+    a->k.adagrad.neg_clr = (float)(-c->lr / (1.0 + (c->t - 1.0) * c->h->lr_decay));
+}
+static void nnopt__rmsprop_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.rmsprop.alpha = (float)c->h->alpha;
+    a->k.rmsprop.one_minus_alpha = (float)(1.0 - c->h->alpha);
+    a->k.rmsprop.eps = (float)c->h->eps;
+    a->k.rmsprop.momentum = (float)c->h->momentum;
+    a->k.rmsprop.neg_lr = (float)-c->lr;
+    a->k.rmsprop.centered = c->h->centered != 0;
+}
+static void nnopt__adadelta_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.adadelta.rho = (float)c->h->rho;
+    a->k.adadelta.one_minus_rho = (float)(1.0 - c->h->rho);
+    a->k.adadelta.eps = (float)c->h->eps;
+    a->k.adadelta.neg_lr = (float)-c->lr;
+}
+static void nnopt__adamax_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.adamax.beta1 = (float)c->b1; a->k.adamax.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.adamax.beta2 = (float)c->b2;
+    a->k.adamax.eps = (float)c->h->eps;
+    a->k.adamax.neg_clr = (float)(-c->lr / c->bc1);
+}
+/* NAdam's momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2); scalar 0 is the product of
+   the mu so far; the step uses it and the one-step look-ahead product (torch >= 2.0; 1.13's
+   single-tensor path had an extra mu_t factor, a bug fixed upstream). */
+static void nnopt__nadam_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    double mu_t = c->b1 * (1.0 - 0.5 * pow(0.96, c->t * c->h->momentum_decay));
+    double mu_next = c->b1 * (1.0 - 0.5 * pow(0.96, (c->t + 1.0) * c->h->momentum_decay));
+    double product = c->scalar[0] * mu_t;
+    a->k.nadam.beta1 = (float)c->b1; a->k.nadam.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.nadam.beta2 = (float)c->b2; a->k.nadam.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.nadam.inv_sqrt_bc2 = (float)(1.0 / sqrt(c->bc2));
+    a->k.nadam.eps = (float)c->h->eps;
+    a->k.nadam.grad_coef = (float)(-c->lr * (1.0 - mu_t) / (1.0 - product));
+    a->k.nadam.momentum_coef = (float)(-c->lr * mu_next / (1.0 - product * mu_next));
+    c->scalar[0] = product;
+}
+/* The length of RAdam's (and AdaBelief's) approximated simple moving average at step t. */
+static double nnopt__sma_length(const nnopt__step_ctx *c, double *rho_inf)
+{
+    *rho_inf = 2.0 / (1.0 - c->b2) - 1.0;
+    return *rho_inf - 2.0 * c->t * pow(c->b2, c->t) / c->bc2;
+}
+static void nnopt__radam_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    double rho_inf, rho_t = nnopt__sma_length(c, &rho_inf);
+    a->k.radam.beta1 = (float)c->b1; a->k.radam.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.radam.beta2 = (float)c->b2; a->k.radam.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.radam.eps = (float)c->h->eps;
+    a->k.radam.rectified = rho_t > 5.0;
+    if (a->k.radam.rectified) {
+        double rect = sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                           ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+        a->k.radam.coef = (float)(-c->lr * rect * sqrt(c->bc2) / c->bc1);
+    } else {
+        a->k.radam.coef = (float)(-c->lr / c->bc1);
+    }
+}
+static void nnopt__rprop_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.rprop.eta_minus = (float)c->h->eta_minus;
+    a->k.rprop.eta_plus = (float)c->h->eta_plus;
+    a->k.rprop.step_min = (float)c->h->step_size_min;
+    a->k.rprop.step_max = (float)c->h->step_size_max;
+    a->k.rprop.lr = (float)c->lr;
+}
+/* ASGD: scalar 0 is the step size eta (the group's lr at its first step), scalar 1 the
+   averaging weight mu; both advance after their use, as in torch. */
+static void nnopt__asgd_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    const nnopt_hparams *h = c->h;
+    double eta = c->t == 1.0 ? c->lr : c->scalar[0];
+    a->k.asgd.decay = (float)(1.0 - h->lambd * eta);
+    a->k.asgd.neg_eta = (float)-eta;
+    a->k.asgd.mu = (float)c->scalar[1];
+    c->scalar[0] = c->lr / pow(1.0 + h->lambd * c->lr * c->t, h->alpha);
+    c->scalar[1] = 1.0 / (c->t - h->t0 > 1.0 ? c->t - h->t0 : 1.0);
+}
+static void nnopt__lion_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.lion.beta1 = (float)c->b1; a->k.lion.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.lion.beta2 = (float)c->b2; a->k.lion.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.lion.neg_lr = (float)-c->lr;
+}
+/* AdaBelief: mode 0 Adam-like; rectified (RAdam-like, threshold N_t >= 5) mode 1, or mode 2
+   (momentum SGD) until the variance is tractable. */
+static void nnopt__adabelief_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.adabelief.beta1 = (float)c->b1; a->k.adabelief.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.adabelief.beta2 = (float)c->b2; a->k.adabelief.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.adabelief.eps = (float)c->h->eps;
+    a->k.adabelief.inv_sqrt_bc2 = (float)(1.0 / sqrt(c->bc2));
+    a->k.adabelief.amsgrad = c->h->amsgrad != 0;
+    a->k.adabelief.mode = 0;
+    a->k.adabelief.coef = (float)(-c->lr / c->bc1);
+    if (c->h->rectify) {
+        double n_inf, n_t = nnopt__sma_length(c, &n_inf);
+        if (n_t >= 5.0) {
+            a->k.adabelief.mode = 1;
+            a->k.adabelief.coef = (float)(-c->lr * sqrt(c->bc2 * (n_t - 4.0) / (n_inf - 4.0) *
+                                          (n_t - 2.0) / n_t * n_inf / (n_inf - 2.0)) / c->bc1);
+        } else {
+            a->k.adabelief.mode = 2;
+        }
+    }
+}
+static void nnopt__yogi_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.yogi.beta1 = (float)c->b1; a->k.yogi.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.yogi.neg_one_minus_beta2 = (float)-(1.0 - c->b2);
+    a->k.yogi.inv_bc1 = (float)(1.0 / c->bc1);
+    a->k.yogi.inv_bc2 = (float)(1.0 / c->bc2);
+    a->k.yogi.eps = (float)c->h->eps;
+    a->k.yogi.neg_lr = (float)-c->lr;
+}
+/* LAMB's first pass advances m and v and stores the update u, summing |p|^2 and |u|^2;
+   the trust ratio |p| / |u| (1 when either is 0) scales the second. */
+static void nnopt__lamb_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.lamb.beta1 = (float)c->b1; a->k.lamb.one_minus_beta1 = (float)(1.0 - c->b1);
+    a->k.lamb.beta2 = (float)c->b2; a->k.lamb.one_minus_beta2 = (float)(1.0 - c->b2);
+    a->k.lamb.inv_bc1 = (float)(1.0 / c->bc1);
+    a->k.lamb.inv_bc2 = (float)(1.0 / c->bc2);
+    a->k.lamb.eps = (float)c->h->eps;
+    a->k.lamb.weight_decay = (float)c->wd;
+}
+static void nnopt__lamb_ratio(const nnopt__step_ctx *c, nnopt__optim_args *a, const double sums[2])
+{
+    double pn = sqrt(sums[0]), un = sqrt(sums[1]);
+    double ratio = (pn == 0.0 || un == 0.0) ? 1.0 : pn / un;
+    a->k.lamb.neg_lr_ratio = (float)(-c->lr * ratio);
+}
+/* LARS's first pass sums |p|^2 and |g + wd p|^2 for the trust ratio tc |p| / (|u| + eps). */
+static void nnopt__lars_coefficients(nnopt__step_ctx *c, nnopt__optim_args *a)
+{
+    a->k.lars.weight_decay = (float)c->wd;
+    a->k.lars.momentum = (float)c->h->momentum;
+    a->k.lars.nesterov = c->h->nesterov != 0;
+}
+static void nnopt__lars_ratio(const nnopt__step_ctx *c, nnopt__optim_args *a, const double sums[2])
+{
+    double pn = sqrt(sums[0]), un = sqrt(sums[1]);
+    double ratio = (pn == 0.0 || un == 0.0) ? 1.0 : c->h->trust_coefficient * pn / (un + c->h->eps);
+    a->k.lars.neg_lr_ratio = (float)(-c->lr * ratio);
+}
+
+/* The rows, in nnopt_kind order. Defaults: torch.optim 2.x for the torch kinds; Lion from the
+   authors' code (google/automl), AdaBelief from adabelief-pytorch 0.2 (decoupled decay,
+   rectification), Yogi, LAMB and LARS from optax (which has no default lr: Yogi takes 1e-2
+   as TF-Addons, LAMB 1e-3 and LARS 1.0 as timm). */
+#define NNOPT__ELEMENTWISE(k) NNOPT__INSTANCES(k), NNOPT__NO_INSTANCES, NULL
+#define NNOPT__TWO_PASS(first, second, ratio) NNOPT__INSTANCES(second), NNOPT__INSTANCES(first), ratio
+static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
+/*  kind              name         lr     eps    decoupled  other defaults
+      validation              state buffers                                            which exist               from initial_accumulator_value
+      per-group scalars                      coefficients                    kernel(s)                                        flags */
+    { NNOPT_SGD,       "sgd",       1e-3,  1e-8,  0, NULL,
+      nnopt__sgd_valid,      { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
+      { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          0 },
+    { NNOPT_ADAM,      "adam",      1e-3,  1e-8,  0, NULL,
+      nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
+    { NNOPT_ADAMW,     "adamw",     1e-3,  1e-8,  1, nnopt__adamw_defaults,
+      nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
+    { NNOPT_ADAGRAD,   "adagrad",   1e-2,  1e-10, 0, NULL,
+      nnopt__adagrad_valid,  { "sum" },                                               NULL,                    1u,
+      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE(adagrad),                      0 },
+    { NNOPT_RMSPROP,   "rmsprop",   1e-2,  1e-8,  0, NULL,
+      nnopt__rmsprop_valid,  { "square_avg", "momentum_buffer", "grad_avg" },         nnopt__rmsprop_buffers,  0,
+      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE(rmsprop),                      0 },
+    { NNOPT_ADADELTA,  "adadelta",  1.0,   1e-6,  0, NULL,
+      nnopt__adadelta_valid, { "square_avg", "acc_delta" },                           NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE(adadelta),                     0 },
+    { NNOPT_ADAMAX,    "adamax",    2e-3,  1e-8,  0, NULL,
+      nnopt__betas_valid,    { "exp_avg", "exp_inf" },                                NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__adamax_coefficients,    NNOPT__ELEMENTWISE(adamax),                       0 },
+    { NNOPT_NADAM,     "nadam",     2e-3,  1e-8,  0, NULL,
+      nnopt__nadam_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
+      { "mu_product", NULL }, { 1, 0 },     nnopt__nadam_coefficients,     NNOPT__ELEMENTWISE(nadam),                        0 },
+    { NNOPT_RADAM,     "radam",     1e-3,  1e-8,  0, NULL,
+      nnopt__betas_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE(radam),                        0 },
+    { NNOPT_RPROP,     "rprop",     1e-2,  1e-8,  0, NULL,
+      nnopt__rprop_valid,    { "prev", "step_size" },                                 NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__rprop_coefficients,     NNOPT__ELEMENTWISE(rprop),                        0 },
+    { NNOPT_ASGD,      "asgd",      1e-2,  1e-8,  0, nnopt__asgd_defaults,
+      nnopt__asgd_valid,     { "ax" },                                                NULL,                    0,
+      { "eta", "mu" }, { 0, 1 },            nnopt__asgd_coefficients,      NNOPT__ELEMENTWISE(asgd),                         NNOPT__AVERAGES },
+    { NNOPT_LION,      "lion",      1e-4,  1e-8,  1, nnopt__lion_defaults,
+      nnopt__betas_valid,    { "exp_avg" },                                           NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__lion_coefficients,      NNOPT__ELEMENTWISE(lion),                         0 },
+    { NNOPT_ADABELIEF, "adabelief", 1e-3,  1e-16, 1, nnopt__adabelief_defaults,
+      nnopt__betas_valid,    { "exp_avg", "exp_avg_var", "max_exp_avg_var" },         nnopt__amsgrad_buffers,  0,
+      { NULL, NULL }, { 0, 0 },             nnopt__adabelief_coefficients, NNOPT__ELEMENTWISE(adabelief),                    0 },
+    { NNOPT_YOGI,      "yogi",      1e-2,  1e-3,  0, nnopt__yogi_defaults,
+      nnopt__yogi_valid,     { "exp_avg", "exp_avg_sq" },                             NULL,                    3u,
+      { NULL, NULL }, { 0, 0 },             nnopt__yogi_coefficients,      NNOPT__ELEMENTWISE(yogi),                         0 },
+    { NNOPT_LAMB,      "lamb",      1e-3,  1e-6,  0, NULL,
+      nnopt__lamb_valid,     { "exp_avg", "exp_avg_sq", "update" },                   NULL,                    0,
+      { NULL, NULL }, { 0, 0 },             nnopt__lamb_coefficients,      NNOPT__TWO_PASS(lamb_moments, lamb_apply, nnopt__lamb_ratio), NNOPT__OWN_DECAY },
+    { NNOPT_LARS,      "lars",      1.0,   0.0,   0, nnopt__lars_defaults,
+      nnopt__lars_valid,     { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
+      { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio),   NNOPT__OWN_DECAY },
+};
+#undef NNOPT__ELEMENTWISE
+#undef NNOPT__TWO_PASS
+
+/* The row of a valid kind (the table's order is checked once here, in debug builds). */
+static const nnopt__kind_row *nnopt__row(nnopt_kind kind)
+{
+    NNOPT_ASSERT(nnopt__kind_rows[kind].kind == kind);
+    return &nnopt__kind_rows[kind];
+}
+
+static int nnopt__kind_ok(nnopt_kind kind) { return (int)kind >= 0 && kind < NNOPT_KIND_COUNT; }
+
 /* ---- The optimizer object ------------------------------------------------------------ */
 
 typedef struct nnopt__group_state {
     nnopt_group g;
     size_t   offset;        /* first element in the flat vector and in every state buffer */
     uint64_t step;          /* this group's updates so far (torch's per-parameter step) */
-    double   mu_product;    /* NAdam: product of the momentum schedule */
-    double   eta, mu;       /* ASGD: step size and averaging weight for the next update */
+    double   scalar[2];     /* the kind's per-group scalars (its row names them) */
     uint64_t averaged;      /* updates that entered the SWA/EMA average */
 } nnopt__group_state;
 
@@ -1427,20 +1774,11 @@ struct nnopt_optimizer {
     void               *allocation; /* what nnopt_destroy frees; NULL in caller memory */
 };
 
-static const char *const nnopt__kind_names[NNOPT_KIND_COUNT] = {
-    "sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam",
-    "rprop", "asgd", "lion", "adabelief", "yogi", "lamb", "lars"
-};
-
 NNOPT_API const char *nnopt_kind_name(nnopt_kind kind)
 {
-    return ((int)kind >= 0 && kind < NNOPT_KIND_COUNT) ? nnopt__kind_names[kind] : "unknown";
+    return nnopt__kind_ok(kind) ? nnopt__row(kind)->name : "unknown";
 }
 
-/* The reference libraries' defaults: torch.optim 2.x for the torch kinds; Lion from the
-   authors' code (google/automl), AdaBelief from adabelief-pytorch 0.2 (decoupled decay,
-   rectification), Yogi, LAMB and LARS from optax (which has no default lr: Yogi takes 1e-2
-   as TF-Addons, LAMB 1e-3 and LARS 1.0 as timm). */
 NNOPT_API nnopt_hparams nnopt_defaults(nnopt_kind kind)
 {
     nnopt_hparams h;
@@ -1454,22 +1792,12 @@ NNOPT_API nnopt_hparams nnopt_defaults(nnopt_kind kind)
     h.trust_coefficient = 1e-3;
     h.average_decay = 0.999;       /* torch swa_utils.get_ema_avg_fn */
     h.lookahead_alpha = 0.5;       /* Lookahead paper and timm (timm k = 6, paper k = 5) */
-    switch (kind) {
-    case NNOPT_SGD: case NNOPT_ADAM: case NNOPT_RADAM: break;
-    case NNOPT_ADAMW:     h.weight_decay = 1e-2; h.decoupled_weight_decay = 1; break;
-    case NNOPT_ADAGRAD:   h.lr = 1e-2; h.eps = 1e-10; break;
-    case NNOPT_RMSPROP:   h.lr = 1e-2; break;
-    case NNOPT_ADADELTA:  h.lr = 1.0; h.eps = 1e-6; break;
-    case NNOPT_ADAMAX:    h.lr = 2e-3; break;
-    case NNOPT_NADAM:     h.lr = 2e-3; break;
-    case NNOPT_RPROP:     h.lr = 1e-2; break;
-    case NNOPT_ASGD:      h.lr = 1e-2; h.alpha = 0.75; break;
-    case NNOPT_LION:      h.lr = 1e-4; h.beta2 = 0.99; h.decoupled_weight_decay = 1; break;
-    case NNOPT_ADABELIEF: h.eps = 1e-16; h.decoupled_weight_decay = 1; h.rectify = 1; break;
-    case NNOPT_YOGI:      h.lr = 1e-2; h.eps = 1e-3; h.initial_accumulator_value = 1e-6; break;
-    case NNOPT_LAMB:      h.eps = 1e-6; break;
-    case NNOPT_LARS:      h.lr = 1.0; h.momentum = 0.9; h.eps = 0.0; break;
-    case NNOPT_KIND_COUNT: break;
+    if (nnopt__kind_ok(kind)) {
+        const nnopt__kind_row *row = nnopt__row(kind);
+        h.lr = row->lr;
+        h.eps = row->eps;
+        h.decoupled_weight_decay = row->decoupled;
+        if (row->defaults) row->defaults(&h);
     }
     return h;
 }
@@ -1481,105 +1809,69 @@ NNOPT_API nnopt_group nnopt_group_default(size_t n)
     return g;
 }
 
-/* Every double field of nnopt_hparams, in checkpoint order; then every int field. */
-static const size_t nnopt__hp_doubles[] = {
-    offsetof(nnopt_hparams, lr), offsetof(nnopt_hparams, weight_decay),
-    offsetof(nnopt_hparams, momentum), offsetof(nnopt_hparams, dampening),
-    offsetof(nnopt_hparams, beta1), offsetof(nnopt_hparams, beta2), offsetof(nnopt_hparams, eps),
-    offsetof(nnopt_hparams, alpha), offsetof(nnopt_hparams, rho), offsetof(nnopt_hparams, lr_decay),
-    offsetof(nnopt_hparams, initial_accumulator_value), offsetof(nnopt_hparams, momentum_decay),
-    offsetof(nnopt_hparams, eta_minus), offsetof(nnopt_hparams, eta_plus),
-    offsetof(nnopt_hparams, step_size_min), offsetof(nnopt_hparams, step_size_max),
-    offsetof(nnopt_hparams, lambd), offsetof(nnopt_hparams, t0),
-    offsetof(nnopt_hparams, trust_coefficient), offsetof(nnopt_hparams, average_decay),
-    offsetof(nnopt_hparams, lookahead_alpha)
+/* Every hyper-parameter, by its field name (checkpoint records "hparams.<name>"), with the
+   checkpoint format that added it: doubles first, then ints, in format 1's order. */
+typedef struct { const char *name; size_t offset; int is_int; unsigned since; } nnopt__hparam_field;
+#define NNOPT__HP_DOUBLE(f, since) { #f, offsetof(nnopt_hparams, f), 0, since }
+#define NNOPT__HP_INT(f, since)    { #f, offsetof(nnopt_hparams, f), 1, since }
+static const nnopt__hparam_field nnopt__hparam_fields[] = {
+    NNOPT__HP_DOUBLE(lr, 1), NNOPT__HP_DOUBLE(weight_decay, 1), NNOPT__HP_DOUBLE(momentum, 1),
+    NNOPT__HP_DOUBLE(dampening, 1), NNOPT__HP_DOUBLE(beta1, 1), NNOPT__HP_DOUBLE(beta2, 1),
+    NNOPT__HP_DOUBLE(eps, 1), NNOPT__HP_DOUBLE(alpha, 1), NNOPT__HP_DOUBLE(rho, 1),
+    NNOPT__HP_DOUBLE(lr_decay, 1), NNOPT__HP_DOUBLE(initial_accumulator_value, 1),
+    NNOPT__HP_DOUBLE(momentum_decay, 1), NNOPT__HP_DOUBLE(eta_minus, 1),
+    NNOPT__HP_DOUBLE(eta_plus, 1), NNOPT__HP_DOUBLE(step_size_min, 1),
+    NNOPT__HP_DOUBLE(step_size_max, 1), NNOPT__HP_DOUBLE(lambd, 1), NNOPT__HP_DOUBLE(t0, 1),
+    NNOPT__HP_DOUBLE(trust_coefficient, 1), NNOPT__HP_DOUBLE(average_decay, 1),
+    NNOPT__HP_DOUBLE(lookahead_alpha, 1),
+    NNOPT__HP_INT(decoupled_weight_decay, 1), NNOPT__HP_INT(maximize, 1), NNOPT__HP_INT(nesterov, 1),
+    NNOPT__HP_INT(amsgrad, 1), NNOPT__HP_INT(centered, 1), NNOPT__HP_INT(rectify, 1),
+    NNOPT__HP_INT(nonfinite_guard, 1), NNOPT__HP_INT(average, 1), NNOPT__HP_INT(average_warmup, 1),
+    NNOPT__HP_INT(average_start, 1), NNOPT__HP_INT(lookahead_k, 1)
 };
-static const size_t nnopt__hp_ints[] = {
-    offsetof(nnopt_hparams, decoupled_weight_decay), offsetof(nnopt_hparams, maximize),
-    offsetof(nnopt_hparams, nesterov), offsetof(nnopt_hparams, amsgrad),
-    offsetof(nnopt_hparams, centered), offsetof(nnopt_hparams, rectify),
-    offsetof(nnopt_hparams, nonfinite_guard), offsetof(nnopt_hparams, average),
-    offsetof(nnopt_hparams, average_warmup), offsetof(nnopt_hparams, average_start),
-    offsetof(nnopt_hparams, lookahead_k)
-};
-#define NNOPT__HP_DOUBLES (sizeof nnopt__hp_doubles / sizeof nnopt__hp_doubles[0])
-#define NNOPT__HP_INTS    (sizeof nnopt__hp_ints / sizeof nnopt__hp_ints[0])
-#define NNOPT__HP_DOUBLE(h, i) (*(double *)((char *)(h) + nnopt__hp_doubles[i]))
-#define NNOPT__HP_INT(h, i)    (*(int *)((char *)(h) + nnopt__hp_ints[i]))
-
-static int nnopt__unit(double b) { return b >= 0 && b < 1; }   /* a beta: [0, 1) */
+#undef NNOPT__HP_DOUBLE
+#undef NNOPT__HP_INT
+#define NNOPT__HPARAM_FIELDS (sizeof nnopt__hparam_fields / sizeof nnopt__hparam_fields[0])
+#define NNOPT__HP_AS_DOUBLE(h, f) ((double *)(void *)((char *)(h) + (f)->offset))
+#define NNOPT__HP_AS_INT(h, f)    ((int *)(void *)((char *)(h) + (f)->offset))
 
 static int nnopt__hparams_valid(const nnopt_hparams *h)
 {
+    const nnopt__kind_row *row;
     size_t i;
-    if (!h || (int)h->kind < 0 || h->kind >= NNOPT_KIND_COUNT) return 0;
-    for (i = 0; i < NNOPT__HP_DOUBLES; i++)
-        if (!nnopt__finite(NNOPT__HP_DOUBLE((nnopt_hparams *)h, i))) return 0;
+    if (!h || !nnopt__kind_ok(h->kind)) return 0;
+    for (i = 0; i < NNOPT__HPARAM_FIELDS; i++)
+        if (!nnopt__hparam_fields[i].is_int &&
+            !nnopt__finite(*NNOPT__HP_AS_DOUBLE((nnopt_hparams *)h, &nnopt__hparam_fields[i])))
+            return 0;
     if (h->lr < 0 || h->weight_decay < 0 || h->eps < 0) return 0;
     if (h->average < NNOPT_AVERAGE_NONE || h->average > NNOPT_AVERAGE_EMA || h->average_start < 0 ||
         h->average_decay < 0 || h->average_decay > 1 || h->lookahead_k < 0 ||
         h->lookahead_alpha < 0 || h->lookahead_alpha > 1)
         return 0;
-    switch (h->kind) {
-    case NNOPT_SGD:
-        return h->momentum >= 0 && (!h->nesterov || (h->momentum > 0 && h->dampening == 0));
-    case NNOPT_ADAM: case NNOPT_ADAMW: case NNOPT_ADAMAX: case NNOPT_RADAM: case NNOPT_LION:
-    case NNOPT_ADABELIEF:
-        return nnopt__unit(h->beta1) && nnopt__unit(h->beta2);
-    case NNOPT_NADAM:
-        return nnopt__unit(h->beta1) && nnopt__unit(h->beta2) && h->momentum_decay >= 0;
-    case NNOPT_YOGI:
-        return nnopt__unit(h->beta1) && nnopt__unit(h->beta2) && h->initial_accumulator_value >= 0;
-    case NNOPT_LAMB:
-        return nnopt__unit(h->beta1) && nnopt__unit(h->beta2) && !h->decoupled_weight_decay;
-    case NNOPT_ADAGRAD:
-        return h->lr_decay >= 0 && h->initial_accumulator_value >= 0;
-    case NNOPT_RMSPROP:
-        return h->alpha >= 0 && h->momentum >= 0;
-    case NNOPT_ADADELTA:
-        return h->rho >= 0 && h->rho <= 1;
-    case NNOPT_RPROP:
-        return h->eta_minus > 0 && h->eta_minus < 1 && h->eta_plus > 1 &&
-               h->step_size_min >= 0 && h->step_size_min <= h->step_size_max;
-    case NNOPT_ASGD:
-        return h->lambd >= 0 && h->t0 >= 0;
-    case NNOPT_LARS:
-        return h->momentum >= 0 && h->trust_coefficient >= 0 && !h->decoupled_weight_decay &&
-               (!h->nesterov || h->momentum > 0);
-    case NNOPT_KIND_COUNT: break;
-    }
-    return 0;
+    row = nnopt__row(h->kind);
+    return !row->valid || row->valid(h);
 }
 
-/* Which state buffers an optimizer keeps (bit k: buffer k). */
-static unsigned nnopt__kind_layout(const nnopt_hparams *h);
+/* Which state buffers an optimizer keeps (bit k: buffer k): the kind's, the average, the
+   slow weights. */
 static unsigned nnopt__layout(const nnopt_hparams *h)
 {
-    return nnopt__kind_layout(h) | (h->average ? 1u << NNOPT__AVERAGE_BUF : 0u) |
+    const nnopt__kind_row *row = nnopt__row(h->kind);
+    unsigned kind_buffers = 0;
+    int k;
+    if (row->buffers) kind_buffers = row->buffers(h);
+    else for (k = 0; k < 4; k++) kind_buffers |= row->buffer[k] ? 1u << k : 0u;
+    return kind_buffers | (h->average ? 1u << NNOPT__AVERAGE_BUF : 0u) |
            (h->lookahead_k ? 1u << NNOPT__SLOW_BUF : 0u);
 }
-static unsigned nnopt__kind_layout(const nnopt_hparams *h)
+
+/* A state buffer's name in checkpoints. */
+static const char *nnopt__buffer_name(const nnopt_hparams *h, int k)
 {
-    switch (h->kind) {
-    case NNOPT_SGD:       return h->momentum != 0 ? 1u : 0u;                /* momentum */
-    case NNOPT_ADAM: case NNOPT_ADAMW:
-                          return h->amsgrad ? 7u : 3u;                      /* m, v, vmax */
-    case NNOPT_ADAGRAD:   return 1u;                                        /* sum */
-    case NNOPT_RMSPROP:   return 1u | (h->momentum > 0 ? 2u : 0u) | (h->centered ? 4u : 0u);
-                                                            /* square_avg, momentum, grad_avg */
-    case NNOPT_ADADELTA:  return 3u;                                        /* square_avg, acc_delta */
-    case NNOPT_ADAMAX:    return 3u;                                        /* m, u */
-    case NNOPT_NADAM: case NNOPT_RADAM: case NNOPT_YOGI:
-                          return 3u;                                        /* m, v */
-    case NNOPT_LAMB:      return 7u;                                        /* m, v, update */
-    case NNOPT_RPROP:     return 3u;                                        /* prev, step_size */
-    case NNOPT_ASGD:      return 1u;                                        /* ax */
-    case NNOPT_LION:      return 1u;                                        /* m */
-    case NNOPT_ADABELIEF: return h->amsgrad ? 7u : 3u;                      /* m, s, smax */
-    case NNOPT_LARS:      return h->momentum != 0 ? 1u : 0u;                /* momentum */
-    case NNOPT_KIND_COUNT: break;
-    }
-    return 0;
+    if (k == NNOPT__AVERAGE_BUF) return "average";
+    if (k == NNOPT__SLOW_BUF) return "slow";
+    return nnopt__row(h->kind)->buffer[k];
 }
 
 static int nnopt__group_valid(const nnopt_group *g)
@@ -1635,24 +1927,25 @@ NNOPT_API size_t nnopt_memory_size(const nnopt_hparams *h, const nnopt_group *gr
     return nnopt__layout_bytes(h, groups, ngroups, &n, &gb, &bb);
 }
 
-/* Fills the initial state (torch initializes Adagrad's sum, Yogi both moments). */
+/* Fills the initial state: every buffer at 0 except those the kind starts at
+   initial_accumulator_value (Adagrad's sum, both of Yogi's moments); the group scalars at
+   their row's initial values. */
 static void nnopt__reset_state(nnopt_optimizer *opt)
 {
-    size_t i, k;
-    float init = 0.0f;
-    if (opt->h.kind == NNOPT_ADAGRAD || opt->h.kind == NNOPT_YOGI)
-        init = (float)opt->h.initial_accumulator_value;
+    const nnopt__kind_row *row = nnopt__row(opt->h.kind);
+    const float init = (float)opt->h.initial_accumulator_value;
+    size_t i;
+    int k;
     for (k = 0; k < NNOPT__MAX_STATE; k++) {
-        float v = (k < 2 && (opt->h.kind == NNOPT_YOGI || k == 0)) ? init : 0.0f;
+        int accumulator = k < 4 && ((row->from_accumulator >> k) & 1u) && init != 0.0f;
         if (!opt->state[k]) continue;
-        if (v == 0.0f) memset(opt->state[k], 0, opt->n * sizeof(float));
-        else for (i = 0; i < opt->n; i++) opt->state[k][i] = v;
+        if (!accumulator) memset(opt->state[k], 0, opt->n * sizeof(float));
+        else for (i = 0; i < opt->n; i++) opt->state[k][i] = init;
     }
     for (i = 0; i < opt->ngroups; i++) {
         opt->groups[i].step = 0;
-        opt->groups[i].mu_product = 1.0;
-        opt->groups[i].eta = 0.0;    /* ASGD: the group's lr, taken at its first step */
-        opt->groups[i].mu = 1.0;
+        opt->groups[i].scalar[0] = row->scalar_init[0];
+        opt->groups[i].scalar[1] = row->scalar_init[1];
         opt->groups[i].averaged = 0;
     }
     opt->steps = 0;
@@ -1720,6 +2013,12 @@ NNOPT_API void nnopt_destroy(nnopt_optimizer *opt)
 
 /* ---- Stepping ------------------------------------------------------------------------ */
 
+/* The instance of a kernel for the path in use. */
+static nnopt__optim_kernel nnopt__instance(const nnopt__optim_kernel set[NNOPT__ISA_COUNT])
+{
+    return set[nnopt_isa_get()];
+}
+
 /* Arguments for a pass over one group's parameters and one of its buffers (s[0]). */
 static nnopt__optim_args nnopt__buffer_args(const nnopt_optimizer *opt, const nnopt__group_state *gs,
                                             float *param, int buffer)
@@ -1765,197 +2064,59 @@ static void nnopt__after_update(nnopt_optimizer *opt, nnopt__group_state *gs, fl
     }
 }
 
-/* One group's update at step t = gs->step + 1: per-step coefficients in double, rounded
-   once, then the kernel. */
-static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, float *param,
-                              const float *grad)
+/* The step context of a group's next update (t = its updates so far + 1). */
+static nnopt__step_ctx nnopt__step_context(const nnopt_optimizer *opt, nnopt__group_state *gs)
 {
-    const nnopt_hparams *h = &opt->h;
-    const double lr = h->lr * gs->g.lr_scale, wd = h->weight_decay * gs->g.weight_decay_scale;
-    const double t = (double)(gs->step + 1), b1 = h->beta1, b2 = h->beta2;
-    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
-    nnopt__optim_args a;
-    double sums[2];
-    int k;
+    nnopt__step_ctx c;
+    c.h = &opt->h;
+    c.lr = opt->h.lr * gs->g.lr_scale;
+    c.wd = opt->h.weight_decay * gs->g.weight_decay_scale;
+    c.t = (double)(gs->step + 1);
+    c.b1 = opt->h.beta1; c.b2 = opt->h.beta2;
+    c.bc1 = 1.0 - pow(c.b1, c.t); c.bc2 = 1.0 - pow(c.b2, c.t);
+    c.scalar = gs->scalar;
+    return c;
+}
 
+/* The kernel arguments every kind shares: data, state, and the gradient prologue (maximize,
+   then weight decay coupled into g or decoupled as p *= 1 - lr wd, unless the kernel decays
+   itself). */
+static nnopt__optim_args nnopt__step_args(const nnopt_optimizer *opt, const nnopt__group_state *gs,
+                                          const nnopt__step_ctx *c, float *param, const float *grad)
+{
+    nnopt__optim_args a;
+    int k;
     memset(&a, 0, sizeof a);
     a.n = gs->g.n;
     a.param = param;
     a.grad = grad;
     for (k = 0; k < NNOPT__MAX_STATE; k++) a.s[k] = opt->state[k] ? opt->state[k] + gs->offset : NULL;
-    a.maximize = h->maximize != 0;
+    a.maximize = opt->h.maximize != 0;
     a.decay = 1.0f;
     a.first_step = gs->step == 0;
-    nnopt__before_update(opt, gs, param);
-    if (wd != 0 && h->kind != NNOPT_LAMB && h->kind != NNOPT_LARS) {  /* those decay inside */
-        if (h->decoupled_weight_decay) a.decay = (float)(1.0 - lr * wd);
-        else a.weight_decay = (float)wd;
+    if (c->wd != 0 && !(nnopt__row(opt->h.kind)->flags & NNOPT__OWN_DECAY)) {
+        if (opt->h.decoupled_weight_decay) a.decay = (float)(1.0 - c->lr * c->wd);
+        else a.weight_decay = (float)c->wd;
     }
+    return a;
+}
 
-    switch (h->kind) {
-    case NNOPT_SGD:
-        a.k.sgd.momentum = (float)h->momentum;
-        a.k.sgd.one_minus_dampening = (float)(1.0 - h->dampening);
-        a.k.sgd.neg_lr = (float)-lr;
-        a.k.sgd.nesterov = h->nesterov != 0;
-        NNOPT__RUN(sgd, &a);
-        break;
-    case NNOPT_ADAM: case NNOPT_ADAMW:
-        a.k.adam.beta1 = (float)b1; a.k.adam.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.adam.beta2 = (float)b2; a.k.adam.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.adam.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-        a.k.adam.eps = (float)h->eps;
-        a.k.adam.neg_step_size = (float)(-lr / bc1);
-        a.k.adam.amsgrad = h->amsgrad != 0;
-        NNOPT__RUN(adam, &a);
-        break;
-    case NNOPT_ADAGRAD:
-        a.k.adagrad.eps = (float)h->eps;
-        a.k.adagrad.neg_clr = (float)(-lr / (1.0 + (t - 1.0) * h->lr_decay));
-        NNOPT__RUN(adagrad, &a);
-        break;
-    case NNOPT_RMSPROP:
-        a.k.rmsprop.alpha = (float)h->alpha;
-        a.k.rmsprop.one_minus_alpha = (float)(1.0 - h->alpha);
-        a.k.rmsprop.eps = (float)h->eps;
-        a.k.rmsprop.momentum = (float)h->momentum;
-        a.k.rmsprop.neg_lr = (float)-lr;
-        a.k.rmsprop.centered = h->centered != 0;
-        NNOPT__RUN(rmsprop, &a);
-        break;
-    case NNOPT_ADADELTA:
-        a.k.adadelta.rho = (float)h->rho;
-        a.k.adadelta.one_minus_rho = (float)(1.0 - h->rho);
-        a.k.adadelta.eps = (float)h->eps;
-        a.k.adadelta.neg_lr = (float)-lr;
-        NNOPT__RUN(adadelta, &a);
-        break;
-    case NNOPT_ADAMAX:
-        a.k.adamax.beta1 = (float)b1; a.k.adamax.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.adamax.beta2 = (float)b2;
-        a.k.adamax.eps = (float)h->eps;
-        a.k.adamax.neg_clr = (float)(-lr / bc1);
-        NNOPT__RUN(adamax, &a);
-        break;
-    case NNOPT_NADAM: {
-        /* momentum schedule mu_t = beta1 (1 - 0.96^(t psi) / 2); the product up to t and the
-           one-step look-ahead product (torch >= 2.0; 1.13's single-tensor path had an extra
-           mu_t factor, a bug fixed upstream). */
-        double mu_t = b1 * (1.0 - 0.5 * pow(0.96, t * h->momentum_decay));
-        double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * h->momentum_decay));
-        double product = gs->mu_product * mu_t;
-        a.k.nadam.beta1 = (float)b1; a.k.nadam.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.nadam.beta2 = (float)b2; a.k.nadam.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.nadam.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-        a.k.nadam.eps = (float)h->eps;
-        a.k.nadam.grad_coef = (float)(-lr * (1.0 - mu_t) / (1.0 - product));
-        a.k.nadam.momentum_coef = (float)(-lr * mu_next / (1.0 - product * mu_next));
-        NNOPT__RUN(nadam, &a);
-        gs->mu_product = product;
-        break;
+/* One group's update: the kind's coefficients, its first pass and trust ratio if it has
+   one, its kernel; then Lookahead and averaging. */
+static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, float *param,
+                              const float *grad)
+{
+    const nnopt__kind_row *row = nnopt__row(opt->h.kind);
+    nnopt__step_ctx c = nnopt__step_context(opt, gs);
+    nnopt__optim_args a = nnopt__step_args(opt, gs, &c, param, grad);
+    nnopt__before_update(opt, gs, param);
+    row->coefficients(&c, &a);
+    if (row->ratio) {
+        double sums[2];
+        nnopt__run_reduce(nnopt__instance(row->reduce), &a, sums, 0);
+        row->ratio(&c, &a, sums);
     }
-    case NNOPT_RADAM: {
-        double rho_inf = 2.0 / (1.0 - b2) - 1.0;
-        double rho_t = rho_inf - 2.0 * t * pow(b2, t) / bc2;
-        a.k.radam.beta1 = (float)b1; a.k.radam.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.radam.beta2 = (float)b2; a.k.radam.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.radam.eps = (float)h->eps;
-        a.k.radam.rectified = rho_t > 5.0;
-        if (a.k.radam.rectified) {
-            double rect = sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
-                               ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
-            a.k.radam.coef = (float)(-lr * rect * sqrt(bc2) / bc1);
-        } else {
-            a.k.radam.coef = (float)(-lr / bc1);
-        }
-        NNOPT__RUN(radam, &a);
-        break;
-    }
-    case NNOPT_RPROP:
-        a.k.rprop.eta_minus = (float)h->eta_minus;
-        a.k.rprop.eta_plus = (float)h->eta_plus;
-        a.k.rprop.step_min = (float)h->step_size_min;
-        a.k.rprop.step_max = (float)h->step_size_max;
-        a.k.rprop.lr = (float)lr;
-        NNOPT__RUN(rprop, &a);
-        break;
-    case NNOPT_ASGD: {
-        double eta = gs->step == 0 ? lr : gs->eta;
-        a.k.asgd.decay = (float)(1.0 - h->lambd * eta);
-        a.k.asgd.neg_eta = (float)-eta;
-        a.k.asgd.mu = (float)gs->mu;
-        NNOPT__RUN(asgd, &a);
-        gs->eta = lr / pow(1.0 + h->lambd * lr * t, h->alpha);
-        gs->mu = 1.0 / (t - h->t0 > 1.0 ? t - h->t0 : 1.0);
-        break;
-    }
-    case NNOPT_LION:
-        a.k.lion.beta1 = (float)b1; a.k.lion.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.lion.beta2 = (float)b2; a.k.lion.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.lion.neg_lr = (float)-lr;
-        NNOPT__RUN(lion, &a);
-        break;
-    case NNOPT_ADABELIEF:
-        a.k.adabelief.beta1 = (float)b1; a.k.adabelief.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.adabelief.beta2 = (float)b2; a.k.adabelief.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.adabelief.eps = (float)h->eps;
-        a.k.adabelief.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-        a.k.adabelief.amsgrad = h->amsgrad != 0;
-        a.k.adabelief.mode = 0;                        /* Adam-like */
-        a.k.adabelief.coef = (float)(-lr / bc1);
-        if (h->rectify) {                              /* RAdam-like, threshold N_t >= 5 */
-            double n_inf = 2.0 / (1.0 - b2) - 1.0;
-            double n_t = n_inf - 2.0 * t * pow(b2, t) / bc2;
-            if (n_t >= 5.0) {
-                a.k.adabelief.mode = 1;
-                a.k.adabelief.coef = (float)(-lr * sqrt(bc2 * (n_t - 4.0) / (n_inf - 4.0) *
-                                             (n_t - 2.0) / n_t * n_inf / (n_inf - 2.0)) / bc1);
-            } else {
-                a.k.adabelief.mode = 2;                /* momentum SGD until rectifiable */
-            }
-        }
-        NNOPT__RUN(adabelief, &a);
-        break;
-    case NNOPT_YOGI:
-        a.k.yogi.beta1 = (float)b1; a.k.yogi.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.yogi.neg_one_minus_beta2 = (float)-(1.0 - b2);
-        a.k.yogi.inv_bc1 = (float)(1.0 / bc1);
-        a.k.yogi.inv_bc2 = (float)(1.0 / bc2);
-        a.k.yogi.eps = (float)h->eps;
-        a.k.yogi.neg_lr = (float)-lr;
-        NNOPT__RUN(yogi, &a);
-        break;
-    case NNOPT_LAMB: {
-        double pn, un, ratio;
-        a.k.lamb.beta1 = (float)b1; a.k.lamb.one_minus_beta1 = (float)(1.0 - b1);
-        a.k.lamb.beta2 = (float)b2; a.k.lamb.one_minus_beta2 = (float)(1.0 - b2);
-        a.k.lamb.inv_bc1 = (float)(1.0 / bc1);
-        a.k.lamb.inv_bc2 = (float)(1.0 / bc2);
-        a.k.lamb.eps = (float)h->eps;
-        a.k.lamb.weight_decay = (float)wd;
-        NNOPT__RUN_REDUCE(lamb_moments, &a, sums);     /* m, v, u; sums |p|^2, |u|^2 */
-        pn = sqrt(sums[0]); un = sqrt(sums[1]);
-        ratio = (pn == 0.0 || un == 0.0) ? 1.0 : pn / un;
-        a.k.lamb.neg_lr_ratio = (float)(-lr * ratio);
-        NNOPT__RUN(lamb_apply, &a);
-        break;
-    }
-    case NNOPT_LARS: {
-        double pn, un, ratio;
-        a.k.lars.weight_decay = (float)wd;
-        a.k.lars.momentum = (float)h->momentum;
-        a.k.lars.nesterov = h->nesterov != 0;
-        NNOPT__RUN_REDUCE(lars_norms, &a, sums);       /* |p|^2, |g + wd p|^2 */
-        pn = sqrt(sums[0]); un = sqrt(sums[1]);
-        ratio = (pn == 0.0 || un == 0.0) ? 1.0 : h->trust_coefficient * pn / (un + h->eps);
-        a.k.lars.neg_lr_ratio = (float)(-lr * ratio);
-        NNOPT__RUN(lars_apply, &a);
-        break;
-    }
-    case NNOPT_KIND_COUNT:
-        NNOPT_ASSERT(0);
-        break;
-    }
+    nnopt__run(nnopt__instance(row->kernel), &a);
     gs->step++;
     nnopt__after_update(opt, gs, param);
 }
@@ -2053,7 +2214,7 @@ NNOPT_API const float *nnopt_averaged_params(const nnopt_optimizer *opt)
 {
     if (!opt) return NULL;
     if (opt->h.average) return opt->state[NNOPT__AVERAGE_BUF];
-    return opt->h.kind == NNOPT_ASGD ? opt->state[0] : NULL;
+    return (nnopt__row(opt->h.kind)->flags & NNOPT__AVERAGES) ? opt->state[0] : NULL;
 }
 
 /* ---- Averaging outside an optimizer ---------------------------------------------------- */
@@ -2117,13 +2278,18 @@ NNOPT_API nnopt_status nnopt_ensemble_softmax(const float *const *logits, size_t
 }
 
 /* ---- Checkpoints ----------------------------------------------------------------------
-   Little-endian: "NNOPTCKP", u32 format version, u32 kind, u32 D, u32 I, D f64 and I i32
-   hyper-parameters (nnopt__hp_doubles/ints order), u64 total n, u64 groups, per group
-   {u64 n, f64 lr_scale, f64 weight_decay_scale, u32 frozen, u32 0, u64 step, f64 mu_product,
-   f64 eta, f64 mu, u64 averaged}, u64 steps, u32 state layout, u32 0, each state buffer present (n f32),
-   and last the u64 FNV-1a hash of every byte before it. */
-#define NNOPT__CKPT_VERSION 1u
-#define NNOPT__CKPT_GROUP_BYTES 72u
+   Format 2, tagged records (little-endian): "NNOPTCKP", u32 format version, the records, and
+   last the u64 FNV-1a hash of every byte before it. A record is u8 name length L, L bytes of
+   name, u8 type (1 i32, 2 u64, 3 f64, 4 f32 bits, 5 text), u64 count, count values. Records,
+   in this order: "kind" (text), "hparams.<field>" for every field of nnopt_hparams (f64 or
+   i32), "groups", "group.n", "group.lr_scale", "group.weight_decay_scale", "group.frozen",
+   "group.step", "group.averaged" (one value per group), "group.<scalar>" for each of the
+   kind's per-group scalars, "steps", and "state.<buffer>" (n f32) for each state buffer the
+   optimizer keeps, by the names of its kind's row ("average" and "slow" for averaging and
+   Lookahead). A record that a later format adds is optional in checkpoints of an earlier one
+   (the optimizer keeps its own value); a missing or unknown record, or a newer format, is
+   NNOPT_ERR_FORMAT. Format 1 (nnopt 0.1.0, fixed layout) still loads: nnopt__load_v1. */
+#define NNOPT__CKPT_VERSION 2u
 
 static const unsigned char nnopt__ckpt_magic[8] = { 'N', 'N', 'O', 'P', 'T', 'C', 'K', 'P' };
 
@@ -2140,12 +2306,6 @@ static unsigned char *nnopt__put(unsigned char *p, uint64_t v, int bytes)
     int i;
     for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
     return p + bytes;
-}
-static unsigned char *nnopt__put_f64(unsigned char *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    return nnopt__put(p, v, 8);
 }
 
 /* Reads little-endian values while they fit; *ok drops to 0 at the first overrun. */
@@ -2167,125 +2327,295 @@ static double nnopt__get_f64(nnopt__reader *r)
     return d;
 }
 
+/* What a record holds in memory (the file type follows: size_t and uint64_t are u64). */
+enum { NNOPT__REC_I32 = 1, NNOPT__REC_U64 = 2, NNOPT__REC_F64 = 3, NNOPT__REC_F32 = 4,
+       NNOPT__REC_TEXT = 5, NNOPT__REC_SIZE = 6 };
+/* What a loader checks of each value before anything is written. */
+enum { NNOPT__CK_ANY, NNOPT__CK_SAME, NNOPT__CK_SCALE, NNOPT__CK_FLAG };
+/* A walk over the records: count bytes, write them, check them, or load them. */
+enum { NNOPT__IO_SIZE, NNOPT__IO_SAVE, NNOPT__IO_CHECK, NNOPT__IO_LOAD };
+
+typedef struct nnopt__ckpt_io {
+    int mode;
+    size_t size;               /* IO_SIZE: bytes so far */
+    unsigned char *out;        /* IO_SAVE: where the next record goes */
+    nnopt__reader in;          /* IO_CHECK, IO_LOAD */
+    unsigned version;          /* the format being read */
+    nnopt_hparams h;           /* hyper-parameters: the saved ones, or the ones being read */
+} nnopt__ckpt_io;
+
+static int nnopt__rec_width(int type)
+{
+    return type == NNOPT__REC_TEXT ? 1 : type == NNOPT__REC_I32 || type == NNOPT__REC_F32 ? 4 : 8;
+}
+
+/* Value i of a record (at data + i * stride) as the bits the file holds. */
+static uint64_t nnopt__rec_value(int type, const void *at)
+{
+    uint64_t v = 0;
+    switch (type) {
+    case NNOPT__REC_I32:  v = (uint32_t)*(const int *)at; break;
+    case NNOPT__REC_U64:  v = *(const uint64_t *)at; break;
+    case NNOPT__REC_SIZE: v = *(const size_t *)at; break;
+    case NNOPT__REC_TEXT: v = *(const unsigned char *)at; break;
+    case NNOPT__REC_F32:  { uint32_t b; memcpy(&b, at, 4); v = b; break; }
+    default:              memcpy(&v, at, 8); break;
+    }
+    return v;
+}
+static void nnopt__rec_store(int type, void *at, uint64_t v)
+{
+    switch (type) {
+    case NNOPT__REC_I32:  *(int *)at = (int)(int32_t)(uint32_t)v; break;
+    case NNOPT__REC_U64:  *(uint64_t *)at = v; break;
+    case NNOPT__REC_SIZE: *(size_t *)at = (size_t)v; break;
+    case NNOPT__REC_TEXT: *(unsigned char *)at = (unsigned char)v; break;
+    case NNOPT__REC_F32:  { uint32_t b = (uint32_t)v; memcpy(at, &b, 4); break; }
+    default:              memcpy(at, &v, 8); break;
+    }
+}
+
+static int nnopt__rec_value_ok(int check, int type, const void *at, uint64_t v)
+{
+    double d;
+    memcpy(&d, &v, sizeof d);
+    switch (check) {
+    case NNOPT__CK_SAME:  return v == nnopt__rec_value(type, at);
+    case NNOPT__CK_SCALE: return nnopt__finite(d) && d >= 0;
+    case NNOPT__CK_FLAG:  return v <= 1;
+    }
+    return 1;
+}
+
+/* The record header: name (prefix + name), file type, count. */
+static int nnopt__rec_header(nnopt__ckpt_io *io, const char *prefix, const char *name, int type,
+                             size_t count)
+{
+    size_t lp = strlen(prefix), ln = strlen(name);
+    int file_type = type == NNOPT__REC_SIZE ? NNOPT__REC_U64 : type;
+    NNOPT_ASSERT(lp + ln < 256);
+    if (io->mode == NNOPT__IO_SIZE) { io->size += 1 + lp + ln + 1 + 8; return 1; }
+    if (io->mode == NNOPT__IO_SAVE) {
+        io->out = nnopt__put(io->out, lp + ln, 1);
+        memcpy(io->out, prefix, lp); memcpy(io->out + lp, name, ln);
+        io->out = nnopt__put(io->out + lp + ln, (uint64_t)file_type, 1);
+        io->out = nnopt__put(io->out, count, 8);
+        return 1;
+    }
+    if (nnopt__get(&io->in, 1) != lp + ln || (size_t)(io->in.end - io->in.p) < lp + ln ||
+        memcmp(io->in.p, prefix, lp) != 0 || memcmp(io->in.p + lp, name, ln) != 0)
+        return io->in.ok = 0;
+    io->in.p += lp + ln;
+    if (nnopt__get(&io->in, 1) != (uint64_t)file_type || nnopt__get(&io->in, 8) != count)
+        return io->in.ok = 0;
+    return io->in.ok;
+}
+
+/* One record of `count` values at data, data + stride, ...: counted, written, checked
+   (values must pass `check`; hyper-parameters, staged in io->h, are kept) or loaded. A record
+   newer than the checkpoint's format is absent from it and skipped. */
+static void nnopt__record(nnopt__ckpt_io *io, const char *prefix, const char *name, int type,
+                          size_t count, void *data, size_t stride, int check, unsigned since)
+{
+    const int width = nnopt__rec_width(type);
+    const int staged = (uintptr_t)data - (uintptr_t)&io->h < sizeof io->h;
+    size_t i;
+    if (io->mode >= NNOPT__IO_CHECK && since > io->version) return;
+    if (!nnopt__rec_header(io, prefix, name, type, count)) return;
+    if (io->mode == NNOPT__IO_SIZE) { io->size += count * (size_t)width; return; }
+    for (i = 0; i < count; i++) {
+        void *at = (char *)data + i * stride;
+        uint64_t v;
+        if (io->mode == NNOPT__IO_SAVE) { io->out = nnopt__put(io->out, nnopt__rec_value(type, at), width); continue; }
+        v = nnopt__get(&io->in, width);
+        if (!io->in.ok) return;
+        if (io->mode == NNOPT__IO_CHECK && !nnopt__rec_value_ok(check, type, at, v)) { io->in.ok = 0; return; }
+        if ((io->mode == NNOPT__IO_LOAD && check != NNOPT__CK_SAME) || staged) nnopt__rec_store(type, at, v);
+    }
+}
+
+/* Every record of an optimizer, in order (see the format above). */
+static void nnopt__ckpt_walk(nnopt_optimizer *opt, nnopt__ckpt_io *io)
+{
+    const nnopt__kind_row *row = nnopt__row(opt->h.kind);
+    const size_t ng = opt->ngroups, gs = sizeof(nnopt__group_state);
+    nnopt__group_state *g = opt->groups;
+    size_t i;
+    int k;
+    nnopt__record(io, "kind", "", NNOPT__REC_TEXT, strlen(row->name), (void *)(uintptr_t)row->name, 1, NNOPT__CK_SAME, 2);
+    for (i = 0; i < NNOPT__HPARAM_FIELDS; i++) {
+        const nnopt__hparam_field *f = &nnopt__hparam_fields[i];
+        nnopt__record(io, "hparams.", f->name, f->is_int ? NNOPT__REC_I32 : NNOPT__REC_F64, 1,
+                      (char *)&io->h + f->offset, 0, NNOPT__CK_ANY, f->since < 2 ? 2 : f->since);
+    }
+    nnopt__record(io, "groups", "", NNOPT__REC_SIZE, 1, &opt->ngroups, 0, NNOPT__CK_SAME, 2);
+    nnopt__record(io, "group.", "n", NNOPT__REC_SIZE, ng, &g->g.n, gs, NNOPT__CK_SAME, 2);
+    nnopt__record(io, "group.", "lr_scale", NNOPT__REC_F64, ng, &g->g.lr_scale, gs, NNOPT__CK_SCALE, 2);
+    nnopt__record(io, "group.", "weight_decay_scale", NNOPT__REC_F64, ng, &g->g.weight_decay_scale, gs,
+                  NNOPT__CK_SCALE, 2);
+    nnopt__record(io, "group.", "frozen", NNOPT__REC_I32, ng, &g->g.frozen, gs, NNOPT__CK_FLAG, 2);
+    nnopt__record(io, "group.", "step", NNOPT__REC_U64, ng, &g->step, gs, NNOPT__CK_ANY, 2);
+    nnopt__record(io, "group.", "averaged", NNOPT__REC_U64, ng, &g->averaged, gs, NNOPT__CK_ANY, 2);
+    for (k = 0; k < 2; k++)
+        if (row->scalar[k])
+            nnopt__record(io, "group.", row->scalar[k], NNOPT__REC_F64, ng, &g->scalar[k], gs, NNOPT__CK_ANY, 2);
+    nnopt__record(io, "steps", "", NNOPT__REC_U64, 1, &opt->steps, 0, NNOPT__CK_ANY, 2);
+    for (k = 0; k < NNOPT__MAX_STATE; k++)
+        if (opt->state[k])
+            nnopt__record(io, "state.", nnopt__buffer_name(&opt->h, k), NNOPT__REC_F32, opt->n,
+                          opt->state[k], sizeof(float), NNOPT__CK_ANY, 2);
+}
+
 NNOPT_API size_t nnopt_save_size(const nnopt_optimizer *opt)
 {
+    nnopt__ckpt_io io;
     if (!opt) return 0;
-    return 8 + 4 * 4 + 8 * NNOPT__HP_DOUBLES + 4 * NNOPT__HP_INTS + 8 + 8 +
-           NNOPT__CKPT_GROUP_BYTES * opt->ngroups + 8 + 4 + 4 +
-           sizeof(float) * opt->n * (size_t)nnopt__state_count(opt->layout) + 8;
+    memset(&io, 0, sizeof io);
+    io.mode = NNOPT__IO_SIZE;
+    io.h = opt->h;
+    nnopt__ckpt_walk((nnopt_optimizer *)(uintptr_t)opt, &io);
+    return 8 + 4 + io.size + 8;
 }
 
 NNOPT_API nnopt_status nnopt_save(const nnopt_optimizer *opt, void *buffer, size_t capacity)
 {
-    unsigned char *start = (unsigned char *)buffer, *p = start;
-    size_t size = nnopt_save_size(opt), i, j;
-    int k;
+    unsigned char *start = (unsigned char *)buffer;
+    size_t size = nnopt_save_size(opt);
+    nnopt__ckpt_io io;
     if (!opt || !buffer || capacity < size) return NNOPT_ERR_INVALID;
-    memcpy(p, nnopt__ckpt_magic, 8); p += 8;
-    p = nnopt__put(p, NNOPT__CKPT_VERSION, 4);
-    p = nnopt__put(p, (uint64_t)opt->h.kind, 4);
-    p = nnopt__put(p, NNOPT__HP_DOUBLES, 4);
-    p = nnopt__put(p, NNOPT__HP_INTS, 4);
-    for (i = 0; i < NNOPT__HP_DOUBLES; i++) p = nnopt__put_f64(p, NNOPT__HP_DOUBLE(&opt->h, i));
-    for (i = 0; i < NNOPT__HP_INTS; i++) p = nnopt__put(p, (uint32_t)NNOPT__HP_INT(&opt->h, i), 4);
-    p = nnopt__put(p, opt->n, 8);
-    p = nnopt__put(p, opt->ngroups, 8);
-    for (i = 0; i < opt->ngroups; i++) {
-        const nnopt__group_state *gs = &opt->groups[i];
-        p = nnopt__put(p, gs->g.n, 8);
-        p = nnopt__put_f64(p, gs->g.lr_scale);
-        p = nnopt__put_f64(p, gs->g.weight_decay_scale);
-        p = nnopt__put(p, gs->g.frozen != 0, 4);
-        p = nnopt__put(p, 0, 4);
-        p = nnopt__put(p, gs->step, 8);
-        p = nnopt__put_f64(p, gs->mu_product);
-        p = nnopt__put_f64(p, gs->eta);
-        p = nnopt__put_f64(p, gs->mu);
-        p = nnopt__put(p, gs->averaged, 8);
-    }
-    p = nnopt__put(p, opt->steps, 8);
-    p = nnopt__put(p, opt->layout, 4);
-    p = nnopt__put(p, 0, 4);
-    for (k = 0; k < NNOPT__MAX_STATE; k++) {
-        if (!opt->state[k]) continue;
-        for (j = 0; j < opt->n; j++) {
-            uint32_t bits;
-            memcpy(&bits, &opt->state[k][j], sizeof bits);
-            p = nnopt__put(p, bits, 4);
-        }
-    }
-    p = nnopt__put(p, nnopt__fnv1a(start, (size_t)(p - start)), 8);
-    NNOPT_ASSERT((size_t)(p - start) == size);
+    memset(&io, 0, sizeof io);
+    io.mode = NNOPT__IO_SAVE;
+    io.h = opt->h;
+    memcpy(start, nnopt__ckpt_magic, 8);
+    io.out = nnopt__put(start + 8, NNOPT__CKPT_VERSION, 4);
+    nnopt__ckpt_walk((nnopt_optimizer *)(uintptr_t)opt, &io);
+    io.out = nnopt__put(io.out, nnopt__fnv1a(start, (size_t)(io.out - start)), 8);
+    NNOPT_ASSERT((size_t)(io.out - start) == size);
     return NNOPT_OK;
+}
+
+/* Format 1: "NNOPTCKP", u32 1, u32 kind, u32 21, u32 11, the 21 f64 and 11 i32
+   hyper-parameters of format 1 (nnopt__hparam_fields order), u64 total n, u64 groups, per
+   group {u64 n, f64 lr_scale, f64 weight_decay_scale, u32 frozen, u32 0, u64 step,
+   f64 mu_product, f64 eta, f64 mu, u64 averaged}, u64 steps, u32 state layout, u32 0, each
+   state buffer present (n f32), and the hash. Its group fields mu_product (NAdam) and eta, mu
+   (ASGD) are the kinds' scalars of format 2; other kinds' are ignored. */
+static size_t nnopt__v1_size(const nnopt_optimizer *opt, size_t *doubles, size_t *ints)
+{
+    size_t i;
+    *doubles = *ints = 0;
+    for (i = 0; i < NNOPT__HPARAM_FIELDS; i++)
+        if (nnopt__hparam_fields[i].since == 1) { if (nnopt__hparam_fields[i].is_int) ++*ints; else ++*doubles; }
+    return 8 + 4 * 4 + 8 * *doubles + 4 * *ints + 8 + 8 + 72 * opt->ngroups + 8 + 4 + 4 +
+           sizeof(float) * opt->n * (size_t)nnopt__state_count(opt->layout) + 8;
+}
+
+/* Reads a format-1 group {..} into gs (commit) or checks it against opt's group i. */
+static int nnopt__v1_group(nnopt__reader *r, const nnopt_optimizer *opt, size_t i, nnopt__group_state *gs)
+{
+    const nnopt__kind_row *row = nnopt__row(opt->h.kind);
+    nnopt_group g;
+    uint64_t frozen, reserved, step, averaged;
+    double v1_scalar[3];                  /* mu_product, eta, mu */
+    int j;
+    g.n = (size_t)nnopt__get(r, 8);
+    g.lr_scale = nnopt__get_f64(r);
+    g.weight_decay_scale = nnopt__get_f64(r);
+    frozen = nnopt__get(r, 4);
+    reserved = nnopt__get(r, 4);
+    step = nnopt__get(r, 8);
+    for (j = 0; j < 3; j++) v1_scalar[j] = nnopt__get_f64(r);
+    averaged = nnopt__get(r, 8);
+    if (!r->ok || g.n != opt->groups[i].g.n || frozen > 1 || reserved != 0 || !nnopt__group_valid(&g))
+        return 0;
+    if (!gs) return 1;
+    g.frozen = (int)frozen;
+    gs->g = g;
+    gs->step = step;
+    gs->averaged = averaged;
+    for (j = 0; j < 2; j++)
+        if (row->scalar[j])
+            gs->scalar[j] = strcmp(row->scalar[j], "mu_product") == 0 ? v1_scalar[0] : v1_scalar[1 + j];
+    return 1;
+}
+
+/* Checks a format-1 checkpoint (commit 0), or loads a checked one (commit 1). */
+static int nnopt__v1_walk(nnopt_optimizer *opt, const unsigned char *bytes, size_t size, int commit)
+{
+    nnopt__reader r;
+    nnopt_hparams h = opt->h;
+    size_t doubles, ints, i, j;
+    int k;
+    nnopt__v1_size(opt, &doubles, &ints);
+    r.p = bytes + 12; r.end = bytes + size - 8; r.ok = 1;
+    if (nnopt__get(&r, 4) != (uint64_t)opt->h.kind || nnopt__get(&r, 4) != doubles ||
+        nnopt__get(&r, 4) != ints)
+        return 0;
+    for (i = 0; i < NNOPT__HPARAM_FIELDS; i++) {
+        const nnopt__hparam_field *f = &nnopt__hparam_fields[i];
+        if (f->since != 1) continue;
+        if (f->is_int) *NNOPT__HP_AS_INT(&h, f) = (int)(int32_t)nnopt__get(&r, 4);
+        else *NNOPT__HP_AS_DOUBLE(&h, f) = nnopt__get_f64(&r);
+    }
+    if (!r.ok || !nnopt__hparams_valid(&h) || nnopt__layout(&h) != opt->layout ||
+        nnopt__get(&r, 8) != opt->n || nnopt__get(&r, 8) != opt->ngroups)
+        return 0;
+    for (i = 0; i < opt->ngroups; i++)
+        if (!nnopt__v1_group(&r, opt, i, commit ? &opt->groups[i] : NULL)) return 0;
+    if (commit) opt->steps = nnopt__get(&r, 8); else (void)nnopt__get(&r, 8);
+    if (nnopt__get(&r, 4) != opt->layout || nnopt__get(&r, 4) != 0 || !r.ok) return 0;
+    if (!commit) return 1;
+    opt->h = h;
+    for (k = 0; k < NNOPT__MAX_STATE; k++)
+        for (j = 0; opt->state[k] && j < opt->n; j++) {
+            uint32_t bits = (uint32_t)nnopt__get(&r, 4);
+            memcpy(&opt->state[k][j], &bits, sizeof bits);
+        }
+    NNOPT_ASSERT(r.ok && r.p == r.end);
+    return 1;
+}
+
+/* Checks a tagged checkpoint (IO_CHECK) or loads a checked one (IO_LOAD). */
+static int nnopt__tagged_walk(nnopt_optimizer *opt, const unsigned char *bytes, size_t size,
+                              unsigned version, int mode)
+{
+    nnopt__ckpt_io io;
+    memset(&io, 0, sizeof io);
+    io.mode = mode;
+    io.version = version;
+    io.h = opt->h;
+    io.in.p = bytes + 12; io.in.end = bytes + size - 8; io.in.ok = 1;
+    nnopt__ckpt_walk(opt, &io);
+    if (!io.in.ok || io.in.p != io.in.end || !nnopt__hparams_valid(&io.h) ||
+        nnopt__layout(&io.h) != opt->layout)
+        return 0;
+    if (mode == NNOPT__IO_LOAD) opt->h = io.h;
+    return 1;
 }
 
 NNOPT_API nnopt_status nnopt_load(nnopt_optimizer *opt, const void *buffer, size_t size)
 {
     const unsigned char *bytes = (const unsigned char *)buffer;
     nnopt__reader r;
-    nnopt_hparams h;
-    size_t i, j;
-    int k;
+    uint64_t version;
+    size_t doubles, ints;
     if (!opt || !buffer) return NNOPT_ERR_INVALID;
     /* Everything is checked before anything is written. */
-    if (size != nnopt_save_size(opt) || memcmp(bytes, nnopt__ckpt_magic, 8) != 0)
-        return NNOPT_ERR_FORMAT;
+    if (size < 8 + 4 + 8 || memcmp(bytes, nnopt__ckpt_magic, 8) != 0) return NNOPT_ERR_FORMAT;
     r.p = bytes + size - 8; r.end = bytes + size; r.ok = 1;
     if (nnopt__get(&r, 8) != nnopt__fnv1a(bytes, size - 8)) return NNOPT_ERR_FORMAT;
-    r.p = bytes + 8; r.end = bytes + size - 8;
-    if (nnopt__get(&r, 4) != NNOPT__CKPT_VERSION || nnopt__get(&r, 4) != (uint64_t)opt->h.kind ||
-        nnopt__get(&r, 4) != NNOPT__HP_DOUBLES || nnopt__get(&r, 4) != NNOPT__HP_INTS)
-        return NNOPT_ERR_FORMAT;
-    h = opt->h;
-    for (i = 0; i < NNOPT__HP_DOUBLES; i++) NNOPT__HP_DOUBLE(&h, i) = nnopt__get_f64(&r);
-    for (i = 0; i < NNOPT__HP_INTS; i++) NNOPT__HP_INT(&h, i) = (int)(int32_t)nnopt__get(&r, 4);
-    if (!r.ok || !nnopt__hparams_valid(&h) || nnopt__layout(&h) != opt->layout ||
-        nnopt__get(&r, 8) != opt->n || nnopt__get(&r, 8) != opt->ngroups)
-        return NNOPT_ERR_FORMAT;
-    for (i = 0; i < opt->ngroups; i++) {
-        nnopt_group g;
-        uint64_t frozen, reserved;
-        g.n = (size_t)nnopt__get(&r, 8);
-        g.lr_scale = nnopt__get_f64(&r);
-        g.weight_decay_scale = nnopt__get_f64(&r);
-        frozen = nnopt__get(&r, 4);
-        reserved = nnopt__get(&r, 4);
-        /* step, mu_product, eta, mu, averaged: state, taken as saved like the buffers (ASGD's
-           eta is infinite after a step with a negative alpha, and must load back) */
-        for (j = 0; j < 5; j++) (void)nnopt__get(&r, 8);
-        if (!r.ok || g.n != opt->groups[i].g.n || frozen > 1 || reserved != 0 ||
-            !nnopt__group_valid(&g))
+    r.p = bytes + 8;
+    version = nnopt__get(&r, 4);
+    if (version == 1) {
+        if (size != nnopt__v1_size(opt, &doubles, &ints) || !nnopt__v1_walk(opt, bytes, size, 0))
             return NNOPT_ERR_FORMAT;
+        nnopt__v1_walk(opt, bytes, size, 1);
+        return NNOPT_OK;
     }
-    (void)nnopt__get(&r, 8);
-    if (nnopt__get(&r, 4) != opt->layout || nnopt__get(&r, 4) != 0 || !r.ok) return NNOPT_ERR_FORMAT;
-
-    /* Valid: commit. */
-    opt->h = h;
-    r.p = bytes + 8 + 4 * 4 + 8 * NNOPT__HP_DOUBLES + 4 * NNOPT__HP_INTS + 16;
-    for (i = 0; i < opt->ngroups; i++) {
-        nnopt__group_state *gs = &opt->groups[i];
-        (void)nnopt__get(&r, 8);
-        gs->g.lr_scale = nnopt__get_f64(&r);
-        gs->g.weight_decay_scale = nnopt__get_f64(&r);
-        gs->g.frozen = (int)nnopt__get(&r, 4);
-        (void)nnopt__get(&r, 4);
-        gs->step = nnopt__get(&r, 8);
-        gs->mu_product = nnopt__get_f64(&r);
-        gs->eta = nnopt__get_f64(&r);
-        gs->mu = nnopt__get_f64(&r);
-        gs->averaged = nnopt__get(&r, 8);
-    }
-    opt->steps = nnopt__get(&r, 8);
-    (void)nnopt__get(&r, 8);
-    for (k = 0; k < NNOPT__MAX_STATE; k++) {
-        if (!opt->state[k]) continue;
-        for (j = 0; j < opt->n; j++) {
-            uint32_t bits = (uint32_t)nnopt__get(&r, 4);
-            memcpy(&opt->state[k][j], &bits, sizeof bits);
-        }
-    }
-    NNOPT_ASSERT(r.ok && r.p == r.end);
+    if (version < 2 || version > NNOPT__CKPT_VERSION ||
+        !nnopt__tagged_walk(opt, bytes, size, (unsigned)version, NNOPT__IO_CHECK))
+        return NNOPT_ERR_FORMAT;
+    nnopt__tagged_walk(opt, bytes, size, (unsigned)version, NNOPT__IO_LOAD);
     return NNOPT_OK;
 }
 

@@ -2,6 +2,7 @@
    caller memory, checkpoints, hyper-parameter changes, gradient clipping, threads. */
 #include "harness.h"
 #include "quadratic.h"
+#include "checkpoint_cases.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -395,6 +396,117 @@ static void test_checkpoint_resume(void)
     }
 }
 
+/* Checkpoints written by every format so far (tests/golden/checkpoints, by
+   tests/golden/make_checkpoints.c) load into a fresh optimizer of the same settings, and the
+   result saves exactly as the same run made now: every hyper-parameter, group field, kind
+   scalar and state buffer migrated. */
+static unsigned checkpoint_format(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_SGD);
+    nnopt_optimizer *opt = nnopt_create(&h, 1);
+    unsigned char buf[4096];
+    unsigned version = 0;
+    if (opt && nnopt_save_size(opt) <= sizeof buf && nnopt_save(opt, buf, sizeof buf) == NNOPT_OK)
+        version = buf[8] | (unsigned)buf[9] << 8 | (unsigned)buf[10] << 16 | (unsigned)buf[11] << 24;
+    nnopt_destroy(opt);
+    return version;
+}
+
+static unsigned char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *bytes = NULL;
+    long length;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (length = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (bytes = (unsigned char *)malloc((size_t)length)) != NULL &&
+        fread(bytes, 1, (size_t)length, f) != (size_t)length) {
+        free(bytes);
+        bytes = NULL;
+    }
+    *size = bytes ? (size_t)length : 0;
+    fclose(f);
+    return bytes;
+}
+
+static void test_checkpoint_golden_formats(void)
+{
+    unsigned current = checkpoint_format(), version;
+    int kind;
+    CHECK(current >= 2);
+    for (kind = 0; kind < NNOPT_KIND_COUNT; kind++) {
+        const char *name = nnopt_kind_name((nnopt_kind)kind);
+        nnopt_hparams h = ckcase_hparams((nnopt_kind)kind);
+        nnopt_group g[2];
+        float p[CKCASE_N];
+        nnopt_optimizer *ran = ckcase_run((nnopt_kind)kind, p), *loaded;
+        size_t want_size = ran ? nnopt_save_size(ran) : 0;
+        unsigned char *want = (unsigned char *)malloc(want_size + 1), *got = (unsigned char *)malloc(want_size + 1);
+        ckcase_groups(g);
+        loaded = nnopt_create_groups(&h, g, 2);
+        if (!CHECKF(ran && loaded && want && got && nnopt_save(ran, want, want_size) == NNOPT_OK, "%s", name))
+            current = 0;
+        for (version = 1; version <= current; version++) {
+            char path[1024];
+            size_t size = 0;
+            unsigned char *bytes;
+            snprintf(path, sizeof path, "%s/checkpoints/v%u_%s.ckpt", th_golden_dir(), version, name);
+            bytes = read_file(path, &size);
+            if (!CHECKF(bytes != NULL, "cannot read %s", path)) continue;
+            CHECKF(nnopt_load(loaded, bytes, size) == NNOPT_OK, "%s does not load", path);
+            CHECKF(nnopt_save_size(loaded) == want_size && nnopt_save(loaded, got, want_size) == NNOPT_OK &&
+                   memcmp(got, want, want_size) == 0, "%s loads to another state than the run", path);
+            free(bytes);
+        }
+        current = checkpoint_format();
+        free(want); free(got);
+        nnopt_destroy(ran); nnopt_destroy(loaded);
+    }
+}
+
+/* A checkpoint of a newer format, or one whose records are not those of this optimizer
+   (one missing, renamed or in another order), is refused and changes nothing. */
+static void rehash(unsigned char *b, size_t size)
+{
+    uint64_t h = 0xCBF29CE484222325u;
+    size_t i;
+    for (i = 0; i + 8 < size; i++) { h ^= b[i]; h *= 0x100000001B3u; }
+    for (i = 0; i < 8; i++) b[size - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+static void test_checkpoint_newer_format_refused(void)
+{
+    float p[CKCASE_N];
+    nnopt_optimizer *opt = ckcase_run(NNOPT_ADAM, p);
+    size_t size = opt ? nnopt_save_size(opt) : 0, at;
+    unsigned char *good = (unsigned char *)malloc(size + 1), *bad = (unsigned char *)malloc(size + 1);
+    unsigned char *now = (unsigned char *)malloc(size + 1);
+    if (!CHECK(opt && good && bad && now && nnopt_save(opt, good, size) == NNOPT_OK)) goto done;
+    memcpy(bad, good, size);
+    bad[8] = (unsigned char)(checkpoint_format() + 1);            /* the next format */
+    rehash(bad, size);
+    CHECK(nnopt_load(opt, bad, size) == NNOPT_ERR_FORMAT);
+    bad[8] = 0;                                                   /* no format 0 */
+    rehash(bad, size);
+    CHECK(nnopt_load(opt, bad, size) == NNOPT_ERR_FORMAT);
+    /* The first record is "kind": its name renamed, then the record cut out. */
+    memcpy(bad, good, size);
+    CHECK(bad[12] == 4 && memcmp(bad + 13, "kind", 4) == 0);
+    bad[13] = 'K';
+    rehash(bad, size);
+    CHECK(nnopt_load(opt, bad, size) == NNOPT_ERR_FORMAT);
+    at = 12 + 1 + 4 + 1 + 8 + 4;                                   /* past "kind" = "adam" */
+    memcpy(bad, good, 12);
+    memcpy(bad + 12, good + at, size - at);
+    rehash(bad, size - (at - 12));
+    CHECK(nnopt_load(opt, bad, size - (at - 12)) == NNOPT_ERR_FORMAT);
+    CHECK(nnopt_save(opt, now, size) == NNOPT_OK && memcmp(now, good, size) == 0);
+    CHECK(nnopt_load(opt, good, size) == NNOPT_OK);
+done:
+    free(good); free(bad); free(now);
+    nnopt_destroy(opt);
+}
+
 /* Truncated, corrupted and mismatched checkpoints: NNOPT_ERR_FORMAT, and the optimizer keeps
    exactly its state (its next step equals an untouched twin's). */
 static void test_checkpoint_rejects_bad_data(void)
@@ -629,6 +741,8 @@ void register_optim_api_tests(void)
     th_register("caller_memory", test_caller_memory, TH_ONCE);
     th_register("checkpoint_resume", test_checkpoint_resume, TH_EACH_ISA);
     th_register("checkpoint_rejects_bad_data", test_checkpoint_rejects_bad_data, TH_ONCE);
+    th_register("checkpoint_golden_formats", test_checkpoint_golden_formats, TH_ONCE);
+    th_register("checkpoint_newer_format_refused", test_checkpoint_newer_format_refused, TH_ONCE);
     th_register("set_hparams", test_set_hparams, TH_ONCE);
     th_register("clip_grad_norm", test_clip_grad_norm, TH_EACH_ISA);
     th_register("clip_grad_value", test_clip_grad_value, TH_EACH_ISA);

@@ -7,7 +7,8 @@
    past it). Every outcome is checked:
      - the status is NNOPT_OK or NNOPT_ERR_FORMAT, nothing else;
      - on NNOPT_ERR_FORMAT the optimizer is unchanged (its own checkpoint is byte-identical);
-     - on NNOPT_OK saving again reproduces the input exactly, and the optimizer still steps.
+     - on NNOPT_OK saving again reproduces the input exactly (an older format's, once
+       migrated, saves to a checkpoint that loads back to itself), and the optimizer still steps.
    Build: clang -fsanitize=fuzzer,address,undefined (./build.sh fuzz); with
    -DNNOPT_FUZZ_MAKE_SEEDS it is instead a program writing the seed corpus into a directory. */
 #define NNOPT_IMPLEMENTATION
@@ -110,9 +111,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!len) {
         if (st != NNOPT_ERR_INVALID) FUZZ_FAIL("NULL buffer: status %d", (int)st);
     } else if (st == NNOPT_OK) {
-        /* Loaded: the optimizer now is exactly the checkpoint, and it still works. */
-        if (after_size != len || memcmp(after, ckpt, len) != 0)
-            FUZZ_FAIL("loaded checkpoint does not save back to the same bytes");
+        /* Loaded: the optimizer now is exactly the checkpoint (one of the current format
+           saves back to the same bytes; an older one, once migrated, to a checkpoint that
+           loads back to itself), and it still works. */
+        if (len >= 12 && memcmp(ckpt + 8, before + 8, 4) == 0) {
+            if (after_size != len || memcmp(after, ckpt, len) != 0)
+                FUZZ_FAIL("loaded checkpoint does not save back to the same bytes");
+        } else {
+            unsigned char *again;
+            size_t again_size;
+            if (nnopt_load(opt, after, after_size) != NNOPT_OK) FUZZ_FAIL("migrated checkpoint does not load");
+            again = save_copy(opt, &again_size);
+            if (again_size != after_size || memcmp(again, after, after_size) != 0)
+                FUZZ_FAIL("migrated checkpoint does not save back to the same bytes");
+            free(again);
+        }
         for (i = 0; i < n; i++) grad[i] = 0.5f - 0.0625f * (float)i;
         st = nnopt_step(opt, param, grad);
         if (st != NNOPT_OK) FUZZ_FAIL("step after a successful load: status %d", (int)st);
@@ -156,10 +169,10 @@ int main(int argc, char **argv)
             if (!opt) FUZZ_FAIL("create failed");
             warm_up(opt, n, param, grad, steps);
             b = save_copy(opt, &size);
-            snprintf(name, sizeof name, "%s-%zu-step%d", nnopt_kind_name(configs[ci].kind), ci, steps);
+            snprintf(name, sizeof name, "v%u-%s-%zu-step%d", (unsigned)b[8], nnopt_kind_name(configs[ci].kind), ci, steps);
             write_seed(argv[1], name, (int)ci | (steps ? 0x80 : 0), b, size);
             if (steps == 0) {
-                snprintf(name, sizeof name, "%s-%zu-into-next", nnopt_kind_name(configs[ci].kind), ci);
+                snprintf(name, sizeof name, "v%u-%s-%zu-into-next", (unsigned)b[8], nnopt_kind_name(configs[ci].kind), ci);
                 write_seed(argv[1], name, (int)((ci + 1) % CONFIGS), b, size);
             }
             free(b);
