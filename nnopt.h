@@ -210,6 +210,22 @@ NNOPT_API uint64_t         nnopt_step_count(const nnopt_optimizer *opt);      /*
    set, else ASGD's running average; NULL when there is none. */
 NNOPT_API const float     *nnopt_averaged_params(const nnopt_optimizer *opt);
 
+/* What an optimizer of hyper-parameters h keeps and how a step moves memory: its state
+   buffers (n floats each, named as in checkpoints: torch's state names such as "exp_avg",
+   plus "average" and "slow" for averaging and Lookahead), the passes over the data per step
+   (2 for the kinds with a trust ratio, LAMB and LARS) and the floats each pass reads and
+   writes per element in the steady state (averaging and Lookahead add passes of their own).
+   NNOPT_ERR_INVALID if h is invalid. */
+typedef struct nnopt_kind_traits {
+    int         buffers;
+    const char *buffer_name[6];
+    int         passes;
+    int         reads[2], writes[2];
+} nnopt_kind_traits;
+NNOPT_API nnopt_status     nnopt_traits(const nnopt_hparams *h, nnopt_kind_traits *out);
+/* A state buffer by its name (all groups, flat), or NULL when the optimizer has none such. */
+NNOPT_API const float     *nnopt_state(const nnopt_optimizer *opt, const char *name);
+
 /* Averaging outside an optimizer (ensembles, evaluation copies). count = updates made so far;
    count 0 copies p (torch AveragedModel). SWA: avg += (p - avg) / (count + 1);
    EMA: avg = decay avg + (1 - decay) p. */
@@ -1461,6 +1477,7 @@ typedef struct nnopt__kind_row {
     nnopt__optim_kernel kernel[NNOPT__ISA_COUNT];
     nnopt__optim_kernel reduce[NNOPT__ISA_COUNT];  /* two-pass kinds: the first pass ... */
     nnopt__ratio_fn ratio;                         /* ... and what its sums give the kernel */
+    unsigned char traffic[2][2];                   /* two-pass: floats read, written per pass */
     int flags;
 } nnopt__kind_row;
 
@@ -1686,12 +1703,13 @@ static void nnopt__lars_ratio(const nnopt__step_ctx *c, nnopt__optim_args *a, co
    authors' code (google/automl), AdaBelief from adabelief-pytorch 0.2 (decoupled decay,
    rectification), Yogi, LAMB and LARS from optax (which has no default lr: Yogi takes 1e-2
    as TF-Addons, LAMB 1e-3 and LARS 1.0 as timm). */
-#define NNOPT__ELEMENTWISE(k) NNOPT__INSTANCES(k), NNOPT__NO_INSTANCES, NULL
-#define NNOPT__TWO_PASS(first, second, ratio) NNOPT__INSTANCES(second), NNOPT__INSTANCES(first), ratio
+#define NNOPT__ELEMENTWISE(k) NNOPT__INSTANCES(k), NNOPT__NO_INSTANCES, NULL, { { 0, 0 }, { 0, 0 } }
+#define NNOPT__TWO_PASS(first, second, ratio, r0, w0, r1, w1) \
+    NNOPT__INSTANCES(second), NNOPT__INSTANCES(first), ratio, { { r0, w0 }, { r1, w1 } }
 static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
 /*  kind              name         lr     eps    decoupled  other defaults
       validation              state buffers                                            which exist               from initial_accumulator_value
-      per-group scalars                      coefficients                    kernel(s)                                        flags */
+      per-group scalars                      coefficients                    kernel(s) [, first pass, ratio, traffic]         flags */
     { NNOPT_SGD,       "sgd",       1e-3,  1e-8,  0, NULL,
       nnopt__sgd_valid,      { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
       { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          0 },
@@ -1736,10 +1754,10 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__yogi_coefficients,      NNOPT__ELEMENTWISE(yogi),                         0 },
     { NNOPT_LAMB,      "lamb",      1e-3,  1e-6,  0, NULL,
       nnopt__lamb_valid,     { "exp_avg", "exp_avg_sq", "update" },                   NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__lamb_coefficients,      NNOPT__TWO_PASS(lamb_moments, lamb_apply, nnopt__lamb_ratio), NNOPT__OWN_DECAY },
+      { NULL, NULL }, { 0, 0 },             nnopt__lamb_coefficients,      NNOPT__TWO_PASS(lamb_moments, lamb_apply, nnopt__lamb_ratio, 4, 3, 2, 1), NNOPT__OWN_DECAY },
     { NNOPT_LARS,      "lars",      1.0,   0.0,   0, nnopt__lars_defaults,
       nnopt__lars_valid,     { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
-      { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio),   NNOPT__OWN_DECAY },
+      { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio, 2, 0, 3, 2),   NNOPT__OWN_DECAY },
 };
 #undef NNOPT__ELEMENTWISE
 #undef NNOPT__TWO_PASS
@@ -2215,6 +2233,38 @@ NNOPT_API const float *nnopt_averaged_params(const nnopt_optimizer *opt)
     if (!opt) return NULL;
     if (opt->h.average) return opt->state[NNOPT__AVERAGE_BUF];
     return (nnopt__row(opt->h.kind)->flags & NNOPT__AVERAGES) ? opt->state[0] : NULL;
+}
+
+NNOPT_API nnopt_status nnopt_traits(const nnopt_hparams *h, nnopt_kind_traits *out)
+{
+    const nnopt__kind_row *row;
+    unsigned layout;
+    int k;
+    if (!out || !nnopt__hparams_valid(h)) return NNOPT_ERR_INVALID;
+    row = nnopt__row(h->kind);
+    layout = nnopt__layout(h);
+    memset(out, 0, sizeof *out);
+    for (k = 0; k < NNOPT__MAX_STATE; k++)
+        if ((layout >> k) & 1u) out->buffer_name[out->buffers++] = nnopt__buffer_name(h, k);
+    if (row->ratio) {
+        out->passes = 2;
+        for (k = 0; k < 2; k++) { out->reads[k] = row->traffic[k][0]; out->writes[k] = row->traffic[k][1]; }
+    } else {                  /* parameters and gradient, and each of the kind's buffers */
+        int own = nnopt__state_count(layout & 15u);
+        out->passes = 1;
+        out->reads[0] = 2 + own;
+        out->writes[0] = 1 + own;
+    }
+    return NNOPT_OK;
+}
+
+NNOPT_API const float *nnopt_state(const nnopt_optimizer *opt, const char *name)
+{
+    int k;
+    if (!opt || !name) return NULL;
+    for (k = 0; k < NNOPT__MAX_STATE; k++)
+        if (opt->state[k] && strcmp(nnopt__buffer_name(&opt->h, k), name) == 0) return opt->state[k];
+    return NULL;
 }
 
 /* ---- Averaging outside an optimizer ---------------------------------------------------- */

@@ -52,25 +52,19 @@ static void add_case(const char *name, nnopt_hparams h, int average, int r0, int
     c->passes = r1 ? 2 : 1;
 }
 
+/* Every kind at its defaults (SGD with momentum), with the memory traffic the library states
+   for it (nnopt_traits), then the averaging updates and gradient clipping. */
 static void define_cases(void)
 {
     nnopt_hparams h;
+    nnopt_kind_traits t;
     int kind;
-    h = nnopt_defaults(NNOPT_SGD); h.momentum = 0.9;
-    add_case("sgd_momentum", h, AVG_NONE, 3, 2, 0, 0);
-    for (kind = NNOPT_ADAM; kind < NNOPT_KIND_COUNT; kind++) {
-        const char *name = nnopt_kind_name((nnopt_kind)kind);
+    for (kind = 0; kind < NNOPT_KIND_COUNT; kind++) {
         h = nnopt_defaults((nnopt_kind)kind);
-        switch (kind) {
-        case NNOPT_ADAGRAD: case NNOPT_RMSPROP: case NNOPT_ASGD: case NNOPT_LION:
-            add_case(name, h, AVG_NONE, 3, 2, 0, 0); break;
-        case NNOPT_LAMB:
-            add_case(name, h, AVG_NONE, 4, 3, 2, 1); break;    /* moments, update, norms; apply */
-        case NNOPT_LARS:
-            add_case(name, h, AVG_NONE, 2, 0, 3, 2); break;    /* norms, then apply */
-        default:
-            add_case(name, h, AVG_NONE, 4, 3, 0, 0); break;
-        }
+        if (kind == NNOPT_SGD) h.momentum = 0.9;
+        if (nnopt_traits(&h, &t) != NNOPT_OK) continue;
+        add_case(kind == NNOPT_SGD ? "sgd_momentum" : nnopt_kind_name((nnopt_kind)kind), h, AVG_NONE,
+                 t.reads[0], t.writes[0], t.passes > 1 ? t.reads[1] : 0, t.passes > 1 ? t.writes[1] : 0);
     }
     h = nnopt_defaults(NNOPT_SGD);
     add_case("swa_update", h, AVG_SWA, 2, 1, 0, 0);             /* reads avg, p; writes avg */

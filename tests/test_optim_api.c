@@ -507,6 +507,51 @@ done:
     nnopt_destroy(opt);
 }
 
+/* The state an optimizer reports (nnopt_traits) is the state it keeps: every named buffer is
+   reachable with nnopt_state and holds what its name says. */
+static void test_traits_and_named_state(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_ADAM);
+    nnopt_kind_traits t;
+    nnopt_optimizer *opt;
+    float p[3] = { 1, 2, 3 }, g[3] = { 0.5f, -1, 2 };
+    int kind, b;
+    CHECK(nnopt_traits(NULL, &t) == NNOPT_ERR_INVALID && nnopt_traits(&h, NULL) == NNOPT_ERR_INVALID);
+    h.beta1 = 1.5;
+    CHECK(nnopt_traits(&h, &t) == NNOPT_ERR_INVALID);
+    h = nnopt_defaults(NNOPT_ADAM);
+    CHECK(nnopt_traits(&h, &t) == NNOPT_OK && t.buffers == 2 && t.passes == 1 && t.reads[0] == 4 &&
+          t.writes[0] == 3 && strcmp(t.buffer_name[0], "exp_avg") == 0 && strcmp(t.buffer_name[1], "exp_avg_sq") == 0);
+    h.amsgrad = 1; h.average = NNOPT_AVERAGE_EMA;
+    CHECK(nnopt_traits(&h, &t) == NNOPT_OK && t.buffers == 4 && strcmp(t.buffer_name[2], "max_exp_avg_sq") == 0 &&
+          strcmp(t.buffer_name[3], "average") == 0 && t.reads[0] == 5 && t.writes[0] == 4);
+    h = nnopt_defaults(NNOPT_LAMB);
+    CHECK(nnopt_traits(&h, &t) == NNOPT_OK && t.passes == 2 && t.reads[1] == 2 && t.writes[1] == 1);
+    h = nnopt_defaults(NNOPT_ADAM);
+    opt = nnopt_create(&h, 3);
+    if (CHECK(opt != NULL) && CHECK(nnopt_step(opt, p, g) == NNOPT_OK)) {
+        const float *m = nnopt_state(opt, "exp_avg"), *v = nnopt_state(opt, "exp_avg_sq");
+        CHECK(m && v && m[2] == 0.1f * 2 && v[1] == 0.001f * 1);   /* (1 - beta) g, (1 - beta2) g^2 */
+        CHECK(nnopt_state(opt, "max_exp_avg_sq") == NULL && nnopt_state(opt, NULL) == NULL &&
+              nnopt_state(NULL, "exp_avg") == NULL);
+    }
+    nnopt_destroy(opt);
+    for (kind = 0; kind < NNOPT_KIND_COUNT; kind++) {
+        h = ckcase_hparams((nnopt_kind)kind);
+        opt = nnopt_create(&h, 5);
+        if (!CHECK(opt != NULL && nnopt_traits(&h, &t) == NNOPT_OK)) { nnopt_destroy(opt); continue; }
+        CHECKF(nnopt_memory_size(&h, NULL, 0) == 0 && t.buffers >= 1 && t.passes >= 1, "%s", nnopt_kind_name(h.kind));
+        for (b = 0; b < t.buffers; b++) {
+            int other;
+            CHECKF(nnopt_state(opt, t.buffer_name[b]) != NULL, "%s: %s", nnopt_kind_name(h.kind), t.buffer_name[b]);
+            for (other = 0; other < b; other++)
+                CHECKF(strcmp(t.buffer_name[b], t.buffer_name[other]) != 0, "%s: two buffers named %s",
+                       nnopt_kind_name(h.kind), t.buffer_name[b]);
+        }
+        nnopt_destroy(opt);
+    }
+}
+
 /* Truncated, corrupted and mismatched checkpoints: NNOPT_ERR_FORMAT, and the optimizer keeps
    exactly its state (its next step equals an untouched twin's). */
 static void test_checkpoint_rejects_bad_data(void)
@@ -741,6 +786,7 @@ void register_optim_api_tests(void)
     th_register("caller_memory", test_caller_memory, TH_ONCE);
     th_register("checkpoint_resume", test_checkpoint_resume, TH_EACH_ISA);
     th_register("checkpoint_rejects_bad_data", test_checkpoint_rejects_bad_data, TH_ONCE);
+    th_register("traits_and_named_state", test_traits_and_named_state, TH_ONCE);
     th_register("checkpoint_golden_formats", test_checkpoint_golden_formats, TH_ONCE);
     th_register("checkpoint_newer_format_refused", test_checkpoint_newer_format_refused, TH_ONCE);
     th_register("set_hparams", test_set_hparams, TH_ONCE);
