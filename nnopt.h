@@ -64,7 +64,7 @@
      paths would no longer agree bit for bit (pragmas turn contraction off for gcc's and clang's
      default modes; clang's -ffp-contract=fast overrides them).
 
-   VERSION 0.1.0 — see NNOPT_VERSION_STRING. Licence: MIT, see the end of the file.
+   VERSION 0.2.0 — see NNOPT_VERSION_STRING. Licence: MIT, see the end of the file.
 */
 
 /* =====================================================================================
@@ -77,9 +77,9 @@
 #include <stdint.h>
 
 #define NNOPT_VERSION_MAJOR 0
-#define NNOPT_VERSION_MINOR 1
+#define NNOPT_VERSION_MINOR 2
 #define NNOPT_VERSION_PATCH 0
-#define NNOPT_VERSION_STRING "0.1.0"
+#define NNOPT_VERSION_STRING "0.2.0"
 
 #ifndef NNOPT_API
 #  ifdef NNOPT_STATIC
@@ -2338,7 +2338,7 @@ NNOPT_API nnopt_status nnopt_ensemble_softmax(const float *const *logits, size_t
    optimizer keeps, by the names of its kind's row ("average" and "slow" for averaging and
    Lookahead). A record that a later format adds is optional in checkpoints of an earlier one
    (the optimizer keeps its own value); a missing or unknown record, or a newer format, is
-   NNOPT_ERR_FORMAT. Format 1 (nnopt 0.1.0, fixed layout) still loads: nnopt__load_v1. */
+   NNOPT_ERR_FORMAT. Format 1 (nnopt 0.1, fixed layout) still loads: nnopt__v1_walk. */
 #define NNOPT__CKPT_VERSION 2u
 
 static const unsigned char nnopt__ckpt_magic[8] = { 'N', 'N', 'O', 'P', 'T', 'C', 'K', 'P' };

@@ -23,15 +23,26 @@
 
 typedef struct roster_entry { const char *name; nnopt_kind kind; double momentum; int nesterov; } roster_entry;
 
-static const roster_entry roster[] = {
-    {"sgd", NNOPT_SGD, 0, 0}, {"sgd+momentum", NNOPT_SGD, 0.9, 0}, {"sgd+nesterov", NNOPT_SGD, 0.9, 1},
-    {"adam", NNOPT_ADAM, 0, 0}, {"adamw", NNOPT_ADAMW, 0, 0}, {"adagrad", NNOPT_ADAGRAD, 0, 0},
-    {"rmsprop", NNOPT_RMSPROP, 0, 0}, {"adadelta", NNOPT_ADADELTA, 0, 0}, {"adamax", NNOPT_ADAMAX, 0, 0},
-    {"nadam", NNOPT_NADAM, 0, 0}, {"radam", NNOPT_RADAM, 0, 0}, {"rprop", NNOPT_RPROP, 0, 0},
-    {"asgd", NNOPT_ASGD, 0, 0}, {"lion", NNOPT_LION, 0, 0}, {"adabelief", NNOPT_ADABELIEF, 0, 0},
-    {"yogi", NNOPT_YOGI, 0, 0}, {"lamb", NNOPT_LAMB, 0, 0}, {"lars", NNOPT_LARS, 0, 0},
-};
-#define NOPT ((int)(sizeof roster / sizeof roster[0]))
+/* SGD plain, with momentum and with Nesterov, then every other kind (nnopt_kind order). */
+#define NOPT (NNOPT_KIND_COUNT + 2)
+static roster_entry roster[NOPT];
+
+static void roster_fill(void)
+{
+    static const roster_entry sgd[3] = {
+        {"sgd", NNOPT_SGD, 0, 0}, {"sgd+momentum", NNOPT_SGD, 0.9, 0}, {"sgd+nesterov", NNOPT_SGD, 0.9, 1}
+    };
+    int o, kind;
+    for (o = 0; o < 3; o++) roster[o] = sgd[o];
+    for (kind = 0; kind < NNOPT_KIND_COUNT; kind++) {
+        if (kind == NNOPT_SGD) continue;
+        roster[o].name = nnopt_kind_name((nnopt_kind)kind);
+        roster[o].kind = (nnopt_kind)kind;
+        roster[o].momentum = 0; roster[o].nesterov = 0;
+        o++;
+    }
+}
+
 
 static nnopt_hparams roster_hparams(int o, double lr)
 {
@@ -306,6 +317,7 @@ int main(int argc, char **argv)
     char path[512];
     const char *times_path = argc > 2 ? argv[2] : NULL;
     figdir = argc > 1 ? argv[1] : "docs";
+    roster_fill();
     for (o = 0; o < NOPT; o++) roster_names[o] = roster[o].name;
     snprintf(path, sizeof path, "%s/convergence.md", figdir);
     md = fopen(path, "w");
