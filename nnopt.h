@@ -42,6 +42,9 @@
      NNOPT_MALLOC(sz), NNOPT_FREE(p)
                              allocator (define both or neither; default malloc/free)
      NNOPT_ASSERT(x)         internal invariant check (default assert(x))
+     NNOPT_ON_ERROR(status, function, argument, reason)
+                             called at every failure (e.g. to log it); the last three are
+                             string literals (argument and reason may be NULL); default: nothing
      NNOPT_NO_SIMD           portable C path only
      NNOPT_NO_AVX512         drop the AVX-512 path (keep AVX2+FMA)
      NNOPT_NO_OPTIM          remove the optimizer section (and the schedules' apply functions)
@@ -110,6 +113,12 @@ typedef enum nnopt_status {
 
 NNOPT_API const char *nnopt_status_str(nnopt_status s);
 NNOPT_API const char *nnopt_version(void);
+/* Why the last failed call of this thread failed, e.g. "nnopt_create: beta2: must lie in
+   [0, 1)" or "nnopt_step: grad: overlaps param"; "" when none has failed. The detail is
+   recorded only when a call fails (a few pointer stores), and it stays until the next failure
+   on the thread (nnopt_clear_error() empties it). */
+NNOPT_API const char *nnopt_last_error(void);
+NNOPT_API void        nnopt_clear_error(void);
 
 typedef enum nnopt_isa {
     NNOPT_ISA_SCALAR = 0,   /* portable C */
@@ -175,11 +184,16 @@ NNOPT_API nnopt_hparams    nnopt_defaults(nnopt_kind kind);
 NNOPT_API const char      *nnopt_kind_name(nnopt_kind kind);          /* "sgd", "adam", ... */
 NNOPT_API nnopt_group      nnopt_group_default(size_t n);             /* scales 1, not frozen */
 
-/* State for one flat vector of n parameters. NULL if h is invalid or memory runs out. */
+/* State for one flat vector of n parameters. NULL if h is invalid or memory runs out
+   (nnopt_last_error() tells which). */
 NNOPT_API nnopt_optimizer *nnopt_create(const nnopt_hparams *h, size_t n);
 /* State for several tensors (parameter groups). */
 NNOPT_API nnopt_optimizer *nnopt_create_groups(const nnopt_hparams *h, const nnopt_group *groups,
                                                size_t ngroups);
+/* The same with a status: NNOPT_ERR_INVALID (nnopt_last_error() says which argument and why)
+   or NNOPT_ERR_NOMEM, *out NULL then; NNOPT_OK with the optimizer in *out. */
+NNOPT_API nnopt_status     nnopt_try_create(nnopt_optimizer **out, const nnopt_hparams *h,
+                                            const nnopt_group *groups, size_t ngroups);
 /* Allocation-free form: the bytes an optimizer needs (0 if the arguments are invalid), then
    the optimizer built inside caller memory of that size (any alignment; NULL if invalid or
    too small). nnopt_destroy() on it frees nothing. */
@@ -1168,6 +1182,87 @@ NNOPT_API const char *nnopt_status_str(nnopt_status s)
 
 NNOPT_API const char *nnopt_version(void) { return NNOPT_VERSION_STRING; }
 
+/* ---- Error detail -----------------------------------------------------------------------
+   A failing public function records (function, argument, reason), three string literals, in
+   a per-thread slot; nnopt_last_error() formats them only when asked. Checks that return int
+   (validation of hyper-parameters, groups, plans) record their argument and reason with
+   NNOPT__REQUIRE, and the public function that fails because of them adds its name with
+   NNOPT__FAILED. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_THREADS__)
+#  define NNOPT__THREAD _Thread_local
+#elif defined(__cplusplus) && __cplusplus >= 201103L
+#  define NNOPT__THREAD thread_local
+#elif defined(__GNUC__) || defined(__clang__)
+#  define NNOPT__THREAD __thread
+#elif defined(_MSC_VER)
+#  define NNOPT__THREAD __declspec(thread)
+#else
+#  define NNOPT__THREAD          /* no thread-local storage: one slot for every thread */
+#endif
+#ifndef NNOPT_ON_ERROR
+#  define NNOPT_ON_ERROR(status, function, argument, reason) ((void)0)
+#endif
+
+typedef struct nnopt__error {
+    const char *function, *argument, *reason;
+    int pending;                 /* argument and reason recorded by a check, not yet claimed */
+    char text[192];
+} nnopt__error;
+static NNOPT__THREAD nnopt__error nnopt__last_error;
+
+/* A check failed: remember what and why (the public function adds its name). Returns 0. */
+NNOPT__PRIVATE int nnopt__reject(const char *argument, const char *reason)
+{
+    nnopt__last_error.argument = argument;
+    nnopt__last_error.reason = reason;
+    nnopt__last_error.pending = 1;
+    return 0;
+}
+
+/* A public function fails with status: with argument NULL, the pending check's detail. */
+NNOPT__PRIVATE nnopt_status nnopt__fail(nnopt_status status, const char *function, const char *argument,
+                                        const char *reason)
+{
+    nnopt__error *e = &nnopt__last_error;
+    if (argument || reason || !e->pending) { e->argument = argument; e->reason = reason; }
+    e->pending = 0;
+    e->function = function;
+    e->text[0] = '\0';
+    NNOPT_ON_ERROR(status, function, e->argument, e->reason);
+    return status;
+}
+
+#define NNOPT__REQUIRE(cond, argument, reason) ((cond) || nnopt__reject((argument), (reason)))
+#define NNOPT__FAIL(status, argument, reason)  nnopt__fail((status), __func__, (argument), (reason))
+#define NNOPT__FAILED(status)                  nnopt__fail((status), __func__, NULL, NULL)
+#define NNOPT__FAIL_NULL(argument, reason) \
+    ((void)nnopt__fail(NNOPT_ERR_INVALID, __func__, (argument), (reason)), NULL)
+
+/* Appends s to e->text, truncating. */
+static void nnopt__error_append(nnopt__error *e, const char *s)
+{
+    size_t at = strlen(e->text), room = sizeof e->text - 1 - at, k = strlen(s);
+    if (k > room) k = room;
+    memcpy(e->text + at, s, k);
+    e->text[at + k] = '\0';
+}
+
+NNOPT_API const char *nnopt_last_error(void)
+{
+    nnopt__error *e = &nnopt__last_error;
+    if (!e->function || e->text[0]) return e->text;
+    nnopt__error_append(e, e->function);
+    if (e->argument) { nnopt__error_append(e, ": "); nnopt__error_append(e, e->argument); }
+    nnopt__error_append(e, ": ");
+    nnopt__error_append(e, e->reason ? e->reason : "invalid argument");
+    return e->text;
+}
+
+NNOPT_API void nnopt_clear_error(void)
+{
+    memset(&nnopt__last_error, 0, sizeof nnopt__last_error);
+}
+
 /* ---- Instruction-set detection and dispatch ---------------------------------------- */
 
 /* The chosen path lives in one int. Racing first uses all compute the same value, and the
@@ -1459,8 +1554,10 @@ typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, 
 #define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
 
 enum {
-    NNOPT__OWN_DECAY = 1,       /* the kernel applies weight decay itself (LAMB, LARS) */
-    NNOPT__AVERAGES  = 2        /* buffer 0 is an average of the parameters (ASGD) */
+    NNOPT__OWN_DECAY      = 1,  /* the kernel applies weight decay itself (LAMB, LARS) */
+    NNOPT__AVERAGES       = 2,  /* buffer 0 is an average of the parameters (ASGD) */
+    NNOPT__NO_MOMENTUM    = 4,  /* a one-cycle schedule has no momentum to cycle */
+    NNOPT__MOMENTUM_FIELD = 8   /* ... it cycles hparams.momentum (otherwise beta1) */
 };
 
 typedef struct nnopt__kind_row {
@@ -1492,33 +1589,63 @@ static void nnopt__yogi_defaults(nnopt_hparams *h)      { h->initial_accumulator
 static void nnopt__lars_defaults(nnopt_hparams *h)      { h->momentum = 0.9; }
 
 /* Validation: the rules torch (or the kind's reference) enforces. */
-static int nnopt__betas_valid(const nnopt_hparams *h) { return nnopt__unit(h->beta1) && nnopt__unit(h->beta2); }
+#define NNOPT__UNIT_REASON "must lie in [0, 1)"
+static int nnopt__betas_valid(const nnopt_hparams *h)
+{
+    return NNOPT__REQUIRE(nnopt__unit(h->beta1), "beta1", NNOPT__UNIT_REASON) &&
+           NNOPT__REQUIRE(nnopt__unit(h->beta2), "beta2", NNOPT__UNIT_REASON);
+}
 static int nnopt__sgd_valid(const nnopt_hparams *h)
 {
-    return h->momentum >= 0 && (!h->nesterov || (h->momentum > 0 && h->dampening == 0));
+    return NNOPT__REQUIRE(h->momentum >= 0, "momentum", "is negative") &&
+           NNOPT__REQUIRE(!h->nesterov || (h->momentum > 0 && h->dampening == 0), "nesterov",
+                          "needs momentum > 0 and dampening 0");
 }
-static int nnopt__nadam_valid(const nnopt_hparams *h) { return nnopt__betas_valid(h) && h->momentum_decay >= 0; }
+static int nnopt__nadam_valid(const nnopt_hparams *h)
+{
+    return nnopt__betas_valid(h) && NNOPT__REQUIRE(h->momentum_decay >= 0, "momentum_decay", "is negative");
+}
 static int nnopt__yogi_valid(const nnopt_hparams *h)
 {
-    return nnopt__betas_valid(h) && h->initial_accumulator_value >= 0;
+    return nnopt__betas_valid(h) &&
+           NNOPT__REQUIRE(h->initial_accumulator_value >= 0, "initial_accumulator_value", "is negative");
 }
-static int nnopt__lamb_valid(const nnopt_hparams *h) { return nnopt__betas_valid(h) && !h->decoupled_weight_decay; }
+static int nnopt__lamb_valid(const nnopt_hparams *h)
+{
+    return nnopt__betas_valid(h) &&
+           NNOPT__REQUIRE(!h->decoupled_weight_decay, "decoupled_weight_decay", "is not available for LAMB");
+}
 static int nnopt__adagrad_valid(const nnopt_hparams *h)
 {
-    return h->lr_decay >= 0 && h->initial_accumulator_value >= 0;
+    return NNOPT__REQUIRE(h->lr_decay >= 0, "lr_decay", "is negative") &&
+           NNOPT__REQUIRE(h->initial_accumulator_value >= 0, "initial_accumulator_value", "is negative");
 }
-static int nnopt__rmsprop_valid(const nnopt_hparams *h) { return h->alpha >= 0 && h->momentum >= 0; }
-static int nnopt__adadelta_valid(const nnopt_hparams *h) { return h->rho >= 0 && h->rho <= 1; }
+static int nnopt__rmsprop_valid(const nnopt_hparams *h)
+{
+    return NNOPT__REQUIRE(h->alpha >= 0, "alpha", "is negative") &&
+           NNOPT__REQUIRE(h->momentum >= 0, "momentum", "is negative");
+}
+static int nnopt__adadelta_valid(const nnopt_hparams *h)
+{
+    return NNOPT__REQUIRE(h->rho >= 0 && h->rho <= 1, "rho", "must lie in [0, 1]");
+}
 static int nnopt__rprop_valid(const nnopt_hparams *h)
 {
-    return h->eta_minus > 0 && h->eta_minus < 1 && h->eta_plus > 1 &&
-           h->step_size_min >= 0 && h->step_size_min <= h->step_size_max;
+    return NNOPT__REQUIRE(h->eta_minus > 0 && h->eta_minus < 1, "eta_minus", "must lie in (0, 1)") &&
+           NNOPT__REQUIRE(h->eta_plus > 1, "eta_plus", "must exceed 1") &&
+           NNOPT__REQUIRE(h->step_size_min >= 0 && h->step_size_min <= h->step_size_max, "step_size_min",
+                          "must lie in [0, step_size_max]");
 }
-static int nnopt__asgd_valid(const nnopt_hparams *h) { return h->lambd >= 0 && h->t0 >= 0; }
+static int nnopt__asgd_valid(const nnopt_hparams *h)
+{
+    return NNOPT__REQUIRE(h->lambd >= 0, "lambd", "is negative") && NNOPT__REQUIRE(h->t0 >= 0, "t0", "is negative");
+}
 static int nnopt__lars_valid(const nnopt_hparams *h)
 {
-    return h->momentum >= 0 && h->trust_coefficient >= 0 && !h->decoupled_weight_decay &&
-           (!h->nesterov || h->momentum > 0);
+    return NNOPT__REQUIRE(h->momentum >= 0, "momentum", "is negative") &&
+           NNOPT__REQUIRE(h->trust_coefficient >= 0, "trust_coefficient", "is negative") &&
+           NNOPT__REQUIRE(!h->decoupled_weight_decay, "decoupled_weight_decay", "is not available for LARS") &&
+           NNOPT__REQUIRE(!h->nesterov || h->momentum > 0, "nesterov", "needs momentum > 0");
 }
 
 /* Optional buffers. */
@@ -1712,7 +1839,7 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       per-group scalars                      coefficients                    kernel(s) [, first pass, ratio, traffic]         flags */
     { NNOPT_SGD,       "sgd",       1e-3,  1e-8,  0, NULL,
       nnopt__sgd_valid,      { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
-      { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          NNOPT__MOMENTUM_FIELD },
     { NNOPT_ADAM,      "adam",      1e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
       { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
@@ -1721,13 +1848,13 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
     { NNOPT_ADAGRAD,   "adagrad",   1e-2,  1e-10, 0, NULL,
       nnopt__adagrad_valid,  { "sum" },                                               NULL,                    1u,
-      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE(adagrad),                      0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE(adagrad),                      NNOPT__NO_MOMENTUM },
     { NNOPT_RMSPROP,   "rmsprop",   1e-2,  1e-8,  0, NULL,
       nnopt__rmsprop_valid,  { "square_avg", "momentum_buffer", "grad_avg" },         nnopt__rmsprop_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE(rmsprop),                      0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE(rmsprop),                      NNOPT__MOMENTUM_FIELD },
     { NNOPT_ADADELTA,  "adadelta",  1.0,   1e-6,  0, NULL,
       nnopt__adadelta_valid, { "square_avg", "acc_delta" },                           NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE(adadelta),                     0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE(adadelta),                     NNOPT__NO_MOMENTUM },
     { NNOPT_ADAMAX,    "adamax",    2e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_inf" },                                NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__adamax_coefficients,    NNOPT__ELEMENTWISE(adamax),                       0 },
@@ -1739,10 +1866,10 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE(radam),                        0 },
     { NNOPT_RPROP,     "rprop",     1e-2,  1e-8,  0, NULL,
       nnopt__rprop_valid,    { "prev", "step_size" },                                 NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__rprop_coefficients,     NNOPT__ELEMENTWISE(rprop),                        0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__rprop_coefficients,     NNOPT__ELEMENTWISE(rprop),                        NNOPT__NO_MOMENTUM },
     { NNOPT_ASGD,      "asgd",      1e-2,  1e-8,  0, nnopt__asgd_defaults,
       nnopt__asgd_valid,     { "ax" },                                                NULL,                    0,
-      { "eta", "mu" }, { 0, 1 },            nnopt__asgd_coefficients,      NNOPT__ELEMENTWISE(asgd),                         NNOPT__AVERAGES },
+      { "eta", "mu" }, { 0, 1 },            nnopt__asgd_coefficients,      NNOPT__ELEMENTWISE(asgd),                         NNOPT__AVERAGES | NNOPT__NO_MOMENTUM },
     { NNOPT_LION,      "lion",      1e-4,  1e-8,  1, nnopt__lion_defaults,
       nnopt__betas_valid,    { "exp_avg" },                                           NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__lion_coefficients,      NNOPT__ELEMENTWISE(lion),                         0 },
@@ -1757,7 +1884,7 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__lamb_coefficients,      NNOPT__TWO_PASS(lamb_moments, lamb_apply, nnopt__lamb_ratio, 4, 3, 2, 1), NNOPT__OWN_DECAY },
     { NNOPT_LARS,      "lars",      1.0,   0.0,   0, nnopt__lars_defaults,
       nnopt__lars_valid,     { "momentum_buffer" },                                   nnopt__momentum_buffers, 0,
-      { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio, 2, 0, 3, 2),   NNOPT__OWN_DECAY },
+      { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio, 2, 0, 3, 2),   NNOPT__OWN_DECAY | NNOPT__MOMENTUM_FIELD },
 };
 #undef NNOPT__ELEMENTWISE
 #undef NNOPT__TWO_PASS
@@ -1770,6 +1897,15 @@ static const nnopt__kind_row *nnopt__row(nnopt_kind kind)
 }
 
 static int nnopt__kind_ok(nnopt_kind kind) { return (int)kind >= 0 && kind < NNOPT_KIND_COUNT; }
+
+/* The field a one-cycle schedule's momentum goes to (torch: momentum, or beta1 of the betas),
+   or NULL for the kinds without one. */
+NNOPT__PRIVATE double *nnopt__cycled_momentum(nnopt_hparams *h)
+{
+    int flags = nnopt__row(h->kind)->flags;
+    if (flags & NNOPT__NO_MOMENTUM) return NULL;
+    return (flags & NNOPT__MOMENTUM_FIELD) ? &h->momentum : &h->beta1;
+}
 
 /* ---- The optimizer object ------------------------------------------------------------ */
 
@@ -1857,15 +1993,21 @@ static int nnopt__hparams_valid(const nnopt_hparams *h)
 {
     const nnopt__kind_row *row;
     size_t i;
-    if (!h || !nnopt__kind_ok(h->kind)) return 0;
+    if (!h) return nnopt__reject("h", "is NULL");
+    if (!nnopt__kind_ok(h->kind)) return nnopt__reject("kind", "is not an nnopt_kind");
     for (i = 0; i < NNOPT__HPARAM_FIELDS; i++)
         if (!nnopt__hparam_fields[i].is_int &&
             !nnopt__finite(*NNOPT__HP_AS_DOUBLE((nnopt_hparams *)h, &nnopt__hparam_fields[i])))
-            return 0;
-    if (h->lr < 0 || h->weight_decay < 0 || h->eps < 0) return 0;
-    if (h->average < NNOPT_AVERAGE_NONE || h->average > NNOPT_AVERAGE_EMA || h->average_start < 0 ||
-        h->average_decay < 0 || h->average_decay > 1 || h->lookahead_k < 0 ||
-        h->lookahead_alpha < 0 || h->lookahead_alpha > 1)
+            return nnopt__reject(nnopt__hparam_fields[i].name, "is not finite");
+    if (!NNOPT__REQUIRE(h->lr >= 0, "lr", "is negative") ||
+        !NNOPT__REQUIRE(h->weight_decay >= 0, "weight_decay", "is negative") ||
+        !NNOPT__REQUIRE(h->eps >= 0, "eps", "is negative") ||
+        !NNOPT__REQUIRE(h->average >= NNOPT_AVERAGE_NONE && h->average <= NNOPT_AVERAGE_EMA, "average",
+                        "is not NNOPT_AVERAGE_NONE, _SWA or _EMA") ||
+        !NNOPT__REQUIRE(h->average_start >= 0, "average_start", "is negative") ||
+        !NNOPT__REQUIRE(h->average_decay >= 0 && h->average_decay <= 1, "average_decay", "must lie in [0, 1]") ||
+        !NNOPT__REQUIRE(h->lookahead_k >= 0, "lookahead_k", "is negative") ||
+        !NNOPT__REQUIRE(h->lookahead_alpha >= 0 && h->lookahead_alpha <= 1, "lookahead_alpha", "must lie in [0, 1]"))
         return 0;
     row = nnopt__row(h->kind);
     return !row->valid || row->valid(h);
@@ -1894,8 +2036,9 @@ static const char *nnopt__buffer_name(const nnopt_hparams *h, int k)
 
 static int nnopt__group_valid(const nnopt_group *g)
 {
-    return nnopt__finite(g->lr_scale) && g->lr_scale >= 0 &&
-           nnopt__finite(g->weight_decay_scale) && g->weight_decay_scale >= 0;
+    return NNOPT__REQUIRE(nnopt__finite(g->lr_scale) && g->lr_scale >= 0, "lr_scale", "must be finite and >= 0") &&
+           NNOPT__REQUIRE(nnopt__finite(g->weight_decay_scale) && g->weight_decay_scale >= 0, "weight_decay_scale",
+                          "must be finite and >= 0");
 }
 
 static int nnopt__state_count(unsigned layout)   /* buffers in a layout */
@@ -1919,21 +2062,26 @@ static size_t nnopt__layout_bytes(const nnopt_hparams *h, const nnopt_group *gro
 {
     size_t n = 0, gbytes, bbytes, i, bytes;
     int nbuf;
-    if (!nnopt__hparams_valid(h) || !groups || ngroups == 0) return 0;
+    if (!nnopt__hparams_valid(h) || !NNOPT__REQUIRE(groups != NULL, "groups", "is NULL") ||
+        !NNOPT__REQUIRE(ngroups > 0, "ngroups", "is 0"))
+        return 0;
     for (i = 0; i < ngroups; i++) {
-        if (!nnopt__group_valid(&groups[i]) || groups[i].n > SIZE_MAX - n) return 0;
+        if (!nnopt__group_valid(&groups[i]) || !NNOPT__REQUIRE(groups[i].n <= SIZE_MAX - n, "groups", "sizes overflow"))
+            return 0;
         n += groups[i].n;
     }
-    if (ngroups > (SIZE_MAX / 2) / sizeof(nnopt__group_state)) return 0;
+    if (!NNOPT__REQUIRE(ngroups <= (SIZE_MAX / 2) / sizeof(nnopt__group_state), "ngroups", "is too large"))
+        return 0;
     gbytes = nnopt__align_up(ngroups * sizeof(nnopt__group_state));
-    if (n > (SIZE_MAX / 2) / sizeof(float) - 8192) return 0;
+    if (!NNOPT__REQUIRE(n <= (SIZE_MAX / 2) / sizeof(float) - 8192, "groups", "hold too many parameters")) return 0;
     /* Buffers start 320 bytes apart modulo 4096, so the streams of one update do not alias
        in the 4K-indexed load/store disambiguation (which slows large updates by ~10%). */
     bbytes = ((n * sizeof(float) + 4095) & ~(size_t)4095) + 320;
     nbuf = nnopt__state_count(nnopt__layout(h));
     /* the struct, the groups, and slack for caller memory of any alignment */
     bytes = nnopt__align_up(sizeof(nnopt_optimizer)) + gbytes + NNOPT__ALIGN;
-    if (nbuf && bbytes > (SIZE_MAX - bytes) / (size_t)nbuf) return 0;
+    if (!NNOPT__REQUIRE(!nbuf || bbytes <= (SIZE_MAX - bytes) / (size_t)nbuf, "groups", "hold too many parameters"))
+        return 0;
     bytes += bbytes * (size_t)nbuf;
     *total_n = n; *group_bytes = gbytes; *buffer_bytes = bbytes;
     return bytes;
@@ -1941,8 +2089,9 @@ static size_t nnopt__layout_bytes(const nnopt_hparams *h, const nnopt_group *gro
 
 NNOPT_API size_t nnopt_memory_size(const nnopt_hparams *h, const nnopt_group *groups, size_t ngroups)
 {
-    size_t n, gb, bb;
-    return nnopt__layout_bytes(h, groups, ngroups, &n, &gb, &bb);
+    size_t n, gb, bb, bytes = nnopt__layout_bytes(h, groups, ngroups, &n, &gb, &bb);
+    if (bytes == 0) (void)NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return bytes;
 }
 
 /* Fills the initial state: every buffer at 0 except those the kind starts at
@@ -1978,7 +2127,9 @@ NNOPT_API nnopt_optimizer *nnopt_init(void *memory, size_t bytes, const nnopt_hp
     int k;
     char *next;
     need = nnopt__layout_bytes(h, groups, ngroups, &n, &gbytes, &bbytes);
-    if (!memory || need == 0 || bytes < need) return NULL;
+    if (need == 0) return (nnopt_optimizer *)NNOPT__FAIL_NULL(NULL, NULL);
+    if (!memory) return (nnopt_optimizer *)NNOPT__FAIL_NULL("memory", "is NULL");
+    if (bytes < need) return (nnopt_optimizer *)NNOPT__FAIL_NULL("bytes", "is less than nnopt_memory_size()");
     base = ((uintptr_t)memory + NNOPT__ALIGN - 1) & ~(uintptr_t)(NNOPT__ALIGN - 1);
     opt = (nnopt_optimizer *)base;
     memset(opt, 0, sizeof *opt);
@@ -2003,25 +2154,47 @@ NNOPT_API nnopt_optimizer *nnopt_init(void *memory, size_t bytes, const nnopt_hp
     return opt;
 }
 
+/* Allocates and builds an optimizer; on failure the check or the allocation said why. */
+static nnopt_status nnopt__create(nnopt_optimizer **out, const nnopt_hparams *h,
+                                  const nnopt_group *groups, size_t ngroups)
+{
+    size_t n, gbytes, bbytes, bytes = nnopt__layout_bytes(h, groups, ngroups, &n, &gbytes, &bbytes);
+    void *memory;
+    if (bytes == 0) return NNOPT_ERR_INVALID;
+    memory = NNOPT_MALLOC(bytes);
+    if (!memory) { nnopt__reject(NULL, "out of memory"); return NNOPT_ERR_NOMEM; }
+    *out = nnopt_init(memory, bytes, h, groups, ngroups);
+    NNOPT_ASSERT(*out != NULL);
+    (*out)->allocation = memory;
+    return NNOPT_OK;
+}
+
+NNOPT_API nnopt_status nnopt_try_create(nnopt_optimizer **out, const nnopt_hparams *h,
+                                        const nnopt_group *groups, size_t ngroups)
+{
+    nnopt_status st;
+    if (!out) return NNOPT__FAIL(NNOPT_ERR_INVALID, "out", "is NULL");
+    *out = NULL;
+    st = nnopt__create(out, h, groups, ngroups);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+}
+
 NNOPT_API nnopt_optimizer *nnopt_create_groups(const nnopt_hparams *h, const nnopt_group *groups,
                                                size_t ngroups)
 {
-    size_t bytes = nnopt_memory_size(h, groups, ngroups);
-    void *memory;
-    nnopt_optimizer *opt;
-    if (bytes == 0) return NULL;
-    memory = NNOPT_MALLOC(bytes);
-    if (!memory) return NULL;
-    opt = nnopt_init(memory, bytes, h, groups, ngroups);
-    NNOPT_ASSERT(opt != NULL);
-    opt->allocation = memory;
+    nnopt_optimizer *opt = NULL;
+    nnopt_status st = nnopt__create(&opt, h, groups, ngroups);
+    if (st != NNOPT_OK) (void)NNOPT__FAILED(st);
     return opt;
 }
 
 NNOPT_API nnopt_optimizer *nnopt_create(const nnopt_hparams *h, size_t n)
 {
     nnopt_group g = nnopt_group_default(n);
-    return nnopt_create_groups(h, &g, 1);
+    nnopt_optimizer *opt = NULL;
+    nnopt_status st = nnopt__create(&opt, h, &g, 1);
+    if (st != NNOPT_OK) (void)NNOPT__FAILED(st);
+    return opt;
 }
 
 NNOPT_API void nnopt_destroy(nnopt_optimizer *opt)
@@ -2152,14 +2325,18 @@ static nnopt_status nnopt__step(nnopt_optimizer *opt, float *flat_param, const f
         const float *p = NNOPT__GROUP_PARAM(opt, i, flat_param, params);
         const float *g = NNOPT__GROUP_PARAM(opt, i, flat_grad, grads);
         if (opt->groups[i].g.frozen) continue;
-        if (!nnopt__ptr_ok(p, n) || !nnopt__ptr_ok(g, n) || nnopt__overlap(p, g, n * sizeof(float)))
+        if (!NNOPT__REQUIRE(nnopt__ptr_ok(p, n), "params", "a group's array is NULL or not aligned to float") ||
+            !NNOPT__REQUIRE(nnopt__ptr_ok(g, n), "grads", "a group's array is NULL or not aligned to float") ||
+            !NNOPT__REQUIRE(!nnopt__overlap(p, g, n * sizeof(float)), "grads", "a group's gradient overlaps its parameters"))
             return NNOPT_ERR_INVALID;
     }
     if (opt->h.nonfinite_guard)
         for (i = 0; i < opt->ngroups; i++)
             if (!opt->groups[i].g.frozen &&
-                !nnopt__all_finite(NNOPT__GROUP_PARAM(opt, i, flat_grad, grads), opt->groups[i].g.n))
+                !nnopt__all_finite(NNOPT__GROUP_PARAM(opt, i, flat_grad, grads), opt->groups[i].g.n)) {
+                nnopt__reject("grad", "holds NaN or Inf (nonfinite_guard)");
                 return NNOPT_ERR_NONFINITE;
+            }
     for (i = 0; i < opt->ngroups; i++)
         if (!opt->groups[i].g.frozen)
             nnopt__step_group(opt, &opt->groups[i], NNOPT__GROUP_PARAM(opt, i, flat_param, params),
@@ -2170,18 +2347,23 @@ static nnopt_status nnopt__step(nnopt_optimizer *opt, float *flat_param, const f
 
 NNOPT_API nnopt_status nnopt_step(nnopt_optimizer *opt, float *param, const float *grad)
 {
-    if (!opt) return NNOPT_ERR_INVALID;
-    if (!nnopt__ptr_ok(param, opt->n) || !nnopt__ptr_ok(grad, opt->n) ||
-        nnopt__overlap(param, grad, opt->n * sizeof(float)))
-        return NNOPT_ERR_INVALID;
-    return nnopt__step(opt, param, grad, NULL, NULL);
+    nnopt_status st;
+    if (!opt) return NNOPT__FAIL(NNOPT_ERR_INVALID, "opt", "is NULL");
+    if (!nnopt__ptr_ok(param, opt->n)) return NNOPT__FAIL(NNOPT_ERR_INVALID, "param", "is NULL or not aligned to float");
+    if (!nnopt__ptr_ok(grad, opt->n)) return NNOPT__FAIL(NNOPT_ERR_INVALID, "grad", "is NULL or not aligned to float");
+    if (nnopt__overlap(param, grad, opt->n * sizeof(float)))
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "grad", "overlaps param");
+    st = nnopt__step(opt, param, grad, NULL, NULL);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 NNOPT_API nnopt_status nnopt_step_groups(nnopt_optimizer *opt, float *const *params,
                                          const float *const *grads)
 {
-    if (!opt || !params || !grads) return NNOPT_ERR_INVALID;
-    return nnopt__step(opt, NULL, NULL, params, grads);
+    nnopt_status st;
+    if (!opt || !params || !grads) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : !params ? "params" : "grads", "is NULL");
+    st = nnopt__step(opt, NULL, NULL, params, grads);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 /* ---- Hyper-parameters and groups ----------------------------------------------------- */
@@ -2193,9 +2375,11 @@ NNOPT_API const nnopt_hparams *nnopt_get_hparams(const nnopt_optimizer *opt)
 
 NNOPT_API nnopt_status nnopt_set_hparams(nnopt_optimizer *opt, const nnopt_hparams *h)
 {
-    if (!opt || !nnopt__hparams_valid(h) || h->kind != opt->h.kind ||
-        nnopt__layout(h) != opt->layout)
-        return NNOPT_ERR_INVALID;
+    if (!opt) return NNOPT__FAIL(NNOPT_ERR_INVALID, "opt", "is NULL");
+    if (!nnopt__hparams_valid(h)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    if (h->kind != opt->h.kind) return NNOPT__FAIL(NNOPT_ERR_INVALID, "kind", "differs from the optimizer's");
+    if (nnopt__layout(h) != opt->layout)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "h", "needs state buffers the optimizer was not created with");
     opt->h = *h;
     return NNOPT_OK;
 }
@@ -2203,10 +2387,12 @@ NNOPT_API nnopt_status nnopt_set_hparams(nnopt_optimizer *opt, const nnopt_hpara
 NNOPT_API nnopt_status nnopt_set_lr(nnopt_optimizer *opt, double lr)
 {
     nnopt_hparams h;
-    if (!opt) return NNOPT_ERR_INVALID;
+    if (!opt) return NNOPT__FAIL(NNOPT_ERR_INVALID, "opt", "is NULL");
     h = opt->h;
     h.lr = lr;
-    return nnopt_set_hparams(opt, &h);
+    if (!nnopt__hparams_valid(&h)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    opt->h = h;
+    return NNOPT_OK;
 }
 
 NNOPT_API size_t nnopt_group_count(const nnopt_optimizer *opt) { return opt ? opt->ngroups : 0; }
@@ -2215,15 +2401,18 @@ NNOPT_API uint64_t nnopt_step_count(const nnopt_optimizer *opt) { return opt ? o
 
 NNOPT_API nnopt_status nnopt_get_group(const nnopt_optimizer *opt, size_t index, nnopt_group *out)
 {
-    if (!opt || !out || index >= opt->ngroups) return NNOPT_ERR_INVALID;
+    if (!opt || !out) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : "out", "is NULL");
+    if (index >= opt->ngroups) return NNOPT__FAIL(NNOPT_ERR_INVALID, "index", "is not below nnopt_group_count()");
     *out = opt->groups[index].g;
     return NNOPT_OK;
 }
 
 NNOPT_API nnopt_status nnopt_set_group(nnopt_optimizer *opt, size_t index, const nnopt_group *g)
 {
-    if (!opt || !g || index >= opt->ngroups || g->n != opt->groups[index].g.n || !nnopt__group_valid(g))
-        return NNOPT_ERR_INVALID;
+    if (!opt || !g) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : "g", "is NULL");
+    if (index >= opt->ngroups) return NNOPT__FAIL(NNOPT_ERR_INVALID, "index", "is not below nnopt_group_count()");
+    if (g->n != opt->groups[index].g.n) return NNOPT__FAIL(NNOPT_ERR_INVALID, "n", "differs from the group's length");
+    if (!nnopt__group_valid(g)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     opt->groups[index].g = *g;
     return NNOPT_OK;
 }
@@ -2240,7 +2429,8 @@ NNOPT_API nnopt_status nnopt_traits(const nnopt_hparams *h, nnopt_kind_traits *o
     const nnopt__kind_row *row;
     unsigned layout;
     int k;
-    if (!out || !nnopt__hparams_valid(h)) return NNOPT_ERR_INVALID;
+    if (!out) return NNOPT__FAIL(NNOPT_ERR_INVALID, "out", "is NULL");
+    if (!nnopt__hparams_valid(h)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     row = nnopt__row(h->kind);
     layout = nnopt__layout(h);
     memset(out, 0, sizeof *out);
@@ -2273,7 +2463,9 @@ static nnopt_status nnopt__average_into(float *avg, const float *p, size_t n, in
                                         double divisor, double decay)
 {
     nnopt__optim_args a;
-    if (!nnopt__ptr_ok(avg, n) || !nnopt__ptr_ok(p, n) || nnopt__overlap(avg, p, n * sizeof(float)))
+    if (!NNOPT__REQUIRE(nnopt__ptr_ok(avg, n), "avg", "is NULL or not aligned to float") ||
+        !NNOPT__REQUIRE(nnopt__ptr_ok(p, n), "p", "is NULL or not aligned to float") ||
+        !NNOPT__REQUIRE(!nnopt__overlap(avg, p, n * sizeof(float)), "p", "overlaps avg"))
         return NNOPT_ERR_INVALID;
     memset(&a, 0, sizeof a);
     a.n = n;
@@ -2289,14 +2481,18 @@ static nnopt_status nnopt__average_into(float *avg, const float *p, size_t n, in
 
 NNOPT_API nnopt_status nnopt_swa_update(float *avg, const float *p, size_t n, uint64_t count)
 {
-    return nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_SWA : 0, (double)count + 1.0, 0.0);
+    nnopt_status st = nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_SWA : 0, (double)count + 1.0, 0.0);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 NNOPT_API nnopt_status nnopt_ema_update(float *avg, const float *p, size_t n, double decay,
                                         uint64_t count)
 {
-    if (!nnopt__finite(decay) || decay < 0 || decay > 1) return NNOPT_ERR_INVALID;
-    return nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_EMA : 0, 1.0, decay);
+    nnopt_status st;
+    if (!nnopt__finite(decay) || decay < 0 || decay > 1)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "decay", "must lie in [0, 1]");
+    st = nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_EMA : 0, 1.0, decay);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 /* Softmax of each model's row (max subtracted, in double), averaged over the models. One code
@@ -2305,13 +2501,14 @@ NNOPT_API nnopt_status nnopt_ensemble_softmax(const float *const *logits, size_t
                                               size_t rows, size_t classes, float *probs)
 {
     size_t m, r, c;
-    if (!logits || !probs || models == 0 || classes == 0 || rows > SIZE_MAX / classes ||
-        !nnopt__ptr_ok(probs, rows * classes))
-        return NNOPT_ERR_INVALID;
+    if (!logits || !probs) return NNOPT__FAIL(NNOPT_ERR_INVALID, !logits ? "logits" : "probs", "is NULL");
+    if (models == 0 || classes == 0) return NNOPT__FAIL(NNOPT_ERR_INVALID, models ? "classes" : "models", "is 0");
+    if (rows > SIZE_MAX / classes || !nnopt__ptr_ok(probs, rows * classes))
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "probs", "is not aligned to float, or rows x classes overflows");
     for (m = 0; m < models; m++)
         if (!nnopt__ptr_ok(logits[m], rows * classes) ||
             nnopt__overlap(logits[m], probs, rows * classes * sizeof(float)))
-            return NNOPT_ERR_INVALID;
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "logits", "an array is NULL, not aligned to float, or overlaps probs");
     for (r = 0; r < rows; r++) {
         float *out = probs + r * classes;
         for (c = 0; c < classes; c++) out[c] = 0.0f;
@@ -2532,7 +2729,8 @@ NNOPT_API nnopt_status nnopt_save(const nnopt_optimizer *opt, void *buffer, size
     unsigned char *start = (unsigned char *)buffer;
     size_t size = nnopt_save_size(opt);
     nnopt__ckpt_io io;
-    if (!opt || !buffer || capacity < size) return NNOPT_ERR_INVALID;
+    if (!opt || !buffer) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : "buffer", "is NULL");
+    if (capacity < size) return NNOPT__FAIL(NNOPT_ERR_INVALID, "capacity", "is less than nnopt_save_size()");
     memset(&io, 0, sizeof io);
     io.mode = NNOPT__IO_SAVE;
     io.h = opt->h;
@@ -2649,22 +2847,26 @@ NNOPT_API nnopt_status nnopt_load(nnopt_optimizer *opt, const void *buffer, size
     nnopt__reader r;
     uint64_t version;
     size_t doubles, ints;
-    if (!opt || !buffer) return NNOPT_ERR_INVALID;
+    if (!opt || !buffer) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : "buffer", "is NULL");
     /* Everything is checked before anything is written. */
-    if (size < 8 + 4 + 8 || memcmp(bytes, nnopt__ckpt_magic, 8) != 0) return NNOPT_ERR_FORMAT;
+    if (size < 8 + 4 + 8 || memcmp(bytes, nnopt__ckpt_magic, 8) != 0)
+        return NNOPT__FAIL(NNOPT_ERR_FORMAT, "buffer", "is not an nnopt checkpoint");
     r.p = bytes + size - 8; r.end = bytes + size; r.ok = 1;
-    if (nnopt__get(&r, 8) != nnopt__fnv1a(bytes, size - 8)) return NNOPT_ERR_FORMAT;
+    if (nnopt__get(&r, 8) != nnopt__fnv1a(bytes, size - 8))
+        return NNOPT__FAIL(NNOPT_ERR_FORMAT, "buffer", "fails its checksum (truncated or altered)");
     r.p = bytes + 8;
     version = nnopt__get(&r, 4);
     if (version == 1) {
         if (size != nnopt__v1_size(opt, &doubles, &ints) || !nnopt__v1_walk(opt, bytes, size, 0))
-            return NNOPT_ERR_FORMAT;
+            return NNOPT__FAIL(NNOPT_ERR_FORMAT, "buffer", "does not match this optimizer (format 1)");
         nnopt__v1_walk(opt, bytes, size, 1);
         return NNOPT_OK;
     }
-    if (version < 2 || version > NNOPT__CKPT_VERSION ||
-        !nnopt__tagged_walk(opt, bytes, size, (unsigned)version, NNOPT__IO_CHECK))
-        return NNOPT_ERR_FORMAT;
+    if (version < 2 || version > NNOPT__CKPT_VERSION)
+        return NNOPT__FAIL(NNOPT_ERR_FORMAT, "buffer", "is of a checkpoint format this version does not know");
+    if (!nnopt__tagged_walk(opt, bytes, size, (unsigned)version, NNOPT__IO_CHECK))
+        return NNOPT__FAIL(NNOPT_ERR_FORMAT, "buffer",
+                           "does not match this optimizer (kind, groups, state or a hyper-parameter)");
     nnopt__tagged_walk(opt, bytes, size, (unsigned)version, NNOPT__IO_LOAD);
     return NNOPT_OK;
 }
@@ -2678,11 +2880,14 @@ NNOPT_API nnopt_status nnopt_clip_grad_norm_groups(float *const *grads, const si
 {
     double squares = 0, absolute = 0, largest = 0, norm, coef;
     size_t i;
-    if ((count && (!grads || !sizes)) || !nnopt__finite(max_norm) || max_norm < 0 ||
-        !(norm_type == 1.0 || norm_type == 2.0 || norm_type == (double)INFINITY))
-        return NNOPT_ERR_INVALID;
+    if (count && (!grads || !sizes)) return NNOPT__FAIL(NNOPT_ERR_INVALID, !grads ? "grads" : "sizes", "is NULL");
+    if (!nnopt__finite(max_norm) || max_norm < 0)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "max_norm", "must be finite and >= 0");
+    if (!(norm_type == 1.0 || norm_type == 2.0 || norm_type == (double)INFINITY))
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "norm_type", "must be 1, 2 or INFINITY");
     for (i = 0; i < count; i++)
-        if (!nnopt__ptr_ok(grads[i], sizes[i])) return NNOPT_ERR_INVALID;
+        if (!nnopt__ptr_ok(grads[i], sizes[i]))
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "grads", "an array is NULL or not aligned to float");
     for (i = 0; i < count; i++) {
         nnopt__optim_args a;
         double sums[2];
@@ -2701,7 +2906,8 @@ NNOPT_API nnopt_status nnopt_clip_grad_norm_groups(float *const *grads, const si
     /* NaN anywhere makes the sum of squares NaN, whatever the norm. */
     norm = norm_type == 2.0 ? sqrt(squares) : norm_type == 1.0 ? absolute : largest;
     if (squares != squares) norm = squares;
-    if (error_if_nonfinite && !nnopt__finite(norm)) return NNOPT_ERR_NONFINITE;
+    if (error_if_nonfinite && !nnopt__finite(norm))
+        return NNOPT__FAIL(NNOPT_ERR_NONFINITE, "grads", "have a non-finite norm (error_if_nonfinite)");
     if (total_norm) *total_norm = norm;
     coef = max_norm / (norm + 1e-6);
     if (!(coef >= 1.0)) {                               /* clamp(coef, max=1), NaN included */
@@ -2728,8 +2934,9 @@ NNOPT_API nnopt_status nnopt_clip_grad_norm(float *grad, size_t n, double max_no
 NNOPT_API nnopt_status nnopt_clip_grad_value(float *grad, size_t n, double clip_value)
 {
     nnopt__optim_args a;
-    if (!nnopt__ptr_ok(grad, n) || !nnopt__finite(clip_value) || clip_value < 0)
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__ptr_ok(grad, n)) return NNOPT__FAIL(NNOPT_ERR_INVALID, "grad", "is NULL or not aligned to float");
+    if (!nnopt__finite(clip_value) || clip_value < 0)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "clip_value", "must be finite and >= 0");
     memset(&a, 0, sizeof a);
     a.n = n;
     a.param = grad;
@@ -2771,6 +2978,7 @@ NNOPT_API nnopt_sched_params nnopt_sched_defaults(nnopt_sched_kind kind)
     return p;
 }
 
+#define NNOPT__SCHED_RULE(cond, argument, reason) return NNOPT__REQUIRE(cond, argument, reason)
 static int nnopt__sched_valid(const nnopt_sched_params *p)
 {
     const double all[] = { p->gamma, p->eta_min, p->factor, p->start_factor, p->end_factor,
@@ -2780,43 +2988,47 @@ static int nnopt__sched_valid(const nnopt_sched_params *p)
     size_t i;
     int m;
     for (i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!nnopt__finite(all[i])) return 0;
+        if (!nnopt__finite(all[i])) return nnopt__reject("params", "a double field is not finite");
     switch (p->kind) {
     case NNOPT_SCHED_STEP:
-        return p->step_size > 0 && p->gamma > 0;
+        NNOPT__SCHED_RULE(p->step_size > 0 && p->gamma > 0, "step_size, gamma", "must be > 0");
     case NNOPT_SCHED_MULTISTEP:
         if (p->gamma <= 0 || p->milestone_count < 0 || p->milestone_count > NNOPT_SCHED_MAX_MILESTONES)
-            return 0;
+            return nnopt__reject("gamma, milestone_count", "gamma must be > 0 and the count within the limit");
         for (m = 1; m < p->milestone_count; m++)
-            if (p->milestones[m] < p->milestones[m - 1]) return 0;
+            if (p->milestones[m] < p->milestones[m - 1]) return nnopt__reject("milestones", "must not decrease");
         return 1;
     case NNOPT_SCHED_EXPONENTIAL: case NNOPT_SCHED_INVERSE_TIME:
-        return p->gamma > 0;
+        NNOPT__SCHED_RULE(p->gamma > 0, "gamma", "must be > 0");
     case NNOPT_SCHED_COSINE:
-        return p->T_max > 0;
+        NNOPT__SCHED_RULE(p->T_max > 0, "T_max", "must be > 0");
     case NNOPT_SCHED_COSINE_RESTARTS:
-        return p->T_0 > 0 && p->T_mult >= 1;
+        NNOPT__SCHED_RULE(p->T_0 > 0 && p->T_mult >= 1, "T_0, T_mult", "must be > 0 and >= 1");
     case NNOPT_SCHED_CONSTANT:
-        return p->factor > 0 && p->factor <= 1 && p->total_iters >= 0;
+        NNOPT__SCHED_RULE(p->factor > 0 && p->factor <= 1 && p->total_iters >= 0, "factor, total_iters",
+                          "must lie in (0, 1] and be >= 0");
     case NNOPT_SCHED_LINEAR:
-        return p->start_factor > 0 && p->start_factor <= 1 && p->end_factor >= 0 &&
-               p->end_factor <= 1 && p->total_iters > 0;
+        NNOPT__SCHED_RULE(p->start_factor > 0 && p->start_factor <= 1 && p->end_factor >= 0 &&
+                          p->end_factor <= 1 && p->total_iters > 0, "start_factor, end_factor, total_iters",
+                          "must lie in (0, 1], [0, 1] and be > 0");
     case NNOPT_SCHED_POLYNOMIAL:
-        return p->total_iters > 0 && p->power >= 0;
+        NNOPT__SCHED_RULE(p->total_iters > 0 && p->power >= 0, "total_iters, power", "must be > 0 and >= 0");
     case NNOPT_SCHED_ONE_CYCLE:
-        return p->max_lr >= 0 && p->total_steps > 0 && p->pct_start > 0 && p->pct_start < 1 &&
-               p->div_factor > 0 && p->final_div_factor > 0;
+        NNOPT__SCHED_RULE(p->max_lr >= 0 && p->total_steps > 0 && p->pct_start > 0 && p->pct_start < 1 &&
+                          p->div_factor > 0 && p->final_div_factor > 0, "one-cycle parameters",
+                          "need max_lr >= 0, total_steps > 0, pct_start in (0, 1), div factors > 0");
     case NNOPT_SCHED_PLATEAU:
-        return p->factor >= 0 && p->factor < 1 && p->patience >= 0 && p->cooldown >= 0 &&
-               p->threshold >= 0 && p->min_lr >= 0 && p->eps >= 0;
+        NNOPT__SCHED_RULE(p->factor >= 0 && p->factor < 1 && p->patience >= 0 && p->cooldown >= 0 &&
+                          p->threshold >= 0 && p->min_lr >= 0 && p->eps >= 0, "plateau parameters",
+                          "need factor in [0, 1) and the others >= 0");
     case NNOPT_SCHED_SWA:
-        return p->swa_lr >= 0 && p->anneal_epochs >= 0;
+        NNOPT__SCHED_RULE(p->swa_lr >= 0 && p->anneal_epochs >= 0, "swa_lr, anneal_epochs", "must be >= 0");
     case NNOPT_SCHED_KIND_COUNT: break;
     }
-    return 0;
+    return nnopt__reject("kind", "is not an nnopt_sched_kind");
 }
+#undef NNOPT__SCHED_RULE
 
-/* OneCycleLR: anneal from start to end as pct goes from 0 to 1 (cosine or linear). */
 static double nnopt__anneal(const nnopt_sched_params *p, double start, double end, double pct)
 {
     if (p->anneal_linear) return (end - start) * pct + start;
@@ -2983,12 +3195,14 @@ static nnopt_status nnopt__sched_begin(nnopt_scheduler *s, const nnopt_sched_par
                                        int count, double initial_lr, int composition)
 {
     int c;
-    if (!s || !children || count < 1 || count > NNOPT_SCHED_MAX_CHILDREN ||
-        !nnopt__finite(initial_lr) || initial_lr < 0)
+    if (!NNOPT__REQUIRE(s && children, !s ? "s" : "p", "is NULL") ||
+        !NNOPT__REQUIRE(count >= 1 && count <= NNOPT_SCHED_MAX_CHILDREN, "count", "is outside 1..NNOPT_SCHED_MAX_CHILDREN") ||
+        !NNOPT__REQUIRE(nnopt__finite(initial_lr) && initial_lr >= 0, "initial_lr", "must be finite and >= 0"))
         return NNOPT_ERR_INVALID;
     for (c = 0; c < count; c++)
         if (!nnopt__sched_valid(&children[c]) ||
-            (composition && children[c].kind == NNOPT_SCHED_PLATEAU))
+            !NNOPT__REQUIRE(!composition || children[c].kind != NNOPT_SCHED_PLATEAU, "children",
+                            "a plateau schedule cannot be chained or sequenced"))
             return NNOPT_ERR_INVALID;
     memset(s, 0, sizeof *s);
     s->composition = composition;
@@ -3003,13 +3217,15 @@ static nnopt_status nnopt__sched_begin(nnopt_scheduler *s, const nnopt_sched_par
 NNOPT_API nnopt_status nnopt_sched_init(nnopt_scheduler *s, const nnopt_sched_params *p,
                                         double initial_lr)
 {
-    return nnopt__sched_begin(s, p, 1, initial_lr, 0);
+    nnopt_status st = nnopt__sched_begin(s, p, 1, initial_lr, 0);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_init_chained(nnopt_scheduler *s, const nnopt_sched_params *children,
                                                 int count, double initial_lr)
 {
-    return nnopt__sched_begin(s, children, count, initial_lr, 2);
+    nnopt_status st = nnopt__sched_begin(s, children, count, initial_lr, 2);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_init_sequential(nnopt_scheduler *s,
@@ -3019,12 +3235,12 @@ NNOPT_API nnopt_status nnopt_sched_init_sequential(nnopt_scheduler *s,
     nnopt_scheduler built;
     nnopt_status st;
     int c;
-    if (!s || (count > 1 && !milestones)) return NNOPT_ERR_INVALID;
+    if (!s || (count > 1 && !milestones)) return NNOPT__FAIL(NNOPT_ERR_INVALID, !s ? "s" : "milestones", "is NULL");
     for (c = 1; c < count; c++)
         if (milestones[c - 1] <= 0 || (c > 1 && milestones[c - 1] <= milestones[c - 2]))
-            return NNOPT_ERR_INVALID;
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "milestones", "must be > 0 and increasing");
     st = nnopt__sched_begin(&built, children, count, initial_lr, 1);
-    if (st != NNOPT_OK) return st;
+    if (st != NNOPT_OK) return NNOPT__FAILED(st);
     /* torch: reset the lr to the initial one, undo every child's construction step, and redo
        the first child's. */
     for (c = 1; c < count; c++) built.milestones[c - 1] = milestones[c - 1];
@@ -3046,14 +3262,15 @@ static int nnopt__sched_exhausted(const nnopt_sched_node *nd)
 NNOPT_API nnopt_status nnopt_sched_step(nnopt_scheduler *s)
 {
     int c;
-    if (!s || s->count < 1 || s->count > NNOPT_SCHED_MAX_CHILDREN) return NNOPT_ERR_INVALID;
+    if (!s || s->count < 1 || s->count > NNOPT_SCHED_MAX_CHILDREN)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "s", "is NULL or not initialized");
     s->restarted = 0;
     if (s->composition == 1) {
         long e = s->last_epoch + 1;
         int idx = 0;
         while (idx < s->count - 1 && s->milestones[idx] <= e) idx++;
         if (nnopt__sched_exhausted(&s->node[idx]) && !(idx > 0 && s->milestones[idx - 1] == e))
-            return NNOPT_ERR_INVALID;
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "s", "one-cycle schedule stepped past total_steps");
         s->last_epoch = e;
         if (idx > 0 && s->milestones[idx - 1] == e) nnopt__node_step(s, &s->node[idx], 1, 0);
         else nnopt__node_step(s, &s->node[idx], 0, 0);
@@ -3061,7 +3278,9 @@ NNOPT_API nnopt_status nnopt_sched_step(nnopt_scheduler *s)
     }
     for (c = 0; c < s->count; c++)
         if (s->node[c].p.kind == NNOPT_SCHED_PLATEAU || nnopt__sched_exhausted(&s->node[c]))
-            return NNOPT_ERR_INVALID;               /* plateau steps with a metric */
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "s", s->node[c].p.kind == NNOPT_SCHED_PLATEAU
+                               ? "a plateau schedule steps with nnopt_sched_step_metric"
+                               : "one-cycle schedule stepped past total_steps");
     for (c = 0; c < s->count; c++) nnopt__node_step(s, &s->node[c], 0, 0);
     return NNOPT_OK;
 }
@@ -3072,8 +3291,9 @@ NNOPT_API nnopt_status nnopt_sched_step_metric(nnopt_scheduler *s, double metric
     nnopt_sched_node *nd;
     const nnopt_sched_params *p;
     int better;
-    if (!s || s->composition || s->node[0].p.kind != NNOPT_SCHED_PLATEAU || metric != metric)
-        return NNOPT_ERR_INVALID;
+    if (!s || s->composition || s->node[0].p.kind != NNOPT_SCHED_PLATEAU)
+        return NNOPT__FAIL(NNOPT_ERR_INVALID, "s", "is not a plateau schedule");
+    if (metric != metric) return NNOPT__FAIL(NNOPT_ERR_INVALID, "metric", "is NaN");
     nd = &s->node[0];
     p = &nd->p;
     nd->last_epoch++;
@@ -3110,30 +3330,32 @@ NNOPT_API nnopt_status nnopt_sched_apply(const nnopt_scheduler *s, nnopt_optimiz
 {
     nnopt_hparams h;
     double m;
-    if (!s || !opt) return NNOPT_ERR_INVALID;
+    double *cycled;
+    nnopt_status st;
+    if (!s || !opt) return NNOPT__FAIL(NNOPT_ERR_INVALID, !s ? "s" : "opt", "is NULL");
     h = opt->h;
     h.lr = s->lr;
     if (nnopt_sched_momentum(s, &m)) {
-        switch (h.kind) {
-        case NNOPT_SGD: case NNOPT_RMSPROP: case NNOPT_LARS:
-            h.momentum = m; break;
-        case NNOPT_ADAGRAD: case NNOPT_ADADELTA: case NNOPT_RPROP: case NNOPT_ASGD:
-            return NNOPT_ERR_INVALID;               /* nothing to cycle (torch raises too) */
-        default:
-            h.beta1 = m; break;
-        }
+        cycled = nnopt__cycled_momentum(&h);
+        if (!cycled)                                 /* nothing to cycle (torch raises too) */
+            return NNOPT__FAIL(NNOPT_ERR_INVALID, "s", "cycles momentum, which this kind does not have");
+        *cycled = m;
     }
-    return nnopt_set_hparams(opt, &h);
+    st = nnopt_set_hparams(opt, &h);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_optimizer *opt,
                                                size_t group)
 {
     nnopt_group g;
-    if (!s || !opt || !(opt->h.lr > 0) || nnopt_get_group(opt, group, &g) != NNOPT_OK)
-        return NNOPT_ERR_INVALID;
+    nnopt_status st;
+    if (!s || !opt) return NNOPT__FAIL(NNOPT_ERR_INVALID, !s ? "s" : "opt", "is NULL");
+    if (!(opt->h.lr > 0)) return NNOPT__FAIL(NNOPT_ERR_INVALID, "opt", "has lr 0 (a group's lr is a scale of it)");
+    if (nnopt_get_group(opt, group, &g) != NNOPT_OK) return NNOPT__FAIL(NNOPT_ERR_INVALID, "group", "is not below nnopt_group_count()");
     g.lr_scale = s->lr / opt->h.lr;
-    return nnopt_set_group(opt, group, &g);
+    st = nnopt_set_group(opt, group, &g);
+    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
 }
 #endif
 

@@ -81,6 +81,19 @@ static nnopt_status run_create_groups(int variant, void **made)
     return *made ? NNOPT_OK : NNOPT_ERR_NOMEM;
 }
 
+/* The form with a status: a failed allocation is NNOPT_ERR_NOMEM itself, and says so. */
+static nnopt_status run_try_create(int variant, void **made)
+{
+    nnopt_hparams h = optimizer_hparams(variant);
+    nnopt_group g = nnopt_group_default(37);
+    nnopt_optimizer *opt = NULL;
+    nnopt_status st = nnopt_try_create(&opt, &h, &g, 1);
+    EXPECT(st != NNOPT_ERR_NOMEM || strcmp(nnopt_last_error(), "nnopt_try_create: out of memory") == 0,
+           "nnopt_try_create: %s", nnopt_last_error());
+    *made = opt;
+    return st;
+}
+
 static void use_optimizer(void *made)
 {
     float p[37], g[37];
@@ -209,6 +222,7 @@ static void use_nothing(void *made) { (void)made; }
 static const creator creators[] = {
     { "nnopt_create",        run_create,        use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
     { "nnopt_create_groups", run_create_groups, use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
+    { "nnopt_try_create",    run_try_create,    use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
 #ifndef NNOPT_NO_AUGMENT
     { "image ops",           run_image_op,      use_nothing,   use_nothing,       2 * (int)IMAGE_OPS },
     { "nnopt_aug_apply",     run_aug_apply,     use_nothing,   use_nothing,       2 },

@@ -552,6 +552,52 @@ static void test_traits_and_named_state(void)
     }
 }
 
+/* Error detail: each failure says which function, which argument and why; nnopt_try_create
+   tells invalid input from a failed allocation (tests/alloc_fail.c covers the latter); the
+   NNOPT_ON_ERROR hook sees every failure (tests/impl.c counts them). */
+extern size_t th_error_hook_calls;
+static void test_error_detail(void)
+{
+    nnopt_hparams h = nnopt_defaults(NNOPT_ADAM);
+    nnopt_group g = nnopt_group_default(4);
+    nnopt_optimizer *opt = NULL;
+    float p[4] = { 0 }, gr[4] = { 0 };
+    size_t hooked = th_error_hook_calls;
+    nnopt_clear_error();
+    CHECK(strcmp(nnopt_last_error(), "") == 0);
+    h.beta2 = 1.0;
+    CHECK(nnopt_create(&h, 4) == NULL);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_create: beta2: must lie in [0, 1)") == 0, "%s", nnopt_last_error());
+    CHECK(nnopt_try_create(&opt, &h, &g, 1) == NNOPT_ERR_INVALID && opt == NULL);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_try_create: beta2: must lie in [0, 1)") == 0, "%s", nnopt_last_error());
+    h = nnopt_defaults(NNOPT_ADAM); h.lr = NAN;
+    CHECK(nnopt_memory_size(&h, &g, 1) == 0);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_memory_size: lr: is not finite") == 0, "%s", nnopt_last_error());
+    h = nnopt_defaults(NNOPT_SGD); h.nesterov = 1;
+    CHECK(nnopt_create_groups(&h, &g, 1) == NULL);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_create_groups: nesterov: needs momentum > 0 and dampening 0") == 0,
+           "%s", nnopt_last_error());
+    h = nnopt_defaults(NNOPT_ADAM);
+    if (!CHECK(nnopt_try_create(&opt, &h, &g, 1) == NNOPT_OK && opt != NULL)) return;
+    CHECK(nnopt_step(opt, p, p + 1) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_step: grad: overlaps param") == 0, "%s", nnopt_last_error());
+    CHECK(nnopt_step(opt, p, gr) == NNOPT_OK);           /* success leaves the last failure */
+    CHECK(strcmp(nnopt_last_error(), "nnopt_step: grad: overlaps param") == 0);
+    h.amsgrad = 1;
+    CHECK(nnopt_set_hparams(opt, &h) == NNOPT_ERR_INVALID);
+    CHECKF(strstr(nnopt_last_error(), "nnopt_set_hparams: h: needs state buffers") == nnopt_last_error(), "%s",
+           nnopt_last_error());
+    CHECK(nnopt_load(opt, p, sizeof p) == NNOPT_ERR_FORMAT);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_load: buffer: is not an nnopt checkpoint") == 0, "%s", nnopt_last_error());
+    CHECK(nnopt_clip_grad_value(gr, 4, -1) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_clip_grad_value: clip_value: must be finite and >= 0") == 0, "%s",
+           nnopt_last_error());
+    CHECK(th_error_hook_calls - hooked == 8);
+    nnopt_clear_error();
+    CHECK(strcmp(nnopt_last_error(), "") == 0);
+    nnopt_destroy(opt);
+}
+
 /* Truncated, corrupted and mismatched checkpoints: NNOPT_ERR_FORMAT, and the optimizer keeps
    exactly its state (its next step equals an untouched twin's). */
 static void test_checkpoint_rejects_bad_data(void)
@@ -786,6 +832,7 @@ void register_optim_api_tests(void)
     th_register("caller_memory", test_caller_memory, TH_ONCE);
     th_register("checkpoint_resume", test_checkpoint_resume, TH_EACH_ISA);
     th_register("checkpoint_rejects_bad_data", test_checkpoint_rejects_bad_data, TH_ONCE);
+    th_register("error_detail", test_error_detail, TH_ONCE);
     th_register("traits_and_named_state", test_traits_and_named_state, TH_ONCE);
     th_register("checkpoint_golden_formats", test_checkpoint_golden_formats, TH_ONCE);
     th_register("checkpoint_newer_format_refused", test_checkpoint_newer_format_refused, TH_ONCE);
