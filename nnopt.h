@@ -1430,6 +1430,9 @@ typedef void (*nnopt__optim_kernel)(nnopt__optim_args *);
    multiple of 16 elements), so a reduction sums the same numbers in the same order whatever
    the thread count: 16 lanes per chunk, combined by a fixed tree, then the chunks in order. */
 #define NNOPT__CHUNK_MIN 65536
+#ifndef NNOPT_SPLIT_MIN
+#  define NNOPT_SPLIT_MIN 16384      /* see nnopt__run and docs/performance.md */
+#endif
 #define NNOPT__MAX_CHUNKS 256
 
 static size_t nnopt__chunk_size(size_t n)
@@ -1459,17 +1462,20 @@ static double nnopt__sum_lanes(const double lane[16])
     return (l4[0] + l4[2]) + (l4[1] + l4[3]);
 }
 
-/* Elementwise kernel over a->n elements; any chunking gives the same bits. */
+/* Element-wise kernel over a->n elements. Built with OpenMP, from NNOPT_SPLIT_MIN elements
+   on each thread takes one contiguous piece (a multiple of 64 elements): where the pieces
+   meet changes no element's bits, so any thread count gives the same result. */
 static void nnopt__run(nnopt__optim_kernel kernel, const nnopt__optim_args *a)
 {
 #ifdef _OPENMP
-    size_t chunk = nnopt__chunk_size(a->n);
-    if (a->n > chunk && omp_get_max_threads() > 1) {
-        long c, count = (long)((a->n + chunk - 1) / chunk);
-#  pragma omp parallel for schedule(static)
+    int threads = omp_get_max_threads();
+    if (threads > 1 && a->n >= (size_t)NNOPT_SPLIT_MIN) {
+        size_t piece = ((a->n + (size_t)threads - 1) / (size_t)threads + 63) & ~(size_t)63;
+        long c, count = (long)((a->n + piece - 1) / piece);
+#  pragma omp parallel for schedule(static) num_threads(count)
         for (c = 0; c < count; c++) {
-            size_t off = (size_t)c * chunk;
-            nnopt__optim_args part = nnopt__slice(a, off, a->n - off < chunk ? a->n - off : chunk);
+            size_t off = (size_t)c * piece;
+            nnopt__optim_args part = nnopt__slice(a, off, a->n - off < piece ? a->n - off : piece);
             kernel(&part);
         }
         return;

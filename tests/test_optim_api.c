@@ -798,23 +798,27 @@ static void test_thread_count_independent(void)
 {
 #ifdef _OPENMP
     enum { N = 400009 };
+    static const size_t lengths[] = { 20011, N };      /* split per thread; chunked reductions */
     const nnopt_kind kinds[] = { NNOPT_ADAM, NNOPT_LAMB, NNOPT_LARS };
     float *one = th_alloc_floats(N, 0), *many = th_alloc_floats(N, 1), *g = th_alloc_floats(N, 2);
-    size_t k;
-    int saved = omp_get_max_threads();
-    for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        nnopt_hparams h = nnopt_defaults(kinds[k]);
-        double n1, n4;
-        h.weight_decay = 0.01;
-        omp_set_num_threads(1);
-        CHECK(quadratic_run(&h, one, g, N, 3, NULL) == NNOPT_OK);
-        CHECK(nnopt_clip_grad_norm(g, N, 1e-3, 2.0, 0, &n1) == NNOPT_OK);
-        omp_set_num_threads(4);
-        CHECK(quadratic_run(&h, many, g, N, 3, NULL) == NNOPT_OK);
-        CHECK(nnopt_clip_grad_norm(g, N, 1e-3, 2.0, 0, &n4) == NNOPT_OK);
-        th_same_bits(many, one, N, nnopt_kind_name(kinds[k]));
-        CHECK(memcmp(&n1, &n4, sizeof n1) == 0);
-    }
+    size_t k, L;
+    int saved = omp_get_max_threads(), threads;
+    for (L = 0; L < 2; L++)
+        for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+            for (threads = 2; threads <= 4; threads++) {
+                size_t n = lengths[L];
+                nnopt_hparams h = nnopt_defaults(kinds[k]);
+                double n1, nt;
+                h.weight_decay = 0.01;
+                omp_set_num_threads(1);
+                CHECK(quadratic_run(&h, one, g, n, 3, NULL) == NNOPT_OK);
+                CHECK(nnopt_clip_grad_norm(g, n, 1e-3, 2.0, 0, &n1) == NNOPT_OK);
+                omp_set_num_threads(threads);
+                CHECK(quadratic_run(&h, many, g, n, 3, NULL) == NNOPT_OK);
+                CHECK(nnopt_clip_grad_norm(g, n, 1e-3, 2.0, 0, &nt) == NNOPT_OK);
+                th_same_bits(many, one, n, nnopt_kind_name(kinds[k]));
+                CHECK(memcmp(&n1, &nt, sizeof n1) == 0);
+            }
     omp_set_num_threads(saved);
     th_free_floats(one, 0); th_free_floats(many, 1); th_free_floats(g, 2);
 #endif
