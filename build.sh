@@ -157,9 +157,11 @@ check_fails() {
     if "$@" >/dev/null 2>&1; then record "$name (should not build)" 1; else record "$name" 0; fi
 }
 
-# The names docs/design.md gives in code must exist in nnopt.h (tests/doc_names.sh).
-check_doc_names() {
+# The names docs/design.md gives in code must exist in nnopt.h (tests/doc_names.sh), and the
+# CONTENTS list at the top of nnopt.h must match its banners (tests/header_contents.sh).
+check_docs() {
     check_build "docs/design.md names only what nnopt.h has" sh tests/doc_names.sh nnopt.h docs/design.md
+    check_build "nnopt.h CONTENTS lists its banners in order" sh tests/header_contents.sh nnopt.h
 }
 
 cmd_test() {
@@ -241,7 +243,7 @@ cmd_test() {
     collect_checks
 
     echo "== docs"
-    check_doc_names
+    check_docs
 
     echo "== integration: CMake, pkg-config, ./build.sh install (tests/integration/)"
     local mode
@@ -270,7 +272,7 @@ cmd_check() {
     fi
     echo "== conformance suite${filter:+, tests whose names contain \"$filter\"}"
     run_suite check-gcc-O2 NNOPT_TEST_FILTER="$filter"
-    check_doc_names
+    check_docs
     echo "== $((SECONDS - t0)) s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
