@@ -567,7 +567,7 @@ cmd_quick() {
     "$BUILD/bench/nnopt_bench" --benchmark_filter='^(adam|sgd_momentum|lamb)/' \
         --benchmark_min_time=0.1 --benchmark_out="$out" --benchmark_out_format=json \
         --benchmark_context="$(bench_context)" >/dev/null || return 1
-    python3 bench/report.py "$out" | sed -n '/^## /,$p'
+    python3 bench/report.py --quick "$out"
     cmd_converge
 }
 
