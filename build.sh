@@ -2,6 +2,8 @@
 # nnopt build driver.
 #   ./build.sh            the main job: quick benchmarks and the convergence summary
 #   ./build.sh test       the conformance suite over every build configuration
+#   ./build.sh check [FILTER]   quick tier: the suite built once (gcc -O2), installs nothing;
+#                         FILTER runs only the tests whose names contain it (-l lists the names)
 #   ./build.sh bench      all microbenchmarks -> bench/results/*.json, docs/performance.md
 #   ./build.sh converge   convergence suite
 #   ./build.sh examples   build and run examples/
@@ -19,8 +21,8 @@ BUILD=$ROOT/build
 
 WARN="-Wall -Wextra -Wpedantic -Werror"
 
-usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+usage() {   # the comment block at the top of this file
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 # ---- tools ---------------------------------------------------------------------------
@@ -93,17 +95,13 @@ build_suite() {
     if $cc $lang "$@" $WARN $SUITE_SOURCES -o "$BUILD/test/nnopt_test_$name" -lm >"$BUILD/test/$name.log" 2>&1
     then echo ok > "$BUILD/test/$name.built"; else echo failed > "$BUILD/test/$name.built"; fi
 }
-# With RUNNER set (e.g. an emulator), the binary runs under it.
+# run_suite NAME [ENV=VALUE...]: with RUNNER set (e.g. an emulator), the binary runs under it.
 run_suite() {
-    local name=$1 exe=$BUILD/test/nnopt_test_$1
+    local name=$1 exe=$BUILD/test/nnopt_test_$1; shift
     if [ "$(cat "$BUILD/test/$name.built" 2>/dev/null)" != ok ]; then
         echo "== $name: build failed"; cat "$BUILD/test/$name.log"; record "$name (build)" 1; return
     fi
-    if [ -n "${RUNNER:-}" ]; then
-        run_binary "$name" $RUNNER "$exe"
-    else
-        run_binary "$name" "$exe"
-    fi
+    run_binary "$name" "$@" ${RUNNER:-} "$exe"
 }
 
 run_binary() {   # run_binary NAME [ENV=VALUE...] COMMAND...
@@ -159,7 +157,15 @@ check_fails() {
     if "$@" >/dev/null 2>&1; then record "$name (should not build)" 1; else record "$name" 0; fi
 }
 
+# The names docs/design.md gives in code must exist in nnopt.h (tests/doc_names.sh), and the
+# CONTENTS list at the top of nnopt.h must match its banners (tests/header_contents.sh).
+check_docs() {
+    check_build "docs/design.md names only what nnopt.h has" sh tests/doc_names.sh nnopt.h docs/design.md
+    check_build "nnopt.h CONTENTS lists its banners in order" sh tests/header_contents.sh nnopt.h
+}
+
 cmd_test() {
+    unset NNOPT_TEST_FILTER   # every configuration runs every test
     need_compilers
     need_fuzzer
     need_analysis_tools
@@ -236,12 +242,37 @@ cmd_test() {
     done
     collect_checks
 
+    echo "== docs"
+    check_docs
+
     echo "== integration: CMake, pkg-config, ./build.sh install (tests/integration/)"
     local mode
     for mode in subdirectory find_package pkg-config; do
         check_build "integration $mode" tests/integration/run.sh $mode "$BUILD/test/integration"
     done
 
+    echo "== $((SECONDS - t0)) s"
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+}
+
+# ./build.sh check [FILTER]: the quick tier for iteration. One configuration of the suite
+# (gcc, C99, -O2, the warning flags) run on every path the CPU has, and the docs check; it
+# installs nothing. FILTER (or NNOPT_TEST_FILTER) runs only the tests whose names contain it;
+# ./build.sh check -l lists the names.
+cmd_check() {
+    command -v gcc >/dev/null || { echo "build.sh check: needs gcc" >&2; return 2; }
+    local t0=$SECONDS filter=${1:-${NNOPT_TEST_FILTER:-}}
+    mkdir -p "$BUILD/test"
+    echo "== building the suite once: gcc -std=c99 -O2 $WARN"
+    build_suite check-gcc-O2 gcc "-x c -std=c99" -O2
+    if [ "$filter" = -l ]; then   # the test names, one a line
+        [ "$(cat "$BUILD/test/check-gcc-O2.built")" = ok ] || { cat "$BUILD/test/check-gcc-O2.log"; return 1; }
+        "$BUILD/test/nnopt_test_check-gcc-O2" -l; return
+    fi
+    echo "== conformance suite${filter:+, tests whose names contain \"$filter\"}"
+    run_suite check-gcc-O2 NNOPT_TEST_FILTER="$filter"
+    check_docs
     echo "== $((SECONDS - t0)) s"
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
@@ -536,7 +567,7 @@ cmd_quick() {
     "$BUILD/bench/nnopt_bench" --benchmark_filter='^(adam|sgd_momentum|lamb)/' \
         --benchmark_min_time=0.1 --benchmark_out="$out" --benchmark_out_format=json \
         --benchmark_context="$(bench_context)" >/dev/null || return 1
-    python3 bench/report.py "$out" | sed -n '/^## /,$p'
+    python3 bench/report.py --quick "$out"
     cmd_converge
 }
 
@@ -563,6 +594,7 @@ cmd_docs() {
 case "${1:-}" in
     "")        cmd_quick ;;
     test)      cmd_test ;;
+    check)     shift; cmd_check "$@" ;;
     bench)     shift; cmd_bench "$@" ;;
     converge)  cmd_converge ;;
     docs)      cmd_docs ;;

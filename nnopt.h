@@ -70,6 +70,43 @@
    VERSION 0.2.0 — see NNOPT_VERSION_STRING. Licence: MIT, see the end of the file.
 */
 
+/* CONTENTS, in file order. A "----" entry is a banner comment "---- Name ----": search for
+   "---- Name". A "====" entry is a title under a line of '='s; in the implementation its name
+   comes after the declarations' banner of the same name.
+     ==== Public API                 declarations, one banner per section:
+       ---- Status and instruction-set paths
+       ---- Optimizers
+       ---- Learning-rate schedules
+       ---- Random numbers (Philox4x32-10)
+       ---- Regularization: penalties, proximal step, max-norm
+       ---- Dropout and DropConnect
+       ---- Batch normalization
+       ---- Image augmentation
+       ---- Pipelines: a list of ops described once, applied to batches
+     ==== Implementation             shared parts first:
+       ---- Kernel arguments         the argument structs every kernel instance takes
+       ---- The kernels, once per instruction set      the three self-includes
+       ---- Instruction-set detection and dispatch     CPUID, NNOPT_ISA, NNOPT__PICK
+       ---- Argument checks shared by every section
+     ==== Optimizers                 host code: object, stepping, groups, checkpoints, clipping
+       ---- Running a kernel         threads and fixed-order reductions
+     ==== Learning-rate schedules
+     ==== Random numbers
+     ==== Regularization
+     ==== Dropout and DropConnect
+     ==== Batch normalization
+     ==== Image augmentation         images, geometry, color, normalize, mixing, pipelines
+     ==== Kernels                    the kernel pass, compiled once per instruction set:
+       ---- Vocabulary               V(add), V(fma), V(loadn)... per path; NNOPT__KERNEL
+       ---- Shared kernels
+       ---- Optimizer kernels
+       ---- Random-number kernels
+       ---- Regularization kernels
+       ---- Dropout and DropConnect kernels
+       ---- Batch-normalization kernels
+       ---- Augmentation kernels
+*/
+
 /* =====================================================================================
    Public API
    ===================================================================================== */

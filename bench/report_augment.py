@@ -3,6 +3,8 @@ on tensors (bench/torch_augment.py), one thread, in images per second. The ratio
 the paired measurement (both timed alternately in one process) when the torch run made one,
 else from this run's images/s over the torch run's."""
 
+TITLE = "augmentation"
+UNIT = "images"   # items per second are images per second
 KERNELS = ("augment_cifar", "augment_imagenet")
 LABELS = {"augment_cifar": "b256", "augment_imagenet": "b16"}
 TEXT = {"augment_cifar": "CIFAR pipeline (reflect-pad 4, crop 32, flip, normalize)",

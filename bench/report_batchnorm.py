@@ -6,6 +6,7 @@ the memory roof of the passes they need. Beside them: the ratio over torch in th
 layout (channels_last for NHWC) and over oneDNN's batch normalization when it was built in.
 """
 
+TITLE = "batch norm"
 KERNELS = ("bn_fwd_train_nchw", "bn_fwd_train_nhwc", "bn_bwd_train_nchw", "bn_bwd_train_nhwc")
 
 

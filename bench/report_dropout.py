@@ -1,5 +1,6 @@
 """The dropout section's rows of the targets table in docs/performance.md (bench/report.py)."""
 
+TITLE = "dropout and random numbers"
 KERNELS = ("dropout_forward", "dropout_forward_nomask", "dropout_backward", "dropout_backward_mask",
            "philox", "dropconnect_forward", "dropconnect_backward")
 

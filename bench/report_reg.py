@@ -1,5 +1,6 @@
 """The regularization section's rows of the targets table in docs/performance.md (bench/report.py)."""
 
+TITLE = "regularization"
 KERNELS = ("penalty", "penalty_value", "proximal_sgd", "max_norm")
 
 

@@ -108,11 +108,8 @@ int th_parse_floats(const char *text, float *out, size_t count)
     return 1;
 }
 
-int main(int argc, char **argv)
+static void th_register_all(void)
 {
-    int i, passed = 0, failed = 0, verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
-    nnopt_isa initial, isa;
-
     register_core_tests();
     register_optim_tests();
     register_optim_api_tests();
@@ -133,24 +130,64 @@ int main(int argc, char **argv)
 
     register_augment_tests();
     register_edges_tests();
+}
+
+/* Runs test t (on every path the CPU has when it is per-ISA) and counts the results. */
+static void th_run_counted(const th_test *t, nnopt_isa initial, int verbose, int *passed, int *failed)
+{
+    nnopt_isa isa;
+    if (t->mode == TH_EACH_ISA) {
+        for (isa = NNOPT_ISA_SCALAR; isa <= nnopt_isa_best(); isa = (nnopt_isa)(isa + 1)) {
+            int ok = th_run(t, isa, 1);
+            ok ? (*passed)++ : (*failed)++;
+            if (verbose) printf("%s %s [%s]\n", ok ? "ok  " : "FAIL", t->name, nnopt_isa_name(isa));
+        }
+    } else {
+        int ok = th_run(t, initial, 0);
+        ok ? (*passed)++ : (*failed)++;
+        if (verbose) printf("%s %s\n", ok ? "ok  " : "FAIL", t->name);
+    }
+    nnopt_isa_set(initial);
+}
+
+static int th_usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-v] [-l] [-f SUBSTRING]\n"
+            "  -v            print every test (and path) with its result\n"
+            "  -l            list the test names (those -f selects) and run nothing\n"
+            "  -f SUBSTRING  run only the tests whose names contain SUBSTRING\n"
+            "                (default: the environment variable NNOPT_TEST_FILTER)\n",
+            argv0);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int i, passed = 0, failed = 0, selected = 0, verbose = 0, list = 0;
+    const char *filter = getenv("NNOPT_TEST_FILTER");
+    nnopt_isa initial;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) verbose = 1;
+        else if (strcmp(argv[i], "-l") == 0) list = 1;
+        else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) filter = argv[++i];
+        else return th_usage(argv[0]);
+    }
+    if (filter && !*filter) filter = NULL;
+    th_register_all();
 
     initial = nnopt_isa_get();
     for (i = 0; i < th_count; i++) {
         const th_test *t = &th_tests[i];
-        if (t->mode == TH_EACH_ISA) {
-            for (isa = NNOPT_ISA_SCALAR; isa <= nnopt_isa_best(); isa = (nnopt_isa)(isa + 1)) {
-                int ok = th_run(t, isa, 1);
-                ok ? passed++ : failed++;
-                if (verbose) printf("%s %s [%s]\n", ok ? "ok  " : "FAIL", t->name, nnopt_isa_name(isa));
-            }
-            nnopt_isa_set(initial);
-        } else {
-            int ok = th_run(t, initial, 0);
-            ok ? passed++ : failed++;
-            if (verbose) printf("%s %s\n", ok ? "ok  " : "FAIL", t->name);
-            nnopt_isa_set(initial);
-        }
+        if (filter && !strstr(t->name, filter)) continue;
+        selected++;
+        if (list) puts(t->name);
+        else th_run_counted(t, initial, verbose, &passed, &failed);
     }
+    if (list) return 0;
+    if (filter && selected == 0)
+        fprintf(stderr, "harness: no test name contains \"%s\" (-l lists them)\n", filter);
     printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return failed || (filter && selected == 0) ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* A small test harness: named tests, checks that report file and line, and one closing line
    "N passed, M failed". Tests marked per-ISA run once on every instruction-set path the CPU
-   has, and count once per path. */
+   has, and count once per path. The program takes -v (every result), -l (list the names) and
+   -f SUBSTRING or NNOPT_TEST_FILTER=SUBSTRING (only the tests whose names contain it). */
 #ifndef NNOPT_TEST_HARNESS_H
 #define NNOPT_TEST_HARNESS_H
 
