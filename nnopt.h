@@ -86,10 +86,15 @@
      ==== Implementation             shared parts first:
        ---- Kernel arguments         the argument structs every kernel instance takes
        ---- The kernels, once per instruction set      the three self-includes
+       ---- Error detail             nnopt_last_error, NNOPT__REQUIRE, NNOPT__FAIL
        ---- Instruction-set detection and dispatch     CPUID, NNOPT_ISA, NNOPT__PICK
        ---- Argument checks shared by every section
      ==== Optimizers                 host code: object, stepping, groups, checkpoints, clipping
        ---- Running a kernel         threads and fixed-order reductions
+       ---- Optimizer kinds: one row each       nnopt__kind_rows: defaults, rules, state, kernels
+       ---- The optimizer object
+       ---- Stepping                 the kind-agnostic driver, nnopt__step_group
+       ---- Checkpoints              tagged records (format 2), the format-1 reader
      ==== Learning-rate schedules
      ==== Random numbers
      ==== Regularization
