@@ -1274,9 +1274,19 @@ NNOPT__PRIVATE nnopt_status nnopt__fail(nnopt_status status, const char *functio
     return status;
 }
 
+NNOPT__PRIVATE nnopt_status nnopt__checked(nnopt_status st, const char *function)
+{
+    return st == NNOPT_OK ? st : nnopt__fail(st, function, NULL, NULL);
+}
+
 #define NNOPT__REQUIRE(cond, argument, reason) ((cond) || nnopt__reject((argument), (reason)))
 #define NNOPT__FAIL(status, argument, reason)  nnopt__fail((status), __func__, (argument), (reason))
 #define NNOPT__FAILED(status)                  nnopt__fail((status), __func__, NULL, NULL)
+/* In a public function: fail with NNOPT_ERR_INVALID unless cond holds. */
+#define NNOPT__CHECK(cond, argument, reason) \
+    do { if (!(cond)) return NNOPT__FAIL(NNOPT_ERR_INVALID, (argument), (reason)); } while (0)
+/* return NNOPT__CHECKED(status): a status from a private helper whose checks said why. */
+#define NNOPT__CHECKED(st) nnopt__checked((st), __func__)
 #define NNOPT__FAIL_NULL(argument, reason) \
     ((void)nnopt__fail(NNOPT_ERR_INVALID, __func__, (argument), (reason)), NULL)
 
@@ -3468,8 +3478,11 @@ NNOPT__PRIVATE nnopt_status nnopt__random(const nnopt_rng *rng, void *out, size_
 {
     nnopt__random_kernel kernel;
     uint64_t first, last;
-    if (!rng || (!out && n > 0) || !nnopt__stream_holds(rng->offset, n) ||
-        n > SIZE_MAX / elem || (elem == sizeof(float) && !nnopt__ptr_ok(out, n)))
+    if (!NNOPT__REQUIRE(rng != NULL, "rng", "is NULL") ||
+        !NNOPT__REQUIRE(out || n == 0, "out", "is NULL") ||
+        !NNOPT__REQUIRE(nnopt__stream_holds(rng->offset, n), "n", "runs past the end of the stream (offset + n > 2^64)") ||
+        !NNOPT__REQUIRE(n <= SIZE_MAX / elem && (elem != sizeof(float) || nnopt__ptr_ok(out, n)), "out",
+                        "is not aligned to float, or n is too large"))
         return NNOPT_ERR_INVALID;
     if (n == 0) return NNOPT_OK;
     a->key[0] = (uint32_t)rng->seed;
@@ -3501,8 +3514,8 @@ NNOPT_API nnopt_status nnopt_random_u32(const nnopt_rng *rng, uint32_t *out, siz
     nnopt__random_args a;
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_U32;
-    if (!nnopt__ptr_ok(out, n)) return NNOPT_ERR_INVALID;
-    return nnopt__random(rng, out, n, sizeof *out, &a);
+    NNOPT__CHECK(nnopt__ptr_ok(out, n), "out", "is NULL or not aligned to uint32_t");
+    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
 }
 
 NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, size_t n)
@@ -3510,30 +3523,30 @@ NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, si
     nnopt__random_args a;
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_UNIFORM;
-    return nnopt__random(rng, out, n, sizeof *out, &a);
+    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
 }
 
 NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
                                            double mean, double std)
 {
     nnopt__random_args a;
-    if (!nnopt__finite(mean) || !nnopt__finite(std) || std < 0 || fabs(mean) > FLT_MAX || std > FLT_MAX)
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(nnopt__finite(mean) && fabs(mean) <= FLT_MAX, "mean", "is not a finite float");
+    NNOPT__CHECK(nnopt__finite(std) && std >= 0 && std <= FLT_MAX, "std", "is not a finite float >= 0");
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_NORMAL;
     a.mean = (float)mean;
     a.std = (float)std;
-    return nnopt__random(rng, out, n, sizeof *out, &a);
+    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
 }
 
 NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, double p)
 {
     nnopt__random_args a;
-    if (!(p >= 0.0 && p <= 1.0)) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(p >= 0.0 && p <= 1.0, "p", "must lie in [0, 1]");
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_BERNOULLI;
     a.threshold = (uint32_t)ceil(p * 16777216.0);   /* p 2^24 is exact in double */
-    return nnopt__random(rng, out, n, sizeof *out, &a);
+    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
 }
 
 
@@ -3567,10 +3580,10 @@ NNOPT_API nnopt_status nnopt_penalty_elastic_net(const float *w, float *grad, si
                                                  double l1, double l2, double *value)
 {
     nnopt__reg_args a;
-    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
-        !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
-        nnopt__overlap(w, grad, n * sizeof(float)))
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(nnopt__reg_vec_ok(w, n), "w", "is NULL or not aligned to float");
+    NNOPT__CHECK(nnopt__reg_vec_ok(grad, grad ? n : 0), "grad", "is not aligned to float");
+    NNOPT__CHECK(nnopt__reg_coef_ok(l1) && nnopt__reg_coef_ok(l2), "l1, l2", "must be finite and >= 0");
+    NNOPT__CHECK(!nnopt__overlap(w, grad, n * sizeof(float)), "grad", "overlaps w");
     memset(&a, 0, sizeof a);
     a.n = n;
     a.w = (float *)(uintptr_t)w;     /* read only: penalty_block never stores through w */
@@ -3605,11 +3618,12 @@ NNOPT_API nnopt_status nnopt_proximal_sgd_step(float *w, const float *grad, size
 {
     nnopt__reg_args a;
     double shrink = lr * l2;
-    if (!nnopt__reg_vec_ok(w, n) || !nnopt__reg_vec_ok(grad, grad ? n : 0) ||
-        !nnopt__reg_coef_ok(lr) || !nnopt__reg_coef_ok(l1) || !nnopt__reg_coef_ok(l2) ||
-        !nnopt__finite(lr * l1) || !nnopt__finite(lr * l2) ||
-        nnopt__overlap(w, grad, n * sizeof(float)))
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(nnopt__reg_vec_ok(w, n), "w", "is NULL or not aligned to float");
+    NNOPT__CHECK(nnopt__reg_vec_ok(grad, grad ? n : 0), "grad", "is not aligned to float");
+    NNOPT__CHECK(nnopt__reg_coef_ok(lr) && nnopt__reg_coef_ok(l1) && nnopt__reg_coef_ok(l2), "lr, l1, l2",
+                 "must be finite and >= 0");
+    NNOPT__CHECK(nnopt__finite(lr * l1) && nnopt__finite(lr * l2), "lr", "times l1 or l2 overflows");
+    NNOPT__CHECK(!nnopt__overlap(w, grad, n * sizeof(float)), "grad", "overlaps w");
     memset(&a, 0, sizeof a);
     a.n = n;
     a.w = w;
@@ -3635,9 +3649,9 @@ NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double
                                       size_t *clipped)
 {
     size_t r, count = 0;
-    if (!nnopt__reg_coef_ok(max_norm) || (cols && rows > (size_t)-1 / sizeof(float) / cols) ||
-        !nnopt__reg_vec_ok(w, rows * cols))
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(nnopt__reg_coef_ok(max_norm), "max_norm", "must be finite and >= 0");
+    NNOPT__CHECK(!cols || rows <= (size_t)-1 / sizeof(float) / cols, "rows", "times cols overflows");
+    NNOPT__CHECK(nnopt__reg_vec_ok(w, rows * cols), "w", "is NULL or not aligned to float");
     if (rows && cols) {
         void (*sum_squares)(nnopt__reg_args *) = NNOPT__PICK(sum_squares);
         void (*scale)(nnopt__reg_args *) = NNOPT__PICK(reg_scale);
@@ -3672,7 +3686,10 @@ NNOPT_API nnopt_status nnopt_max_norm(float *w, size_t rows, size_t cols, double
 #define NNOPT__SELU_ALPHA_LAMBDA 1.7580993408473766   /* torch's alpha' = SELU lambda * alpha */
 #define NNOPT__DROP_GROUP 256      /* channels (or Gaussian samples) whose numbers are drawn at once */
 
-static int nnopt__drop_p_ok(double p) { return p >= 0.0 && p <= 1.0; }   /* false for NaN */
+static int nnopt__drop_p_ok(double p)   /* false for NaN */
+{
+    return NNOPT__REQUIRE(p >= 0.0 && p <= 1.0, "p", "must lie in [0, 1]");
+}
 
 /* a * b without overflow, into *out. */
 static int nnopt__drop_mul(size_t a, size_t b, size_t *out)
@@ -3698,19 +3715,23 @@ static int nnopt__drop_apart(const void *a, size_t na, const void *b, size_t nb)
 /* x and y: usable, and either the same buffer (in place) or apart. */
 static int nnopt__drop_io_ok(const float *x, const float *y, size_t n)
 {
-    return nnopt__drop_vec_ok(x, n) && nnopt__drop_vec_ok(y, n) &&
-           (x == y || nnopt__drop_apart(x, n * sizeof(float), y, n * sizeof(float)));
+    return NNOPT__REQUIRE(nnopt__drop_vec_ok(x, n), "x", "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(nnopt__drop_vec_ok(y, n), "y", "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(x == y || nnopt__drop_apart(x, n * sizeof(float), y, n * sizeof(float)), "y",
+                          "overlaps x without being x");
 }
 
 /* The stream holds `count` more numbers from rng->offset. */
 static int nnopt__drop_rng_ok(const nnopt_rng *rng, uint64_t count)
 {
-    return rng && nnopt__stream_holds(rng->offset, count);
+    return NNOPT__REQUIRE(rng != NULL, "rng", "is NULL") &&
+           NNOPT__REQUIRE(nnopt__stream_holds(rng->offset, count), "rng", "the call runs past the end of its stream");
 }
 
 static int nnopt__drop_scaling_ok(nnopt_dropout_scaling s)
 {
-    return s == NNOPT_DROPOUT_INVERTED || s == NNOPT_DROPOUT_CLASSIC;
+    return NNOPT__REQUIRE(s == NNOPT_DROPOUT_INVERTED || s == NNOPT_DROPOUT_CLASSIC, "scaling",
+                          "is not NNOPT_DROPOUT_INVERTED or NNOPT_DROPOUT_CLASSIC");
 }
 
 /* The kept factor: 1 / (1 - p) in double, rounded once (0 for p = 1, where nothing is kept). */
@@ -3785,15 +3806,15 @@ static nnopt_status nnopt__dropout_run(const nnopt_rng *rng, double p, const flo
 NNOPT_API nnopt_status nnopt_dropout_forward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
                                              const float *x, float *y, uint8_t *mask_bits, size_t n)
 {
-    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT_ERR_INVALID;
-    return nnopt__dropout_run(rng, p, x, y, mask_bits, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0);
+    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__dropout_run(rng, p, x, y, mask_bits, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0));
 }
 
 NNOPT_API nnopt_status nnopt_dropout_backward(const nnopt_rng *rng, double p, nnopt_dropout_scaling scaling,
                                               const float *dy, float *dx, size_t n)
 {
-    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT_ERR_INVALID;
-    return nnopt__dropout_run(rng, p, dy, dx, NULL, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0);
+    if (!nnopt__drop_scaling_ok(scaling)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__dropout_run(rng, p, dy, dx, NULL, n, nnopt__drop_scale(p, scaling), 0.0f, 0.0f, 0));
 }
 
 NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, double p,
@@ -3804,7 +3825,7 @@ NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, dou
     size_t nbytes = n / 8 + (n % 8 != 0);
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(dy, dx, n) ||
         (!mask_bits && n) || !nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)))
-        return NNOPT_ERR_INVALID;
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, NULL, p, n);
     a.x = dy; a.y = dx; a.bits_in = mask_bits;
     a.scale = nnopt__drop_scale(p, scaling);
@@ -3817,7 +3838,7 @@ NNOPT_API nnopt_status nnopt_dropout_inference(double p, nnopt_dropout_scaling s
 {
     nnopt__dropout_args a;
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(x, y, n))
-        return NNOPT_ERR_INVALID;
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (scaling == NNOPT_DROPOUT_INVERTED) {
         if (n && x != y) memcpy(y, x, n * sizeof(float));
         return NNOPT_OK;
@@ -3846,7 +3867,7 @@ NNOPT_API nnopt_status nnopt_alpha_dropout_forward(const nnopt_rng *rng, double 
 {
     float A = 1.0f, B = 0.0f, D = 0.0f;
     if (nnopt__drop_p_ok(p)) nnopt__alpha_coefs(p, &A, &B, &D);
-    return nnopt__dropout_run(rng, p, x, y, mask_bits, n, A, B, D, p > 0.0);
+    return NNOPT__CHECKED(nnopt__dropout_run(rng, p, x, y, mask_bits, n, A, B, D, p > 0.0));
 }
 
 NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double p, const float *dy,
@@ -3854,7 +3875,7 @@ NNOPT_API nnopt_status nnopt_alpha_dropout_backward(const nnopt_rng *rng, double
 {
     float A = 1.0f, B = 0.0f, D = 0.0f;
     if (nnopt__drop_p_ok(p)) nnopt__alpha_coefs(p, &A, &B, &D);
-    return nnopt__dropout_run(rng, p, dy, dx, NULL, n, A, 0.0f, 0.0f, 0);
+    return NNOPT__CHECKED(nnopt__dropout_run(rng, p, dy, dx, NULL, n, A, 0.0f, 0.0f, 0));
 }
 
 NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nnopt_dropout_layout layout,
@@ -3869,7 +3890,7 @@ NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nn
         !nnopt__drop_rng_ok(rng, units) || !nnopt__drop_io_ok(x, y, n) ||
         !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) ||
         !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)))
-        return NNOPT_ERR_INVALID;
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, rng, p, 0);
     if (channel_bits && units) memset(channel_bits, 0, units / 8 + (units % 8 != 0));
     for (s = 0; s < samples; s++)
@@ -3916,10 +3937,12 @@ static int nnopt__dense_ok(const float *W, const float *b, const float *x, size_
                            size_t in, size_t out)
 {
     size_t wn, xn, yn;
-    return nnopt__drop_mul(out, in, &wn) && nnopt__drop_mul(batch, in, &xn) &&
-           nnopt__drop_mul(batch, out, &yn) && nnopt__drop_vec_ok(W, wn) &&
-           nnopt__drop_vec_ok(x, xn) && nnopt__drop_vec_ok(b, b ? out : 0) &&
-           yn <= (size_t)-1 / sizeof(float) && in < (size_t)-1;
+    return NNOPT__REQUIRE(nnopt__drop_mul(out, in, &wn) && nnopt__drop_mul(batch, in, &xn) &&
+                          nnopt__drop_mul(batch, out, &yn) && yn <= (size_t)-1 / sizeof(float) &&
+                          in < (size_t)-1, "batch, in, out", "sizes overflow") &&
+           NNOPT__REQUIRE(nnopt__drop_vec_ok(W, wn), "W", "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(nnopt__drop_vec_ok(x, xn), "x", "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(nnopt__drop_vec_ok(b, b ? out : 0), "b", "is not aligned to float");
 }
 
 /* Output buffer o of count floats lies apart from the inputs. */
@@ -3927,11 +3950,12 @@ static int nnopt__dense_out_ok(const float *o, size_t count, const float *W, con
                                const float *x, const float *dy, size_t batch, size_t in, size_t out)
 {
     size_t bytes = count * sizeof(float);
-    return nnopt__drop_vec_ok(o, o ? count : 0) &&
-           nnopt__drop_apart(o, bytes, W, out * in * sizeof(float)) &&
-           nnopt__drop_apart(o, bytes, b, b ? out * sizeof(float) : 0) &&
-           nnopt__drop_apart(o, bytes, x, batch * in * sizeof(float)) &&
-           nnopt__drop_apart(o, bytes, dy, dy ? batch * out * sizeof(float) : 0);
+    return NNOPT__REQUIRE(nnopt__drop_vec_ok(o, o ? count : 0), "output", "is not aligned to float") &&
+           NNOPT__REQUIRE(nnopt__drop_apart(o, bytes, W, out * in * sizeof(float)) &&
+                          nnopt__drop_apart(o, bytes, b, b ? out * sizeof(float) : 0) &&
+                          nnopt__drop_apart(o, bytes, x, batch * in * sizeof(float)) &&
+                          nnopt__drop_apart(o, bytes, dy, dy ? batch * out * sizeof(float) : 0), "output",
+                          "overlaps an input");
 }
 
 /* The Bernoullis a training call reads, (per_sample ? batch : 1) * out * (in + 1), fit the stream. */
@@ -3965,7 +3989,7 @@ NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p,
     if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, b, x, batch, in, out) ||
         !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
         !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) || (!y && batch != 0 && out != 0))
-        return NNOPT_ERR_INVALID;
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     for (s = 0; s < batch; s++)
         for (o = 0; o < out; o++) {
             nnopt__dropconnect_args d;
@@ -3996,7 +4020,7 @@ NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p
         !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, dx, dx ? batch * in * sizeof(float) : 0) ||
         !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0) ||
         !nnopt__drop_apart(dx, dx ? batch * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0))
-        return NNOPT_ERR_INVALID;
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (dW && out != 0 && in != 0) memset(dW, 0, out * in * sizeof(float));
     if (dx && batch != 0 && in != 0) memset(dx, 0, batch * in * sizeof(float));
     if (db && out) memset(db, 0, out * sizeof(float));
@@ -4078,7 +4102,7 @@ NNOPT_API nnopt_status nnopt_dropconnect_inference_mean(double p, nnopt_dropconn
                                                         const float *x, float *y,
                                                         size_t batch, size_t in, size_t out)
 {
-    return nnopt__dropconnect_infer(NULL, p, act, 0, W, b, x, y, batch, in, out);
+    return NNOPT__CHECKED(nnopt__dropconnect_infer(NULL, p, act, 0, W, b, x, y, batch, in, out));
 }
 
 NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng, double p,
@@ -4087,8 +4111,8 @@ NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng
                                                             const float *x, float *y,
                                                             size_t batch, size_t in, size_t out)
 {
-    if (!samples) return NNOPT_ERR_INVALID;
-    return nnopt__dropconnect_infer(rng, p, act, samples, W, b, x, y, batch, in, out);
+    if (!samples) return NNOPT__FAIL(NNOPT_ERR_INVALID, "samples", "is 0");
+    return NNOPT__CHECKED(nnopt__dropconnect_infer(rng, p, act, samples, W, b, x, y, batch, in, out));
 }
 #endif /* NNOPT_NO_DROPOUT */
 

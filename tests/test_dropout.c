@@ -548,6 +548,23 @@ static void test_dropout_bad_input(void)
     CHECK(nnopt_dropconnect_forward(&r, 0.5, 1, NULL, NULL, NULL, NULL, 0, 0, 0) == NNOPT_OK);
 }
 
+/* Failures say which argument and why (nnopt_last_error). */
+static void test_dropout_error_detail(void)
+{
+    nnopt_rng rng = { 1, 2, 0 };
+    float x[4] = { 1, 2, 3, 4 }, y[4];
+    uint32_t words[2];
+    CHECK(nnopt_dropout_forward(&rng, 1.5, NNOPT_DROPOUT_INVERTED, x, y, NULL, 4) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_dropout_forward: p: must lie in [0, 1]") == 0, "%s", nnopt_last_error());
+    CHECK(nnopt_dropout_forward(&rng, 0.5, NNOPT_DROPOUT_INVERTED, x, x + 1, NULL, 3) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_dropout_forward: y: overlaps x without being x") == 0, "%s",
+           nnopt_last_error());
+    rng.offset = UINT64_MAX;
+    CHECK(nnopt_random_u32(&rng, words, 2) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_random_u32: n: runs past the end of the stream (offset + n > 2^64)") == 0,
+           "%s", nnopt_last_error());
+}
+
 void register_dropout_tests(void)
 {
     th_register("dropout_rule", test_dropout_rule, TH_EACH_ISA);
@@ -561,4 +578,5 @@ void register_dropout_tests(void)
     th_register("dropconnect_inference", test_dropconnect_inference, TH_EACH_ISA);
     th_register("dropout_paths_identical", test_dropout_paths_identical, TH_ONCE);
     th_register("dropout_bad_input", test_dropout_bad_input, TH_ONCE);
+    th_register("dropout_error_detail", test_dropout_error_detail, TH_ONCE);
 }
