@@ -958,11 +958,6 @@ extern "C" {
 
 /* ---- Kernel arguments (shared by every instruction-set instance) ------------------ */
 
-#ifdef NNOPT__HAVE_AVX2
-/* AVX2 masked tails: the mask for the first k lanes starts at index 8 - k. */
-static const int32_t nnopt__tail_mask_table[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-#endif
-
 typedef struct nnopt__finite_args {      /* all_finite: ok stays 1 while every x is finite */
     size_t n; const float *x; int ok;
 } nnopt__finite_args;
@@ -5061,12 +5056,10 @@ static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, 
     }
     h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
     h.window = NULL; h.window_index = NULL;
-#ifdef NNOPT__HAVE_AVX512
-    if (u8 && nnopt_isa_get() == NNOPT_ISA_AVX512 && nnopt__has_vbmi()) {
+    if (u8 && NNOPT__PICK(bytes_fast)()) {
         gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window, index);
-        hrow = nnopt__aug_hrow_window; h.window = window; h.window_index = index;
+        hrow = NNOPT__PICK(aug_hrow_window); h.window = window; h.window_index = index;
     }
-#endif
     memset(&v, 0, sizeof v);
     v.n = (size_t)ow;
     for (plane = 0; plane < planes; plane++) {
@@ -6248,16 +6241,35 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
 
 /* =====================================================================================
    Kernels — this section is compiled once per instruction set (see "The kernels, once per
-   instruction set" above). Each kernel is written against the vocabulary below:
-     V(vec), V(mask)              vector of NNOPT__W floats; lane mask
-     V(set1) V(loadn) V(storen)   broadcast; load/store the first k <= W lanes (others: 0)
-     V(add) V(sub) V(mul) V(div) V(fma) V(sqrt) V(min) V(max) V(neg) V(abs)
-     V(lt) V(le) V(gt) V(eq) V(select) V(all)
-     V(dacc...) 16 double lanes for fixed-order sums; V(prefetch)(p, ahead) a hint for the
-     stream at p, `ahead` floats on (and four times as far into L2): for streams written
-     without being read (the hardware prefetcher follows loads, not stores) and for read-only
-     reduction passes, whose few loads per cycle leave the hardware prefetcher too little lead
-     to reach the memory roof
+   instruction set" above). It opens with the vocabulary, one block per instruction set: the
+   only code here that knows the instruction set, so a new path is one new block. The kernels
+   below it use the vocabulary alone (no intrinsics, no test of the instruction set). Each
+   block defines
+     V(name)      the path's instance of name; NNOPT__W lanes; NNOPT__TARGET the functions'
+                  target attribute, NNOPT__TARGET_BYTES that of functions calling bytes_pick
+     floats       V(vec), V(mask): NNOPT__W floats, a lane mask; V(set1); V(loadn) V(storen):
+                  load/store the first k <= W lanes (others: 0); V(add) V(sub) V(mul) V(div)
+                  V(fma) V(sqrt) V(min) V(max) V(neg) V(abs) V(lt) V(le) V(gt) V(eq)
+                  V(select) V(all); V(div_split)(a, b, hi, lo): a / b, with 1/b = hi + lo
+     sums         V(dacc): 16 double lanes for fixed-order sums (V(dacc_zero) V(dacc_add)
+                  V(dacc_add_sq) V(dacc_add_and_sq) V(dacc_max) V(dacc_store))
+     integers     V(ivec): NNOPT__W lanes of uint32 (V(iset1) V(iota) V(iadd) V(ixor)
+                  V(ixor3) V(iand) V(ior) V(isrl) V(isll) V(iload) V(istore) V(itest)
+                  V(imulhilo) V(itof) V(ftoi) V(asfloat) V(asint)); V(uniform_below)
+                  V(store_flags) for random bits
+     memory       V(prefetch)(p, ahead) a hint for the stream at p, `ahead` floats on (and
+                  four times as far into L2): for streams written without being read (the
+                  hardware prefetcher follows loads, not stores) and for read-only reduction
+                  passes, whose few loads per cycle leave the hardware prefetcher too little
+                  lead to reach the memory roof; V(prefetch_line)(p) the line at p into L1
+     bytes        V(aug_load_u8) V(aug_store_u8) V(aug_round) V(aug_gather_px)
+                  V(aug_gather_f32); V(bytes) a window of up to 128 source bytes,
+                  V(bytes_load) V(bytes_pick), and V(bytes_fast)(): whether picking from a
+                  window beats gathering on this CPU (a run-time answer: AVX512-VBMI)
+     sections     dropout V(drop_kept) V(drop_scaled) V(drop_bits) V(drop_from_bits); batch
+                  norm V(bn_keep) V(bn_prefetch) V(bn_dacc_load) V(bn_dacc_save)
+                  V(bn_dacc_add_mul)
+   and below the blocks, written once from these: V(sign) V(ema) V(philox).
    with the semantics of the scalar definitions: min/max as (a < b ? a : b), comparisons
    false on NaN, fma fused, sqrt and div exactly rounded.
    A kernel is a block function V(name_block)(args, i, k) over elements [i, i+k), run by
@@ -6266,24 +6278,14 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
 #ifdef NNOPT__KERNEL_PASS
 #pragma push_macro("V")
 #undef V
+#define NNOPT__OP NNOPT__INLINE NNOPT__TARGET
 
+/* ---- Vocabulary: portable C (the reference semantics) ----------------------------- */
 #if defined(NNOPT__ISA_SCALAR)
 #  define V(name) nnopt__##name##_scalar
 #  define NNOPT__W 1
 #  define NNOPT__TARGET
-#elif defined(NNOPT__ISA_AVX2)
-#  define V(name) nnopt__##name##_avx2
-#  define NNOPT__W 8
-#  define NNOPT__TARGET __attribute__((target("avx2,fma")))
-#elif defined(NNOPT__ISA_AVX512)
-#  define V(name) nnopt__##name##_avx512
-#  define NNOPT__W 16
-#  define NNOPT__TARGET __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
-#endif
-#define NNOPT__OP NNOPT__INLINE NNOPT__TARGET
-
-/* ---- Vocabulary ------------------------------------------------------------------- */
-#if defined(NNOPT__ISA_SCALAR)
+#  define NNOPT__TARGET_BYTES
 typedef float V(vec);
 typedef int   V(mask);
 NNOPT__OP float V(set1)(float x) { return x; }
@@ -6305,7 +6307,11 @@ NNOPT__OP int   V(gt)(float a, float b) { return a > b; }
 NNOPT__OP int   V(eq)(float a, float b) { return a == b; }
 NNOPT__OP float V(select)(int m, float a, float b) { return m ? a : b; }
 NNOPT__OP int   V(all)(int m) { return m; }
+/* a / b where 1/b is also given as the float pair hi + lo; the vector paths multiply by the
+   pair (see aug_fast_normalize); here it divides (fmaf may be a library call). */
+NNOPT__OP float V(div_split)(float a, float b, float hi, float lo) { (void)hi; (void)lo; return a / b; }
 NNOPT__OP void  V(prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
+NNOPT__OP void  V(prefetch_line)(const void *p) { (void)p; }
 /* Reductions: 16 double lanes; element o of each 16-element block adds into lane o. */
 typedef struct { double d[16]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 16; l++) s->d[l] = 0.0; }
@@ -6317,12 +6323,90 @@ NNOPT__OP void V(dacc_add_and_sq)(V(dacc) *s, V(dacc) *s_sq, float x, size_t par
 NNOPT__OP void V(dacc_max)(V(dacc) *s, float x, size_t part)
 { double v = (double)x; s->d[part] = s->d[part] > v ? s->d[part] : v; }
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out) { int l; for (l = 0; l < 16; l++) out[l] = s->d[l]; }
+/* Integers: V(ivec) holds NNOPT__W lanes of uint32. */
+typedef uint32_t V(ivec);
+NNOPT__OP uint32_t V(iset1)(uint32_t x) { return x; }
+NNOPT__OP uint32_t V(iota)(void) { return 0; }
+NNOPT__OP uint32_t V(iadd)(uint32_t a, uint32_t b) { return a + b; }
+NNOPT__OP uint32_t V(ixor)(uint32_t a, uint32_t b) { return a ^ b; }
+NNOPT__OP uint32_t V(ixor3)(uint32_t a, uint32_t b, uint32_t c) { return a ^ b ^ c; }
+NNOPT__OP uint32_t V(iand)(uint32_t a, uint32_t b) { return a & b; }
+NNOPT__OP uint32_t V(ior)(uint32_t a, uint32_t b) { return a | b; }
+NNOPT__OP uint32_t V(isrl)(uint32_t a, int n) { return a >> n; }
+NNOPT__OP uint32_t V(isll)(uint32_t a, int n) { return a << n; }
+NNOPT__OP uint32_t V(iload)(const uint32_t *p) { return *p; }
+NNOPT__OP void     V(istore)(uint32_t *p, uint32_t v) { *p = v; }
+NNOPT__OP int      V(itest)(uint32_t a, uint32_t bits) { return (a & bits) != 0; }
+/* lo = low half of a * m, *hi = high half (32 x 32 -> 64 bits) */
+NNOPT__OP uint32_t V(imulhilo)(uint32_t a, uint32_t m, uint32_t *hi)
+{ uint64_t p = (uint64_t)a * m; *hi = (uint32_t)(p >> 32); return (uint32_t)p; }
+NNOPT__OP float    V(itof)(uint32_t a) { return (float)(int32_t)a; }   /* signed, exact below 2^24 */
+NNOPT__OP uint32_t V(ftoi)(float a) { return (uint32_t)(int32_t)a; }   /* truncates */
+NNOPT__OP float    V(asfloat)(uint32_t a) { float f; memcpy(&f, &a, sizeof f); return f; }
+NNOPT__OP uint32_t V(asint)(float a) { uint32_t u; memcpy(&u, &a, sizeof u); return u; }
+/* random bits: the lanes whose word w has (w >> 8) < threshold; a mask as bytes of 0 or 1 */
+NNOPT__OP int      V(uniform_below)(uint32_t w, uint32_t threshold) { return (w >> 8) < threshold; }
+NNOPT__OP void     V(store_flags)(uint8_t *p, int m) { *p = (uint8_t)(m != 0); }
+/* Bytes. aug_load_u8(p, k): the first k <= W bytes at p as floats (others 0).
+   aug_gather_px(base, idx, k, channels): lane l = the little-endian word of the bytes at
+   base + idx[l] (the vector paths read 4 bytes, the caller keeps that inside the buffer; this
+   path reads `channels`). aug_gather_f32(base, idx, k): floats base[idx[l]]. Both fill the
+   first k lanes (others 0). aug_round(v): nearest integer, ties to even. aug_store_u8(p, v,
+   k): the first k lanes (integers in [0, 255]) as bytes. */
+NNOPT__OP float V(aug_load_u8)(const uint8_t *p, size_t k) { (void)k; return (float)p[0]; }
+NNOPT__OP uint32_t V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    uint32_t w = 0;
+    int c;
+    (void)k;
+    for (c = 0; c < channels; c++) w |= (uint32_t)b[idx[0] + c] << (8 * c);
+    return w;
+}
+NNOPT__OP float V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k) { (void)k; return b[idx[0]]; }
+NNOPT__OP float V(aug_round)(float v)
+{
+    float r = (float)(int32_t)v, d = v - r;          /* |v| < 2^31 here */
+    if (d > 0.5f || (d == 0.5f && ((int32_t)r & 1))) r += 1.0f;
+    return r;
+}
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, float v, size_t k) { (void)k; *p = (uint8_t)v; }
+/* Byte windows: bytes_load(p, len) the window [p, p + len), len <= 128; bytes_pick(w, idx)
+   lane l = byte idx[l] < 128 of the window; bytes_fast(): whether the kernels should pick
+   from windows rather than gather (here they gather). */
+typedef const uint8_t *V(bytes);
+NNOPT__OP const uint8_t *V(bytes_load)(const uint8_t *p, unsigned len) { (void)len; return p; }
+NNOPT__OP uint32_t V(bytes_pick)(const uint8_t *w, const int32_t *idx) { return w[idx[0]]; }
+NNOPT__PRIVATE int V(bytes_fast)(void) { return 0; }
+/* Dropout: the keep test on a vector of words, a mask as bits (lane l = bit l), a mask from
+   bits, and kept ? x * scale : dropped (one masked multiply on AVX-512). */
+NNOPT__OP int V(drop_kept)(uint32_t w, uint32_t threshold) { return (w >> 8) >= threshold; }
+NNOPT__OP float V(drop_scaled)(int kept, float x, float scale, float dropped) { return kept ? x * scale : dropped; }
+NNOPT__OP uint64_t V(drop_bits)(int m) { return (uint64_t)(m != 0); }
+NNOPT__OP int V(drop_from_bits)(unsigned bits) { return (int)(bits & 1u); }
+/* Batch norm. bn_keep(v, k): lanes >= k set to 0. bn_dacc_add_mul(s, a, b, part): a * b into
+   the 16-lane accumulator like dacc_add_sq (a product of two floats is exact in double, so
+   fma and multiply-then-add agree). bn_dacc_load / bn_dacc_save: the first k of the W lanes
+   of part 0 from / to doubles in memory (NHWC: one double per channel, lane = channel; the
+   other lanes load as 0). bn_prefetch: a hint to fetch into L2. */
+NNOPT__OP float V(bn_keep)(float v, size_t k) { (void)k; return v; }
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k) { (void)k; V(dacc_zero)(s); s->d[0] = m[0]; }
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k) { (void)k; m[0] = s->d[0]; }
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, float a, float b, size_t part)
+{ double p = (double)a * (double)b; s->d[part] = s->d[part] + p; }
 
+/* ---- Vocabulary: AVX2 + FMA ------------------------------------------------------- */
 #elif defined(NNOPT__ISA_AVX2)
+#  define V(name) nnopt__##name##_avx2
+#  define NNOPT__W 8
+#  define NNOPT__TARGET __attribute__((target("avx2,fma")))
+#  define NNOPT__TARGET_BYTES NNOPT__TARGET
 typedef __m256 V(vec);
 typedef __m256 V(mask);
+/* Masked tails: the mask for the first k lanes starts at index 8 - k. */
+static const int32_t V(tail_mask_table)[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
 NNOPT__OP __m256i V(tail_mask)(size_t k)
-{ return _mm256_loadu_si256((const __m256i *)(nnopt__tail_mask_table + 8 - k)); }
+{ return _mm256_loadu_si256((const __m256i *)(V(tail_mask_table) + 8 - k)); }
 NNOPT__OP __m256 V(set1)(float x) { return _mm256_set1_ps(x); }
 NNOPT__OP __m256 V(loadn)(const float *p, size_t k)
 { return k == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, V(tail_mask)(k)); }
@@ -6344,7 +6428,11 @@ NNOPT__OP __m256 V(gt)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_
 NNOPT__OP __m256 V(eq)(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m256 V(select)(__m256 m, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, m); }
 NNOPT__OP int V(all)(__m256 m) { return _mm256_movemask_ps(m) == 0xFF; }
+/* fma(a, hi, a lo): within about 2^-48 of a / b (nnopt__norm_plan_init checks the bits) */
+NNOPT__OP __m256 V(div_split)(__m256 a, float b, float hi, float lo)
+{ (void)b; return V(fma)(a, V(set1)(hi), V(mul)(a, V(set1)(lo))); }
 NNOPT__OP void V(prefetch)(const float *p, size_t ahead) { nnopt__prefetch_stream(p, ahead); }
+NNOPT__OP void V(prefetch_line)(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 typedef struct { __m256d d[4]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { int l; for (l = 0; l < 4; l++) s->d[l] = _mm256_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m256 x, __m256d *lo, __m256d *hi)
@@ -6366,8 +6454,122 @@ NNOPT__OP void V(dacc_max)(V(dacc) *s, __m256 x, size_t part)
   s->d[2 * part] = _mm256_max_pd(s->d[2 * part], lo); s->d[2 * part + 1] = _mm256_max_pd(s->d[2 * part + 1], hi); }
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 { int l; for (l = 0; l < 4; l++) _mm256_storeu_pd(out + 4 * l, s->d[l]); }
+typedef __m256i V(ivec);
+NNOPT__OP __m256i V(iset1)(uint32_t x) { return _mm256_set1_epi32((int)x); }
+NNOPT__OP __m256i V(iota)(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+NNOPT__OP __m256i V(iadd)(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
+NNOPT__OP __m256i V(ixor)(__m256i a, __m256i b) { return _mm256_xor_si256(a, b); }
+NNOPT__OP __m256i V(ixor3)(__m256i a, __m256i b, __m256i c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+NNOPT__OP __m256i V(iand)(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
+NNOPT__OP __m256i V(ior)(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
+NNOPT__OP __m256i V(isrl)(__m256i a, int n) { return _mm256_srli_epi32(a, n); }
+NNOPT__OP __m256i V(isll)(__m256i a, int n) { return _mm256_slli_epi32(a, n); }
+NNOPT__OP __m256i V(iload)(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+NNOPT__OP void    V(istore)(uint32_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)p, v); }
+NNOPT__OP __m256  V(itest)(__m256i a, __m256i bits)
+{ __m256i zero = _mm256_cmpeq_epi32(_mm256_and_si256(a, bits), _mm256_setzero_si256());
+  return _mm256_castsi256_ps(_mm256_xor_si256(zero, _mm256_set1_epi32(-1))); }
+/* No 32-bit high multiply: even lanes, then odd lanes shifted down, recombined. */
+NNOPT__OP __m256i V(imulhilo)(__m256i a, __m256i m, __m256i *hi)
+{
+    __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+NNOPT__OP __m256  V(itof)(__m256i a) { return _mm256_cvtepi32_ps(a); }
+NNOPT__OP __m256i V(ftoi)(__m256 a) { return _mm256_cvttps_epi32(a); }
+NNOPT__OP __m256  V(asfloat)(__m256i a) { return _mm256_castsi256_ps(a); }
+NNOPT__OP __m256i V(asint)(__m256 a) { return _mm256_castps_si256(a); }
+/* (w >> 8) < threshold; both below 2^25, so the signed compare is exact */
+NNOPT__OP __m256  V(uniform_below)(__m256i w, uint32_t threshold)
+{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)threshold), _mm256_srli_epi32(w, 8))); }
+NNOPT__OP void    V(store_flags)(uint8_t *p, __m256 m)   /* 8 lanes -> 8 bytes of 0 or 1 */
+{
+    __m256i one = _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1));
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(one), _mm256_extracti128_si256(one, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+NNOPT__OP __m256 V(aug_load_u8)(const uint8_t *p, size_t k)
+{
+    __m128i b;
+    if (k == 8) b = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    else {
+        uint8_t tmp[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        memcpy(tmp, p, k);
+        b = _mm_loadl_epi64((const __m128i *)(const void *)tmp);
+    }
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+}
+NNOPT__OP __m256i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    (void)channels;
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)b, i, m, 1);
+}
+NNOPT__OP __m256 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b, i, _mm256_castsi256_ps(m), 4);
+}
+NNOPT__OP __m256 V(aug_round)(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
+{
+    __m256i i = _mm256_cvtps_epi32(v);
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    __m128i b = _mm_packus_epi16(w, w);
+    if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
+    else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
+}
+/* No byte permute across 128 bytes: a window is its bytes in place, picked one by one. */
+typedef const uint8_t *V(bytes);
+NNOPT__OP const uint8_t *V(bytes_load)(const uint8_t *p, unsigned len) { (void)len; return p; }
+NNOPT__OP __m256i V(bytes_pick)(const uint8_t *w, const int32_t *idx)
+{ return _mm256_setr_epi32(w[idx[0]], w[idx[1]], w[idx[2]], w[idx[3]], w[idx[4]], w[idx[5]], w[idx[6]], w[idx[7]]); }
+NNOPT__PRIVATE int V(bytes_fast)(void) { return 0; }
+/* No unsigned compare: (w >> 8) < 2^24 is a positive int, and threshold - 1 wraps to -1 for 0. */
+NNOPT__OP __m256 V(drop_kept)(__m256i w, uint32_t threshold)
+{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_srli_epi32(w, 8), _mm256_set1_epi32((int)(threshold - 1u)))); }
+NNOPT__OP uint64_t V(drop_bits)(__m256 m) { return (uint64_t)(unsigned)_mm256_movemask_ps(m); }
+NNOPT__OP __m256 V(drop_from_bits)(unsigned bits)
+{
+    __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane));
+}
+NNOPT__OP __m256 V(drop_scaled)(__m256 kept, __m256 x, __m256 scale, __m256 dropped)
+{ return V(select)(kept, V(mul)(x, scale), dropped); }
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
+NNOPT__OP __m256 V(bn_keep)(__m256 v, size_t k)
+{ return k == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(V(tail_mask)(k))); }
+NNOPT__OP __m256i V(bn_mask_pd)(size_t k)            /* the first k (0..4) of 4 double lanes */
+{ return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(V(tail_mask_table) + 8 - k))); }
+NNOPT__OP __m256d V(bn_fma_pd)(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
+{
+    V(dacc_zero)(s);
+    if (k == 8) { s->d[0] = _mm256_loadu_pd(m); s->d[1] = _mm256_loadu_pd(m + 4); return; }
+    s->d[0] = _mm256_maskload_pd(m, V(bn_mask_pd)(k < 4 ? k : 4));
+    s->d[1] = _mm256_maskload_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4));
+}
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
+{
+    if (k == 8) { _mm256_storeu_pd(m, s->d[0]); _mm256_storeu_pd(m + 4, s->d[1]); return; }
+    _mm256_maskstore_pd(m, V(bn_mask_pd)(k < 4 ? k : 4), s->d[0]);
+    _mm256_maskstore_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4), s->d[1]);
+}
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
+{
+    __m256d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    s->d[2 * part] = V(bn_fma_pd)(alo, blo, s->d[2 * part]);
+    s->d[2 * part + 1] = V(bn_fma_pd)(ahi, bhi, s->d[2 * part + 1]);
+}
 
+/* ---- Vocabulary: AVX-512 (F, VL, BW, DQ; VBMI where the CPU has it) -------------- */
 #elif defined(NNOPT__ISA_AVX512)
+#  define V(name) nnopt__##name##_avx512
+#  define NNOPT__W 16
+#  define NNOPT__TARGET __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
+#  define NNOPT__TARGET_BYTES __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512vbmi")))
 /* Where gcc's intrinsic pads with an "undefined" vector (sqrt, min, max, conversions), the
    all-lanes zero-masking form is used instead: same instruction, and g++ 12 -Wall does not
    mistake the padding for an uninitialized read. */
@@ -6397,7 +6599,10 @@ NNOPT__OP __mmask16 V(gt)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, 
 NNOPT__OP __mmask16 V(eq)(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 NNOPT__OP __m512 V(select)(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
 NNOPT__OP int V(all)(__mmask16 m) { return m == 0xFFFF; }
+NNOPT__OP __m512 V(div_split)(__m512 a, float b, float hi, float lo)   /* as on AVX2 */
+{ (void)b; return V(fma)(a, V(set1)(hi), V(mul)(a, V(set1)(lo))); }
 NNOPT__OP void V(prefetch)(const float *p, size_t ahead) { nnopt__prefetch_stream(p, ahead); }
+NNOPT__OP void V(prefetch_line)(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 typedef struct { __m512d d[2]; } V(dacc);
 NNOPT__OP void V(dacc_zero)(V(dacc) *s) { s->d[0] = s->d[1] = _mm512_setzero_pd(); }
 NNOPT__OP void V(dacc_split)(__m512 x, __m512d *lo, __m512d *hi)
@@ -6419,7 +6624,146 @@ NNOPT__OP void V(dacc_max)(V(dacc) *s, __m512 x, size_t part)
   s->d[0] = _mm512_maskz_max_pd(0xFF, s->d[0], lo); s->d[1] = _mm512_maskz_max_pd(0xFF, s->d[1], hi); }
 NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
 { _mm512_storeu_pd(out, s->d[0]); _mm512_storeu_pd(out + 8, s->d[1]); }
+typedef __m512i V(ivec);
+NNOPT__OP __m512i V(iset1)(uint32_t x) { return _mm512_set1_epi32((int)x); }
+NNOPT__OP __m512i V(iota)(void)
+{ return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+NNOPT__OP __m512i V(iadd)(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+NNOPT__OP __m512i V(ixor)(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
+NNOPT__OP __m512i V(ixor3)(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
+NNOPT__OP __m512i V(iand)(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
+NNOPT__OP __m512i V(ior)(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
+NNOPT__OP __m512i V(isrl)(__m512i a, int n) { return _mm512_maskz_srli_epi32(0xFFFF, a, (unsigned)n); }
+NNOPT__OP __m512i V(isll)(__m512i a, int n) { return _mm512_maskz_slli_epi32(0xFFFF, a, (unsigned)n); }
+NNOPT__OP __m512i V(iload)(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
+NNOPT__OP void    V(istore)(uint32_t *p, __m512i v) { _mm512_storeu_si512((void *)p, v); }
+NNOPT__OP __mmask16 V(itest)(__m512i a, __m512i bits) { return _mm512_test_epi32_mask(a, bits); }
+/* The high and low halves of the even and odd products gathered with one permute each
+   (two ops fewer than shifting and blending: Philox is bound by these ops' ports). */
+NNOPT__OP __m512i V(imulhilo)(__m512i a, __m512i m, __m512i *hi)
+{
+    __m512i even = _mm512_maskz_mul_epu32(0xFF, a, m);
+    __m512i odd = _mm512_maskz_mul_epu32(0xFF, _mm512_maskz_srli_epi64(0xFF, a, 32), m);
+    *hi = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), odd);
+    return _mm512_permutex2var_epi32(even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
+}
+NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
+NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
+NNOPT__OP __m512  V(asfloat)(__m512i a) { return _mm512_castsi512_ps(a); }
+NNOPT__OP __m512i V(asint)(__m512 a) { return _mm512_castps_si512(a); }
+NNOPT__OP __mmask16 V(uniform_below)(__m512i w, uint32_t threshold)
+{ return _mm512_cmplt_epu32_mask(V(isrl)(w, 8), _mm512_set1_epi32((int)threshold)); }
+NNOPT__OP void    V(store_flags)(uint8_t *p, __mmask16 m)
+{ _mm_storeu_si128((__m128i *)p, _mm_maskz_mov_epi8(m, _mm_set1_epi8(1))); }
+NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
+{
+    __m128i b = k == 16 ? _mm_loadu_si128((const __m128i *)(const void *)p)
+                        : _mm_maskz_loadu_epi8((__mmask16)((1u << k) - 1u), p);
+    return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, b));
+}
+NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
+{
+    __mmask16 m = V(tail_mask)(k);
+    (void)channels;
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_maskz_loadu_epi32(m, idx),
+                                       (const void *)b, 1);
+}
+NNOPT__OP __m512 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
+{
+    __mmask16 m = V(tail_mask)(k);
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, idx), (const void *)b, 4);
+}
+NNOPT__OP __m512 V(aug_round)(__m512 v)
+{ return _mm512_maskz_roundscale_ps(0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
+{
+    __m128i b = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvtps_epi32(0xFFFF, v));
+    _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
+}
+/* A window in two registers, read by two masked loads; one two-register byte permute
+   (AVX512-VBMI) picks each lane's byte into byte 0 of the lane (offsets < 128), instead of a
+   16-lane gather (tens of cycles on recent cores). */
+typedef struct { __m512i lo, hi; } V(bytes);
+NNOPT__OP V(bytes) V(bytes_load)(const uint8_t *p, unsigned len)
+{
+    V(bytes) w;
+    w.lo = _mm512_maskz_loadu_epi8(len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1, p);
+    w.hi = _mm512_maskz_loadu_epi8(len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0, p + 64);
+    return w;
+}
+NNOPT__INLINE NNOPT__TARGET_BYTES __m512i V(bytes_pick)(V(bytes) w, const int32_t *idx)
+{ return _mm512_maskz_permutex2var_epi8(0x1111111111111111ull, w.lo, _mm512_loadu_si512(idx), w.hi); }
+NNOPT__PRIVATE int nnopt__has_vbmi(void);   /* CPUID, beside the path detection below */
+NNOPT__PRIVATE int V(bytes_fast)(void) { return nnopt__has_vbmi(); }
+/* (w >> 8) >= t  <=>  w >= t 2^8 for t < 2^24, one op fewer per word; t = 2^24 keeps nothing
+   and only comes with all-zero words (random = 0), which UINT32_MAX refuses. */
+NNOPT__OP __mmask16 V(drop_kept)(__m512i w, uint32_t threshold)
+{ return _mm512_cmpge_epu32_mask(w, _mm512_set1_epi32((int)(threshold < (1u << 24) ? threshold << 8 : 0xFFFFFFFFu))); }
+/* One masked multiply (gcc does not always fuse select(kept, mul) into one). */
+NNOPT__OP __m512 V(drop_scaled)(__mmask16 kept, __m512 x, __m512 scale, __m512 dropped)
+{ return _mm512_mask_mul_ps(dropped, kept, x, scale); }
+NNOPT__OP uint64_t V(drop_bits)(__mmask16 m) { return (uint64_t)m; }
+NNOPT__OP __mmask16 V(drop_from_bits)(unsigned bits) { return (__mmask16)bits; }
+NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
+{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
+NNOPT__OP __m512 V(bn_keep)(__m512 v, size_t k) { return k == 16 ? v : _mm512_maskz_mov_ps(V(tail_mask)(k), v); }
+NNOPT__OP __mmask8 V(bn_mask_pd)(size_t k) { return (__mmask8)((1u << k) - 1u); }   /* k <= 8 */
+NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
+{
+    if (k == 16) { s->d[0] = _mm512_loadu_pd(m); s->d[1] = _mm512_loadu_pd(m + 8); return; }
+    s->d[0] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? k : 8), m);
+    s->d[1] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? 0 : k - 8), m + 8);
+}
+NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
+{
+    if (k == 16) { _mm512_storeu_pd(m, s->d[0]); _mm512_storeu_pd(m + 8, s->d[1]); return; }
+    _mm512_mask_storeu_pd(m, V(bn_mask_pd)(k < 8 ? k : 8), s->d[0]);
+    _mm512_mask_storeu_pd(m + 8, V(bn_mask_pd)(k < 8 ? 0 : k - 8), s->d[1]);
+}
+NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
+{
+    __m512d alo, ahi, blo, bhi; (void)part; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
+    s->d[0] = _mm512_fmadd_pd(alo, blo, s->d[0]); s->d[1] = _mm512_fmadd_pd(ahi, bhi, s->d[1]);
+}
 #endif
+
+/* ---- Derived operations, written once for every path ------------------------------ */
+
+/* sign(x): 1, -1 or 0 (and 0 for NaN: torch's gradient of |x| at 0 too). */
+NNOPT__OP V(vec) V(sign)(V(vec) x)
+{
+    V(vec) zero = V(set1)(0.0f);
+    return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
+}
+
+/* x*b + (1-b)*y with both coefficients given: the exponential moving average every
+   adaptive method keeps (torch: x.mul_(b).add_(y, alpha=1-b)). */
+NNOPT__OP V(vec) V(ema)(V(vec) x, float b, V(vec) y, float one_minus_b)
+{
+    return V(fma)(y, V(set1)(one_minus_b), V(mul)(x, V(set1)(b)));
+}
+
+/* Philox4x32-10 on NNOPT__W counters at once: lane l computes block `block + l` of `stream`
+   (block & 15 plus the width stays within 16, so the low counter word never carries). */
+NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stream, V(ivec) out[4])
+{
+    V(ivec) c0 = V(iadd)(V(iset1)((uint32_t)block), V(iota)()), c1 = V(iset1)((uint32_t)(block >> 32));
+    V(ivec) c2 = V(iset1)((uint32_t)stream), c3 = V(iset1)((uint32_t)(stream >> 32));
+    V(ivec) m0 = V(iset1)(NNOPT__PHILOX_M0), m1 = V(iset1)(NNOPT__PHILOX_M1);
+    int round;
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC unroll 10      /* gcc -O2 keeps the loop (and its register moves); clang unrolls */
+#endif
+    for (round = 0; round < 10; round++) {
+        V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
+        if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
+        c0 = V(ixor3)(hi1, c1, V(iset1)(k0));
+        c1 = lo1;
+        c2 = V(ixor3)(hi0, c3, V(iset1)(k1));
+        c3 = lo0;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
 
 /* How far ahead (floats) reduction passes prefetch what they read: 4 KB, measured to take the
    norm passes from 0.70-0.75 of the read roof to 0.98-1.0 at 16M (2 KB: 0.98; 512 B: 0.82). */
@@ -6467,14 +6811,6 @@ NNOPT__OP void V(dacc_store)(const V(dacc) *s, double *out)
         V(dacc_store)(&s1, args->sum[1]);                                                  \
     }
 
-/* sign(x): 1, -1 or 0 (and 0 for NaN: torch's gradient of |x| at 0 too). */
-NNOPT__OP V(vec) V(sign)(V(vec) x)
-{
-    V(vec) zero = V(set1)(0.0f);
-    return V(select)(V(gt)(x, zero), V(set1)(1.0f), V(select)(V(lt)(x, zero), V(set1)(-1.0f), zero));
-}
-
-
 /* Masked-off tail lanes load as 0, which is finite. */
 NNOPT__OP void V(all_finite_block)(nnopt__finite_args *a, size_t i, size_t k)
 {
@@ -6495,13 +6831,6 @@ NNOPT__OP V(vec) V(grad_prologue)(const nnopt__optim_args *a, V(vec) *p, V(vec) 
     if (a->weight_decay != 0.0f) g = V(fma)(*p, V(set1)(a->weight_decay), g);
     if (a->decay != 1.0f) *p = V(mul)(*p, V(set1)(a->decay));
     return g;
-}
-
-/* x*b + (1-b)*y with both coefficients given: the exponential moving average every
-   adaptive method keeps (torch: x.mul_(b).add_(y, alpha=1-b)). */
-NNOPT__OP V(vec) V(ema)(V(vec) x, float b, V(vec) y, float one_minus_b)
-{
-    return V(fma)(y, V(set1)(one_minus_b), V(mul)(x, V(set1)(b)));
 }
 
 #define NNOPT__LOAD(ptr)       V(loadn)((ptr) + i, k)
@@ -6887,124 +7216,6 @@ NNOPT__KERNEL(lookahead, nnopt__optim_args)
 #endif /* NNOPT_NO_OPTIM */
 
 /* ---- Random-number kernels -------------------------------------------------------- */
-/* Integer vocabulary: V(ivec) holds NNOPT__W lanes of uint32. */
-#if defined(NNOPT__ISA_SCALAR)
-typedef uint32_t V(ivec);
-NNOPT__OP uint32_t V(iset1)(uint32_t x) { return x; }
-NNOPT__OP uint32_t V(iota)(void) { return 0; }
-NNOPT__OP uint32_t V(iadd)(uint32_t a, uint32_t b) { return a + b; }
-NNOPT__OP uint32_t V(ixor)(uint32_t a, uint32_t b) { return a ^ b; }
-NNOPT__OP uint32_t V(ixor3)(uint32_t a, uint32_t b, uint32_t c) { return a ^ b ^ c; }
-NNOPT__OP uint32_t V(iand)(uint32_t a, uint32_t b) { return a & b; }
-NNOPT__OP uint32_t V(ior)(uint32_t a, uint32_t b) { return a | b; }
-NNOPT__OP uint32_t V(isrl)(uint32_t a, int n) { return a >> n; }
-NNOPT__OP uint32_t V(isll)(uint32_t a, int n) { return a << n; }
-NNOPT__OP uint32_t V(iload)(const uint32_t *p) { return *p; }
-NNOPT__OP void     V(istore)(uint32_t *p, uint32_t v) { *p = v; }
-NNOPT__OP int      V(itest)(uint32_t a, uint32_t bits) { return (a & bits) != 0; }
-/* lo = low half of a * m, *hi = high half (32 x 32 -> 64 bits) */
-NNOPT__OP uint32_t V(imulhilo)(uint32_t a, uint32_t m, uint32_t *hi)
-{ uint64_t p = (uint64_t)a * m; *hi = (uint32_t)(p >> 32); return (uint32_t)p; }
-NNOPT__OP float    V(itof)(uint32_t a) { return (float)(int32_t)a; }   /* signed, exact below 2^24 */
-NNOPT__OP uint32_t V(ftoi)(float a) { return (uint32_t)(int32_t)a; }   /* truncates */
-NNOPT__OP float    V(asfloat)(uint32_t a) { float f; memcpy(&f, &a, sizeof f); return f; }
-NNOPT__OP uint32_t V(asint)(float a) { uint32_t u; memcpy(&u, &a, sizeof u); return u; }
-NNOPT__OP void     V(store_flags)(uint8_t *p, int m) { *p = (uint8_t)(m != 0); }
-NNOPT__OP int      V(uniform_below)(uint32_t w, uint32_t threshold) { return (w >> 8) < threshold; }
-
-#elif defined(NNOPT__ISA_AVX2)
-typedef __m256i V(ivec);
-NNOPT__OP __m256i V(iset1)(uint32_t x) { return _mm256_set1_epi32((int)x); }
-NNOPT__OP __m256i V(iota)(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
-NNOPT__OP __m256i V(iadd)(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
-NNOPT__OP __m256i V(ixor)(__m256i a, __m256i b) { return _mm256_xor_si256(a, b); }
-NNOPT__OP __m256i V(ixor3)(__m256i a, __m256i b, __m256i c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
-NNOPT__OP __m256i V(iand)(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
-NNOPT__OP __m256i V(ior)(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
-NNOPT__OP __m256i V(isrl)(__m256i a, int n) { return _mm256_srli_epi32(a, n); }
-NNOPT__OP __m256i V(isll)(__m256i a, int n) { return _mm256_slli_epi32(a, n); }
-NNOPT__OP __m256i V(iload)(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
-NNOPT__OP void    V(istore)(uint32_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)p, v); }
-NNOPT__OP __m256  V(itest)(__m256i a, __m256i bits)
-{ __m256i zero = _mm256_cmpeq_epi32(_mm256_and_si256(a, bits), _mm256_setzero_si256());
-  return _mm256_castsi256_ps(_mm256_xor_si256(zero, _mm256_set1_epi32(-1))); }
-/* No 32-bit high multiply: even lanes, then odd lanes shifted down, recombined. */
-NNOPT__OP __m256i V(imulhilo)(__m256i a, __m256i m, __m256i *hi)
-{
-    __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-}
-NNOPT__OP __m256  V(itof)(__m256i a) { return _mm256_cvtepi32_ps(a); }
-NNOPT__OP __m256i V(ftoi)(__m256 a) { return _mm256_cvttps_epi32(a); }
-NNOPT__OP __m256  V(asfloat)(__m256i a) { return _mm256_castsi256_ps(a); }
-NNOPT__OP __m256i V(asint)(__m256 a) { return _mm256_castps_si256(a); }
-/* (w >> 8) < threshold; both below 2^25, so the signed compare is exact */
-NNOPT__OP __m256  V(uniform_below)(__m256i w, uint32_t threshold)
-{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)threshold), _mm256_srli_epi32(w, 8))); }
-NNOPT__OP void    V(store_flags)(uint8_t *p, __m256 m)   /* 8 lanes -> 8 bytes of 0 or 1 */
-{
-    __m256i one = _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1));
-    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(one), _mm256_extracti128_si256(one, 1));
-    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
-}
-
-#elif defined(NNOPT__ISA_AVX512)
-typedef __m512i V(ivec);
-NNOPT__OP __m512i V(iset1)(uint32_t x) { return _mm512_set1_epi32((int)x); }
-NNOPT__OP __m512i V(iota)(void)
-{ return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
-NNOPT__OP __m512i V(iadd)(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
-NNOPT__OP __m512i V(ixor)(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
-NNOPT__OP __m512i V(ixor3)(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
-NNOPT__OP __m512i V(iand)(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
-NNOPT__OP __m512i V(ior)(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
-NNOPT__OP __m512i V(isrl)(__m512i a, int n) { return _mm512_maskz_srli_epi32(0xFFFF, a, (unsigned)n); }
-NNOPT__OP __m512i V(isll)(__m512i a, int n) { return _mm512_maskz_slli_epi32(0xFFFF, a, (unsigned)n); }
-NNOPT__OP __m512i V(iload)(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
-NNOPT__OP void    V(istore)(uint32_t *p, __m512i v) { _mm512_storeu_si512((void *)p, v); }
-NNOPT__OP __mmask16 V(itest)(__m512i a, __m512i bits) { return _mm512_test_epi32_mask(a, bits); }
-/* The high and low halves of the even and odd products gathered with one permute each
-   (two ops fewer than shifting and blending: Philox is bound by these ops' ports). */
-NNOPT__OP __m512i V(imulhilo)(__m512i a, __m512i m, __m512i *hi)
-{
-    __m512i even = _mm512_maskz_mul_epu32(0xFF, a, m);
-    __m512i odd = _mm512_maskz_mul_epu32(0xFF, _mm512_maskz_srli_epi64(0xFF, a, 32), m);
-    *hi = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), odd);
-    return _mm512_permutex2var_epi32(even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
-}
-NNOPT__OP __m512  V(itof)(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
-NNOPT__OP __m512i V(ftoi)(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); }
-NNOPT__OP __m512  V(asfloat)(__m512i a) { return _mm512_castsi512_ps(a); }
-NNOPT__OP __m512i V(asint)(__m512 a) { return _mm512_castps_si512(a); }
-NNOPT__OP __mmask16 V(uniform_below)(__m512i w, uint32_t threshold)
-{ return _mm512_cmplt_epu32_mask(V(isrl)(w, 8), _mm512_set1_epi32((int)threshold)); }
-NNOPT__OP void    V(store_flags)(uint8_t *p, __mmask16 m)
-{ _mm_storeu_si128((__m128i *)p, _mm_maskz_mov_epi8(m, _mm_set1_epi8(1))); }
-#endif
-
-/* Philox4x32-10 on NNOPT__W counters at once: lane l computes block `block + l` of `stream`
-   (block & 15 plus the width stays within 16, so the low counter word never carries). */
-NNOPT__OP void V(philox)(uint32_t k0, uint32_t k1, uint64_t block, uint64_t stream, V(ivec) out[4])
-{
-    V(ivec) c0 = V(iadd)(V(iset1)((uint32_t)block), V(iota)()), c1 = V(iset1)((uint32_t)(block >> 32));
-    V(ivec) c2 = V(iset1)((uint32_t)stream), c3 = V(iset1)((uint32_t)(stream >> 32));
-    V(ivec) m0 = V(iset1)(NNOPT__PHILOX_M0), m1 = V(iset1)(NNOPT__PHILOX_M1);
-    int round;
-#if defined(__GNUC__) && !defined(__clang__)
-#  pragma GCC unroll 10      /* gcc -O2 keeps the loop (and its register moves); clang unrolls */
-#endif
-    for (round = 0; round < 10; round++) {
-        V(ivec) hi0, hi1, lo0 = V(imulhilo)(c0, m0, &hi0), lo1 = V(imulhilo)(c2, m1, &hi1);
-        if (round > 0) { k0 += NNOPT__PHILOX_W0; k1 += NNOPT__PHILOX_W1; }
-        c0 = V(ixor3)(hi1, c1, V(iset1)(k0));
-        c1 = lo1;
-        c2 = V(ixor3)(hi0, c3, V(iset1)(k1));
-        c3 = lo0;
-    }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
 /* The 64 words of super-block `super` in index order. */
 NNOPT__OP void V(random_super)(uint32_t k0, uint32_t k1, uint64_t stream, uint64_t super, uint32_t words[64])
 {
@@ -7178,36 +7389,6 @@ NNOPT__KERNEL(reg_scale, nnopt__reg_args)
 
 #ifndef NNOPT_NO_DROPOUT
 /* ---- Dropout and DropConnect kernels ---------------------------------------------- */
-/* Section vocabulary: the keep test on a vector of words, a mask as bits (lane l = bit l),
-   a mask from bits, and kept ? x * scale : dropped (one masked multiply on AVX-512). */
-#if defined(NNOPT__ISA_SCALAR)
-NNOPT__OP int V(drop_kept)(uint32_t w, uint32_t threshold) { return (w >> 8) >= threshold; }
-NNOPT__OP float V(drop_scaled)(int kept, float x, float scale, float dropped) { return kept ? x * scale : dropped; }
-NNOPT__OP uint64_t V(drop_bits)(int m) { return (uint64_t)(m != 0); }
-NNOPT__OP int V(drop_from_bits)(unsigned bits) { return (int)(bits & 1u); }
-#elif defined(NNOPT__ISA_AVX2)
-/* No unsigned compare: (w >> 8) < 2^24 is a positive int, and threshold - 1 wraps to -1 for 0. */
-NNOPT__OP __m256 V(drop_kept)(__m256i w, uint32_t threshold)
-{ return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_srli_epi32(w, 8), _mm256_set1_epi32((int)(threshold - 1u)))); }
-NNOPT__OP uint64_t V(drop_bits)(__m256 m) { return (uint64_t)(unsigned)_mm256_movemask_ps(m); }
-NNOPT__OP __m256 V(drop_from_bits)(unsigned bits)
-{
-    __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane));
-}
-NNOPT__OP __m256 V(drop_scaled)(__m256 kept, __m256 x, __m256 scale, __m256 dropped)
-{ return V(select)(kept, V(mul)(x, scale), dropped); }
-#elif defined(NNOPT__ISA_AVX512)
-/* (w >> 8) >= t  <=>  w >= t 2^8 for t < 2^24, one op fewer per word; t = 2^24 keeps nothing
-   and only comes with all-zero words (random = 0), which UINT32_MAX refuses. */
-NNOPT__OP __mmask16 V(drop_kept)(__m512i w, uint32_t threshold)
-{ return _mm512_cmpge_epu32_mask(w, _mm512_set1_epi32((int)(threshold < (1u << 24) ? threshold << 8 : 0xFFFFFFFFu))); }
-NNOPT__OP __m512 V(drop_scaled)(__mmask16 kept, __m512 x, __m512 scale, __m512 dropped)
-{ return _mm512_mask_mul_ps(dropped, kept, x, scale); }
-NNOPT__OP uint64_t V(drop_bits)(__mmask16 m) { return (uint64_t)m; }
-NNOPT__OP __mmask16 V(drop_from_bits)(unsigned bits) { return (__mmask16)bits; }
-#endif
-
 /* The words of consecutive indices, 64 at a time, from whole super-blocks: index + 64c + j is
    words_next's j-th word on its c-th call. An index not on a super-block boundary reads
    across two of them (buf holds super-blocks s and s + 1; r = index mod 64). */
@@ -7362,71 +7543,6 @@ NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *ar
 
 #ifndef NNOPT_NO_BATCHNORM
 /* ---- Batch-normalization kernels -------------------------------------------------- */
-/* Section vocabulary. bn_keep(v, k): lanes >= k set to 0. bn_dacc_add_mul(s, a, b, part):
-   a * b into the 16-lane accumulator like dacc_add_sq (a product of two floats is exact in
-   double, so fma and multiply-then-add agree). bn_dacc_load / bn_dacc_save: the first k of
-   the W lanes of part 0 from / to doubles in memory (NHWC: one double per channel, lane =
-   channel; the other lanes load as 0). bn_prefetch: a hint to fetch into L2. */
-#if defined(NNOPT__ISA_SCALAR)
-NNOPT__OP float V(bn_keep)(float v, size_t k) { (void)k; return v; }
-NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead) { (void)p; (void)ahead; }
-NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k) { (void)k; V(dacc_zero)(s); s->d[0] = m[0]; }
-NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k) { (void)k; m[0] = s->d[0]; }
-NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, float a, float b, size_t part)
-{ double p = (double)a * (double)b; s->d[part] = s->d[part] + p; }
-
-#elif defined(NNOPT__ISA_AVX2)
-NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
-{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
-NNOPT__OP __m256 V(bn_keep)(__m256 v, size_t k)
-{ return k == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(V(tail_mask)(k))); }
-NNOPT__OP __m256i V(bn_mask_pd)(size_t k)            /* the first k (0..4) of 4 double lanes */
-{ return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(nnopt__tail_mask_table + 8 - k))); }
-NNOPT__OP __m256d V(bn_fma_pd)(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
-NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
-{
-    V(dacc_zero)(s);
-    if (k == 8) { s->d[0] = _mm256_loadu_pd(m); s->d[1] = _mm256_loadu_pd(m + 4); return; }
-    s->d[0] = _mm256_maskload_pd(m, V(bn_mask_pd)(k < 4 ? k : 4));
-    s->d[1] = _mm256_maskload_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4));
-}
-NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
-{
-    if (k == 8) { _mm256_storeu_pd(m, s->d[0]); _mm256_storeu_pd(m + 4, s->d[1]); return; }
-    _mm256_maskstore_pd(m, V(bn_mask_pd)(k < 4 ? k : 4), s->d[0]);
-    _mm256_maskstore_pd(m + 4, V(bn_mask_pd)(k < 4 ? 0 : k - 4), s->d[1]);
-}
-NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m256 a, __m256 b, size_t part)
-{
-    __m256d alo, ahi, blo, bhi; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
-    s->d[2 * part] = V(bn_fma_pd)(alo, blo, s->d[2 * part]);
-    s->d[2 * part + 1] = V(bn_fma_pd)(ahi, bhi, s->d[2 * part + 1]);
-}
-
-#elif defined(NNOPT__ISA_AVX512)
-NNOPT__OP void V(bn_prefetch)(const float *p, size_t ahead)   /* into L2; may pass the end */
-{ _mm_prefetch((const char *)((uintptr_t)p + ahead * sizeof(float)), _MM_HINT_T1); }
-NNOPT__OP __m512 V(bn_keep)(__m512 v, size_t k) { return k == 16 ? v : _mm512_maskz_mov_ps(V(tail_mask)(k), v); }
-NNOPT__OP __mmask8 V(bn_mask_pd)(size_t k) { return (__mmask8)((1u << k) - 1u); }   /* k <= 8 */
-NNOPT__OP void V(bn_dacc_load)(V(dacc) *s, const double *m, size_t k)
-{
-    if (k == 16) { s->d[0] = _mm512_loadu_pd(m); s->d[1] = _mm512_loadu_pd(m + 8); return; }
-    s->d[0] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? k : 8), m);
-    s->d[1] = _mm512_maskz_loadu_pd(V(bn_mask_pd)(k < 8 ? 0 : k - 8), m + 8);
-}
-NNOPT__OP void V(bn_dacc_save)(const V(dacc) *s, double *m, size_t k)
-{
-    if (k == 16) { _mm512_storeu_pd(m, s->d[0]); _mm512_storeu_pd(m + 8, s->d[1]); return; }
-    _mm512_mask_storeu_pd(m, V(bn_mask_pd)(k < 8 ? k : 8), s->d[0]);
-    _mm512_mask_storeu_pd(m + 8, V(bn_mask_pd)(k < 8 ? 0 : k - 8), s->d[1]);
-}
-NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
-{
-    __m512d alo, ahi, blo, bhi; (void)part; V(dacc_split)(a, &alo, &ahi); V(dacc_split)(b, &blo, &bhi);
-    s->d[0] = _mm512_fmadd_pd(alo, blo, s->d[0]); s->d[1] = _mm512_fmadd_pd(ahi, bhi, s->d[1]);
-}
-#endif
-
 /* Which coefficients a pass reads (bit q: coef[q]). */
 NNOPT__OP int V(bn_uses)(int kind, int relu, int apply)
 {
@@ -7607,95 +7723,6 @@ NNOPT__PRIVATE NNOPT__TARGET void V(bn_apply)(const nnopt__bn_tile *tile)
 
 #ifndef NNOPT_NO_AUGMENT
 /* ---- Augmentation kernels --------------------------------------------------------- */
-/* Vocabulary: V(aug_load_u8)(p, k) converts the first k <= W bytes at p to floats (others 0). */
-#if defined(NNOPT__ISA_SCALAR)
-NNOPT__OP float V(aug_load_u8)(const uint8_t *p, size_t k) { (void)k; return (float)p[0]; }
-#elif defined(NNOPT__ISA_AVX2)
-NNOPT__OP __m256 V(aug_load_u8)(const uint8_t *p, size_t k)
-{
-    __m128i b;
-    if (k == 8) b = _mm_loadl_epi64((const __m128i *)(const void *)p);
-    else {
-        uint8_t tmp[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
-        memcpy(tmp, p, k);
-        b = _mm_loadl_epi64((const __m128i *)(const void *)tmp);
-    }
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-}
-#elif defined(NNOPT__ISA_AVX512)
-NNOPT__OP __m512 V(aug_load_u8)(const uint8_t *p, size_t k)
-{
-    __m128i b = k == 16 ? _mm_loadu_si128((const __m128i *)(const void *)p)
-                        : _mm_maskz_loadu_epi8((__mmask16)((1u << k) - 1u), p);
-    return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, b));
-}
-#endif
-
-/* V(aug_gather_px)(base, idx, k, channels): lane l = the little-endian word of the bytes at
-   base + idx[l] (the vector paths read 4 bytes, the caller keeps that inside the buffer; the
-   portable path reads `channels`). V(aug_gather_f32)(base, idx, k): floats base[idx[l]].
-   Both fill the first k lanes (others 0). V(aug_round)(v): nearest integer, ties to even.
-   V(aug_store_u8)(p, v, k): the first k lanes (integers in [0, 255]) as bytes. */
-#if defined(NNOPT__ISA_SCALAR)
-NNOPT__OP uint32_t V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
-{
-    uint32_t w = 0;
-    int c;
-    (void)k;
-    for (c = 0; c < channels; c++) w |= (uint32_t)b[idx[0] + c] << (8 * c);
-    return w;
-}
-NNOPT__OP float V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k) { (void)k; return b[idx[0]]; }
-NNOPT__OP float V(aug_round)(float v)
-{
-    float r = (float)(int32_t)v, d = v - r;          /* |v| < 2^31 here */
-    if (d > 0.5f || (d == 0.5f && ((int32_t)r & 1))) r += 1.0f;
-    return r;
-}
-NNOPT__OP void V(aug_store_u8)(uint8_t *p, float v, size_t k) { (void)k; *p = (uint8_t)v; }
-#elif defined(NNOPT__ISA_AVX2)
-NNOPT__OP __m256i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
-{
-    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
-    (void)channels;
-    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)b, i, m, 1);
-}
-NNOPT__OP __m256 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
-{
-    __m256i m = V(tail_mask)(k), i = _mm256_maskload_epi32((const int *)idx, m);
-    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b, i, _mm256_castsi256_ps(m), 4);
-}
-NNOPT__OP __m256 V(aug_round)(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m256 v, size_t k)
-{
-    __m256i i = _mm256_cvtps_epi32(v);
-    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-    __m128i b = _mm_packus_epi16(w, w);
-    if (k == 8) _mm_storel_epi64((__m128i *)(void *)p, b);
-    else { uint8_t tmp[16]; _mm_storeu_si128((__m128i *)(void *)tmp, b); memcpy(p, tmp, k); }
-}
-#elif defined(NNOPT__ISA_AVX512)
-NNOPT__OP __m512i V(aug_gather_px)(const uint8_t *b, const int32_t *idx, size_t k, int channels)
-{
-    __mmask16 m = V(tail_mask)(k);
-    (void)channels;
-    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_maskz_loadu_epi32(m, idx),
-                                       (const void *)b, 1);
-}
-NNOPT__OP __m512 V(aug_gather_f32)(const float *b, const int32_t *idx, size_t k)
-{
-    __mmask16 m = V(tail_mask)(k);
-    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, idx), (const void *)b, 4);
-}
-NNOPT__OP __m512 V(aug_round)(__m512 v)
-{ return _mm512_maskz_roundscale_ps(0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-NNOPT__OP void V(aug_store_u8)(uint8_t *p, __m512 v, size_t k)
-{
-    __m128i b = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvtps_epi32(0xFFFF, v));
-    _mm_mask_storeu_epi8(p, V(tail_mask)(k), b);
-}
-#endif
-
 /* torch's upsample along the row: x[a] l0 + x[b] l1, k values to out (the weights loaded once
    per block: the stores of one channel could otherwise overwrite them for the compiler). */
 NNOPT__OP void V(aug_hrow_mix)(float *out, size_t k, V(vec) xa, V(vec) xb, V(vec) wa, V(vec) wb)
@@ -7722,70 +7749,58 @@ NNOPT__OP void V(aug_hrow_block)(nnopt__aug_hrow_args *a, size_t i, size_t k)
 }
 NNOPT__KERNEL(aug_hrow, nnopt__aug_hrow_args)
 
-#if defined(NNOPT__ISA_AVX512)
-/* AVX512-VBMI, uint8 rows: when the 16 pixels' taps lie within a window of 128 source bytes
-   (a->window: its first byte and length, or -1), two loads read it and one two-register byte
-   permute per channel and tap picks each pixel's byte into its lane, instead of two 16-lane
-   gathers (tens of cycles each on recent cores). The same bytes, so the same bits. */
-#  define NNOPT__TARGET_VBMI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512vbmi")))
-/* One row: the arguments read once into locals (the row's stores are floats, so nothing
-   needs reloading; a copy of the whole struct would be one wide load over the narrow stores
-   the caller just made, which waits for them), the channel loop unrolled for RGB. */
-NNOPT__INLINE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window_row(nnopt__aug_hrow_args *a, int channels)
+/* The uint8 row pass where V(bytes_fast) says picking beats gathering (AVX512-VBMI): where
+   the taps of 16 pixels lie within a window of 128 source bytes (a->window: its first byte
+   and length, or -1: that block gathers), each vector loads the window and picks its pixels'
+   bytes into their lanes, per channel and tap. The same bytes, so the same bits. One row,
+   vector by vector (W divides 16): the arguments read once into locals (the row's stores are floats, so nothing needs reloading; a copy of the whole
+   struct would be one wide load over the narrow stores the caller just made, which waits for
+   them), the channel loop unrolled for RGB. */
+NNOPT__INLINE NNOPT__TARGET_BYTES void V(aug_hrow_window_row)(nnopt__aug_hrow_args *a, int channels)
 {
     const size_t n = a->n;
     const uint8_t *src = a->u8, *ahead = a->ahead;
-    const int32_t *win = a->window, *at = a->window_index;
+    const int32_t *windows = a->window, *indices = a->window_index;
     const float *weight_a = a->wa, *weight_b = a->wb;
     float *out = a->out;
-    const __mmask64 low_bytes = 0x1111111111111111ull;   /* offsets < 128: lane bytes 0 */
     size_t i;
-    for (i = 0; i < n; i += 16, win += 2, at += 32 * (size_t)channels) {
-        size_t k = n - i < 16 ? n - i : 16;
+    for (i = 0; i < n; i += NNOPT__W) {
+        size_t k = n - i < NNOPT__W ? n - i : NNOPT__W, j = i % 16;
+        const int32_t *win = windows + 2 * (i / 16), *at = indices + (i / 16) * 32 * (size_t)channels + j;
         unsigned len = (unsigned)win[1];
-        __mmask64 lo_mask = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
-        __mmask64 hi_mask = len >= 128 ? ~(__mmask64)0 : len > 64 ? ((__mmask64)1 << (len - 64)) - 1 : 0;
-        __m512i lo, hi;
-        __m512 wa, wb;
+        V(bytes) bytes;
+        V(vec) wa, wb;
         int c;
         if (win[0] < 0) { V(aug_hrow_block)(a, i, k); continue; }
-        wa = V(loadn)(weight_a + i, k); wb = V(loadn)(weight_b + i, k);
-        lo = _mm512_maskz_loadu_epi8(lo_mask, src + win[0]);
-        hi = _mm512_maskz_loadu_epi8(hi_mask, src + win[0] + 64);
-        if (ahead) {                                   /* the lines this window covers, a row ahead */
-            _mm_prefetch((const char *)ahead + win[0], _MM_HINT_T0);
-            _mm_prefetch((const char *)ahead + win[0] + len - 1, _MM_HINT_T0);
-            if (len > 64) _mm_prefetch((const char *)ahead + win[0] + 64, _MM_HINT_T0);
+        bytes = V(bytes_load)(src + win[0], len);
+        if (ahead && j == 0) {                         /* the window's lines, a row ahead */
+            V(prefetch_line)(ahead + win[0]);
+            V(prefetch_line)(ahead + win[0] + len - 1);
+            if (len > 64) V(prefetch_line)(ahead + win[0] + 64);
         }
+        wa = V(loadn)(weight_a + i, k); wb = V(loadn)(weight_b + i, k);
         for (c = 0; c < channels; c++) {
-            __m512 xa = V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 32 * c), hi));
-            __m512 xb = V(itof)(_mm512_maskz_permutex2var_epi8(low_bytes, lo, _mm512_loadu_si512(at + 32 * c + 16), hi));
+            V(vec) xa = V(itof)(V(bytes_pick)(bytes, at + 32 * c));
+            V(vec) xb = V(itof)(V(bytes_pick)(bytes, at + 32 * c + 16));
             V(aug_hrow_mix)(out + (size_t)c * n + i, k, xa, xb, wa, wb);
         }
     }
 }
-NNOPT__PRIVATE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window(nnopt__aug_hrow_args *args)
+NNOPT__PRIVATE NNOPT__TARGET_BYTES void V(aug_hrow_window)(nnopt__aug_hrow_args *args)
 {
-    if (args->channels == 3) nnopt__aug_hrow_window_row(args, 3);
-    else nnopt__aug_hrow_window_row(args, args->channels);
+    if (args->channels == 3) V(aug_hrow_window_row)(args, 3);
+    else V(aug_hrow_window_row)(args, args->channels);
 }
-#  undef NNOPT__TARGET_VBMI
-#endif
 
 /* (v / 255 - mean) / std. The vector paths replace each division a / b by a (1/b) with 1/b
-   as a pair of floats, fma(a, hi, a lo): within about 2^-48 of the quotient, so its correctly
-   rounded value except when the quotient lies that close to a rounding boundary;
-   nnopt__norm_plan_init checks every byte value before a stage may use it, so all paths give
-   the divisions' bits. The portable path divides (fmaf may be a library call there). */
+   as a pair of floats, fma(a, hi, a lo) (V(div_split)): within about 2^-48 of the quotient,
+   so its correctly rounded value except when the quotient lies that close to a rounding
+   boundary; nnopt__norm_plan_init checks every byte value before a stage may use it, so all
+   paths give the divisions' bits. The portable path divides. */
 NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
 {
-#if defined(NNOPT__ISA_SCALAR)
-    return (v / 255.0f - a->mean) / a->std;
-#else
-    V(vec) q = V(fma)(v, V(set1)(a->r255[0]), V(mul)(v, V(set1)(a->r255[1])));
-    V(vec) d = V(sub)(q, V(set1)(a->mean));
-    return V(fma)(d, V(set1)(a->rstd[0]), V(mul)(d, V(set1)(a->rstd[1])));
-#endif
+    V(vec) d = V(sub)(V(div_split)(v, 255.0f, a->r255[0], a->r255[1]), V(set1)(a->mean));
+    return V(div_split)(d, a->std, a->rstd[0], a->rstd[1]);
 }
 
 /* ... then down the column, ta l0 + tb l1; for bytes rounded. Bytes come from bytes: the
@@ -7845,6 +7860,7 @@ NNOPT__KERNEL(aug_normalize, nnopt__aug_norm_args)
 #undef NNOPT__READ_AHEAD
 #undef NNOPT__OP
 #undef NNOPT__TARGET
+#undef NNOPT__TARGET_BYTES
 #undef NNOPT__W
 #undef V
 #pragma pop_macro("V")
