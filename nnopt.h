@@ -1477,8 +1477,16 @@ typedef void (*nnopt__optim_kernel)(nnopt__optim_args *);
    multiple of 16 elements), so a reduction sums the same numbers in the same order whatever
    the thread count: 16 lanes per chunk, combined by a fixed tree, then the chunks in order. */
 #define NNOPT__CHUNK_MIN 65536
+/* Element-wise kernels split across OpenMP threads from these lengths on: light kernels
+   (a few multiply-adds per element) and heavy ones (a divide or square root per element),
+   whose single-thread time pays for waking a thread sooner. Measured on a 2-core AVX-512
+   machine: Adam at 8192 elements 2.97 G/s on two threads against 2.56 on one, at 4096 2.0
+   against 2.6; SGD not yet faster at 32768 (docs/performance.md, "Threads"). */
 #ifndef NNOPT_SPLIT_MIN
-#  define NNOPT_SPLIT_MIN 16384      /* see nnopt__run and docs/performance.md */
+#  define NNOPT_SPLIT_MIN 65536
+#endif
+#ifndef NNOPT_SPLIT_MIN_HEAVY
+#  define NNOPT_SPLIT_MIN_HEAVY 8192
 #endif
 #define NNOPT__MAX_CHUNKS 256
 
@@ -1509,14 +1517,14 @@ static double nnopt__sum_lanes(const double lane[16])
     return (l4[0] + l4[2]) + (l4[1] + l4[3]);
 }
 
-/* Element-wise kernel over a->n elements. Built with OpenMP, from NNOPT_SPLIT_MIN elements
-   on each thread takes one contiguous piece (a multiple of 64 elements): where the pieces
-   meet changes no element's bits, so any thread count gives the same result. */
-static void nnopt__run(nnopt__optim_kernel kernel, const nnopt__optim_args *a)
+/* Element-wise kernel over a->n elements. Built with OpenMP, from split_min elements on each
+   thread takes one contiguous piece (a multiple of 64 elements): where the pieces meet
+   changes no element's bits, so any thread count gives the same result. */
+static void nnopt__run(nnopt__optim_kernel kernel, const nnopt__optim_args *a, size_t split_min)
 {
 #ifdef _OPENMP
     int threads = omp_get_max_threads();
-    if (threads > 1 && a->n >= (size_t)NNOPT_SPLIT_MIN) {
+    if (threads > 1 && a->n >= split_min) {
         size_t piece = ((a->n + (size_t)threads - 1) / (size_t)threads + 63) & ~(size_t)63;
         long c, count = (long)((a->n + piece - 1) / piece);
 #  pragma omp parallel for schedule(static) num_threads(count)
@@ -1527,6 +1535,8 @@ static void nnopt__run(nnopt__optim_kernel kernel, const nnopt__optim_args *a)
         }
         return;
     }
+#else
+    (void)split_min;
 #endif
     {
         nnopt__optim_args part = *a;
@@ -1565,7 +1575,7 @@ static void nnopt__run_reduce(nnopt__optim_kernel kernel, const nnopt__optim_arg
         }
 }
 
-#define NNOPT__RUN(k, a)           nnopt__run(NNOPT__PICK(k), (a))
+#define NNOPT__RUN(k, a)           nnopt__run(NNOPT__PICK(k), (a), (size_t)NNOPT_SPLIT_MIN)
 #define NNOPT__RUN_REDUCE(k, a, t) nnopt__run_reduce(NNOPT__PICK(k), (a), (t), 0)
 #define NNOPT__RUN_MAX(k, a, t)    nnopt__run_reduce(NNOPT__PICK(k), (a), (t), 1)
 
@@ -1604,9 +1614,15 @@ typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, 
 #endif
 #define NNOPT__ISA_COUNT 3
 #define NNOPT__INSTANCES(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX512_INSTANCE(k) }
+/* Kernels with both a square root and a divide per element run their AVX2 instance on the
+   AVX-512 path too: both go to the divider, whose 512-bit forms deliver fewer elements per
+   cycle on the machines measured (Adam at 16K elements, one thread: 2.62-2.69 G/s against
+   2.49-2.55; equal at DRAM sizes; docs/performance.md). The bits are the same either way. */
+#define NNOPT__INSTANCES_NARROW(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX2_INSTANCE(k) }
 #define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
 
 enum {
+    NNOPT__HEAVY          = 16, /* a divide or square root per element: threads from NNOPT_SPLIT_MIN_HEAVY */
     NNOPT__OWN_DECAY      = 1,  /* the kernel applies weight decay itself (LAMB, LARS) */
     NNOPT__AVERAGES       = 2,  /* buffer 0 is an average of the parameters (ASGD) */
     NNOPT__NO_MOMENTUM    = 4,  /* a one-cycle schedule has no momentum to cycle */
@@ -1884,6 +1900,7 @@ static void nnopt__lars_ratio(const nnopt__step_ctx *c, nnopt__optim_args *a, co
    rectification), Yogi, LAMB and LARS from optax (which has no default lr: Yogi takes 1e-2
    as TF-Addons, LAMB 1e-3 and LARS 1.0 as timm). */
 #define NNOPT__ELEMENTWISE(k) NNOPT__INSTANCES(k), NNOPT__NO_INSTANCES, NULL, { { 0, 0 }, { 0, 0 } }
+#define NNOPT__ELEMENTWISE_NARROW(k) NNOPT__INSTANCES_NARROW(k), NNOPT__NO_INSTANCES, NULL, { { 0, 0 }, { 0, 0 } }
 #define NNOPT__TWO_PASS(first, second, ratio, r0, w0, r1, w1) \
     NNOPT__INSTANCES(second), NNOPT__INSTANCES(first), ratio, { { r0, w0 }, { r1, w1 } }
 static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
@@ -1895,28 +1912,28 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          NNOPT__MOMENTUM_FIELD },
     { NNOPT_ADAM,      "adam",      1e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE_NARROW(adam),                         NNOPT__HEAVY },
     { NNOPT_ADAMW,     "adamw",     1e-3,  1e-8,  1, nnopt__adamw_defaults,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE_NARROW(adam),                         NNOPT__HEAVY },
     { NNOPT_ADAGRAD,   "adagrad",   1e-2,  1e-10, 0, NULL,
       nnopt__adagrad_valid,  { "sum" },                                               NULL,                    1u,
-      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE(adagrad),                      NNOPT__NO_MOMENTUM },
+      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE_NARROW(adagrad),                      NNOPT__NO_MOMENTUM | NNOPT__HEAVY },
     { NNOPT_RMSPROP,   "rmsprop",   1e-2,  1e-8,  0, NULL,
       nnopt__rmsprop_valid,  { "square_avg", "momentum_buffer", "grad_avg" },         nnopt__rmsprop_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE(rmsprop),                      NNOPT__MOMENTUM_FIELD },
+      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE_NARROW(rmsprop),                      NNOPT__MOMENTUM_FIELD | NNOPT__HEAVY },
     { NNOPT_ADADELTA,  "adadelta",  1.0,   1e-6,  0, NULL,
       nnopt__adadelta_valid, { "square_avg", "acc_delta" },                           NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE(adadelta),                     NNOPT__NO_MOMENTUM },
+      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE_NARROW(adadelta),                     NNOPT__NO_MOMENTUM | NNOPT__HEAVY },
     { NNOPT_ADAMAX,    "adamax",    2e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_inf" },                                NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adamax_coefficients,    NNOPT__ELEMENTWISE(adamax),                       0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adamax_coefficients,    NNOPT__ELEMENTWISE(adamax),                       NNOPT__HEAVY },
     { NNOPT_NADAM,     "nadam",     2e-3,  1e-8,  0, NULL,
       nnopt__nadam_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
-      { "mu_product", NULL }, { 1, 0 },     nnopt__nadam_coefficients,     NNOPT__ELEMENTWISE(nadam),                        0 },
+      { "mu_product", NULL }, { 1, 0 },     nnopt__nadam_coefficients,     NNOPT__ELEMENTWISE_NARROW(nadam),                        NNOPT__HEAVY },
     { NNOPT_RADAM,     "radam",     1e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE(radam),                        0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE_NARROW(radam),                        NNOPT__HEAVY },
     { NNOPT_RPROP,     "rprop",     1e-2,  1e-8,  0, NULL,
       nnopt__rprop_valid,    { "prev", "step_size" },                                 NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__rprop_coefficients,     NNOPT__ELEMENTWISE(rprop),                        NNOPT__NO_MOMENTUM },
@@ -1928,10 +1945,10 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__lion_coefficients,      NNOPT__ELEMENTWISE(lion),                         0 },
     { NNOPT_ADABELIEF, "adabelief", 1e-3,  1e-16, 1, nnopt__adabelief_defaults,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_var", "max_exp_avg_var" },         nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adabelief_coefficients, NNOPT__ELEMENTWISE(adabelief),                    0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__adabelief_coefficients, NNOPT__ELEMENTWISE_NARROW(adabelief),                    NNOPT__HEAVY },
     { NNOPT_YOGI,      "yogi",      1e-2,  1e-3,  0, nnopt__yogi_defaults,
       nnopt__yogi_valid,     { "exp_avg", "exp_avg_sq" },                             NULL,                    3u,
-      { NULL, NULL }, { 0, 0 },             nnopt__yogi_coefficients,      NNOPT__ELEMENTWISE(yogi),                         0 },
+      { NULL, NULL }, { 0, 0 },             nnopt__yogi_coefficients,      NNOPT__ELEMENTWISE(yogi),                         NNOPT__HEAVY },
     { NNOPT_LAMB,      "lamb",      1e-3,  1e-6,  0, NULL,
       nnopt__lamb_valid,     { "exp_avg", "exp_avg_sq", "update" },                   NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__lamb_coefficients,      NNOPT__TWO_PASS(lamb_moments, lamb_apply, nnopt__lamb_ratio, 4, 3, 2, 1), NNOPT__OWN_DECAY },
@@ -1940,6 +1957,7 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio, 2, 0, 3, 2),   NNOPT__OWN_DECAY | NNOPT__MOMENTUM_FIELD },
 };
 #undef NNOPT__ELEMENTWISE
+#undef NNOPT__ELEMENTWISE_NARROW
 #undef NNOPT__TWO_PASS
 
 /* The row of a valid kind (the table's order is checked once here, in debug builds). */
@@ -2360,7 +2378,8 @@ static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, floa
         nnopt__run_reduce(nnopt__instance(row->reduce), &a, sums, 0);
         row->ratio(&c, &a, sums);
     }
-    nnopt__run(nnopt__instance(row->kernel), &a);
+    nnopt__run(nnopt__instance(row->kernel), &a,
+               (size_t)((row->flags & NNOPT__HEAVY) ? NNOPT_SPLIT_MIN_HEAVY : NNOPT_SPLIT_MIN));
     gs->step++;
     nnopt__after_update(opt, gs, param);
 }
