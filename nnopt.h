@@ -52,6 +52,10 @@
      NNOPT_NO_REG, NNOPT_NO_DROPOUT, NNOPT_NO_BATCHNORM, NNOPT_NO_AUGMENT
                              remove the regularization, dropout, batch-norm and augmentation
                              sections (the random numbers stay: dropout and augmentation use them)
+     NNOPT_SPLIT_MIN, NNOPT_SPLIT_MIN_HEAVY
+                             with OpenMP: the lengths from which element-wise optimizer
+                             kernels split across threads (default 65536; 8192 for the kinds
+                             with a divide or square root per element)
      NNOPT_SELF "path/nnopt.h"
                              how the header re-includes itself to compile its kernels once per
                              instruction set; only needed on a compiler without __FILE_NAME__
@@ -1481,7 +1485,7 @@ typedef void (*nnopt__optim_kernel)(nnopt__optim_args *);
    (a few multiply-adds per element) and heavy ones (a divide or square root per element),
    whose single-thread time pays for waking a thread sooner. Measured on a 2-core AVX-512
    machine: Adam at 8192 elements 2.97 G/s on two threads against 2.56 on one, at 4096 2.0
-   against 2.6; SGD not yet faster at 32768 (docs/performance.md, "Threads"). */
+   against 2.6; SGD not yet faster at 32768 (docs/design.md, "Reductions and threads"). */
 #ifndef NNOPT_SPLIT_MIN
 #  define NNOPT_SPLIT_MIN 65536
 #endif
@@ -1617,7 +1621,7 @@ typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, 
 /* Kernels with both a square root and a divide per element run their AVX2 instance on the
    AVX-512 path too: both go to the divider, whose 512-bit forms deliver fewer elements per
    cycle on the machines measured (Adam at 16K elements, one thread: 2.62-2.69 G/s against
-   2.49-2.55; equal at DRAM sizes; docs/performance.md). The bits are the same either way. */
+   2.49-2.55; equal at DRAM sizes; docs/design.md). The bits are the same either way. */
 #define NNOPT__INSTANCES_NARROW(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX2_INSTANCE(k) }
 #define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
 
