@@ -5,8 +5,8 @@
    (naive-native), and a streaming loop with the kernel's reads and writes (roof).
    The counters roof, vs_naive and vs_native compare the kernel with the baselines timed
    alternately with it in the same run (best of 5 rounds each, from cold caches at 16M), so a
-   slow moment of the machine affects both sides. Built with OpenMP, the 16M case of the best path also runs on
-   every core (counter: scaling, over its one-thread time). */
+   slow moment of the machine affects both sides. Built with OpenMP, the 16K (in cache) and 16M
+   cases of the best path also run on every core (counter: scaling, over its one-thread time). */
 #include "bench.h"
 
 #include <stdio.h>
@@ -31,7 +31,7 @@ typedef struct {
     size_t n;
     int variant;                /* nnopt_isa, or a baseline below */
     int threads;                /* OpenMP threads (1 unless a scaling case) */
-    double *single_seconds;     /* the best path's one-thread time at 16M, for scaling */
+    double *single_seconds;     /* the best path's one-thread time at this size, for scaling */
     double best[4];             /* interleaved seconds per call: kernel, naive-O2, naive-native,
                                    roof (measured once, on the item's first run) */
 } bench_item;
@@ -189,7 +189,7 @@ static void bench_fn(nb_state *st, void *ctx)
 void register_optim_benchmarks(void)
 {
     static bench_item items[(NNOPT_KIND_COUNT + 4) * SIZE_COUNT * 7];
-    static double single[NNOPT_KIND_COUNT + 4];
+    static double single[NNOPT_KIND_COUNT + 4][SIZE_COUNT];
     static const char *const baseline_names[] = { "", "naive-O2", "naive-native", "roof" };
     int nb = 0, c, v, threads = 1;
     size_t s;
@@ -202,14 +202,14 @@ void register_optim_benchmarks(void)
             for (v = NNOPT_ISA_SCALAR; v <= (int)nnopt_isa_best(); v++) {
                 bench_item *b = &items[nb++];
                 b->c = &cases[c]; b->n = sizes[s]; b->variant = v; b->threads = 1;
-                if (s + 1 == SIZE_COUNT && v == (int)nnopt_isa_best()) b->single_seconds = &single[c];
+                if (v == (int)nnopt_isa_best()) b->single_seconds = &single[c][s];
                 bench_register("optim", cases[c].name, nnopt_isa_name((nnopt_isa)v), sizes[s], bench_fn, b);
             }
-            if (threads > 1 && s + 1 == SIZE_COUNT) {
+            if (threads > 1 && (s + 1 == SIZE_COUNT || sizes[s] == 16384)) {   /* DRAM; in cache */
                 bench_item *b = &items[nb++];
                 char variant[32];
                 b->c = &cases[c]; b->n = sizes[s]; b->variant = (int)nnopt_isa_best();
-                b->threads = threads; b->single_seconds = &single[c];
+                b->threads = threads; b->single_seconds = &single[c][s];
                 snprintf(variant, sizeof variant, "%s-%dthreads", nnopt_isa_name(nnopt_isa_best()), threads);
                 bench_register("optim", cases[c].name, variant, sizes[s], bench_fn, b);
             }

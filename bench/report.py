@@ -129,8 +129,8 @@ def header(ctx, path):
             out.append("- %s: %s" % (key[6:], ctx[key]))
     out.append("- one thread; G = 1e9 elements per second; bytes/s counts every array read and "
                "written once per element")
-    out.append("- `thread scaling`: with OpenMP, the DRAM-sized case on every core over the same "
-               "case on one thread")
+    out.append("- `thread scaling`: with OpenMP, the 16K (in cache) and DRAM-sized cases on every "
+               "core over the same case on one thread")
     out.append("- `roof`, `vs naive`, `vs native` are measured by timing the kernel and each baseline "
                "alternately (5 rounds of at least 5 ms each, best round of each), so they compare "
                "like with like even when the machine's speed drifts; G elem/s and GB/s are Google "
