@@ -1009,21 +1009,52 @@ typedef struct nnopt__dropconnect_args {
 
 
 #ifndef NNOPT_NO_BATCHNORM
+/* Per-channel coefficients of a batch-norm pass, by name. Every pass works on xc = x - centre
+   and g = dy, or with the fused ReLU dy where the forward's output fma(xc, scale, shift) was
+   positive (recomputed from x: the same bits):
+     forward   sums   s0 += xc, s1 += xc^2              centre = the channel's first x (K)
+               apply  y = fma(xc, scale, shift), max(y, 0) with relu
+     backward  sums   s0 += g, s1 += xc g               centre = the saved or running mean
+               apply  dx = fma(xc, xc_scale, fma(g, dy_scale, dx_shift)) (training),
+                      dx = g dy_scale (inference mode)
+   Each points at one float per column (per_column, NHWC) or one for the whole tile (NCHW). */
+typedef struct nnopt__bn_coefs {
+    const float *centre;     /* subtracted from x */
+    const float *scale;      /* the forward's gamma invstd */
+    const float *shift;      /* the forward's beta */
+    const float *dy_scale;   /* backward: dx's factor of g, gamma invstd */
+    const float *xc_scale;   /* backward, training: dx's factor of xc, -dy_scale invstd^2 sum(xc g) / M */
+    const float *dx_shift;   /* backward, training: dx's constant, -dy_scale sum(g) / M */
+} nnopt__bn_coefs;
+/* X(field) for every field of nnopt__bn_coefs, in order (checked below). */
+#define NNOPT__BN_FIELDS(X) X(centre) X(scale) X(shift) X(dy_scale) X(xc_scale) X(dx_shift)
+/* The bit of a field in a list of fields: a name that is not a field does not compile. */
+#define NNOPT__BN_COEF(field) (1u << (offsetof(nnopt__bn_coefs, field) / sizeof(const float *)))
+
+/* What each pass reads. Its sums: READS_SUMS, or READS_RELU_MASK in a backward with the
+   fused ReLU; its elementwise pass adds the list of its kind (nnopt__bn_reads). */
+enum {
+    NNOPT__BN_READS_SUMS           = NNOPT__BN_COEF(centre),
+    NNOPT__BN_READS_RELU_MASK      = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_READS_FORWARD        = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_READS_BACKWARD       = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale) |
+                                     NNOPT__BN_COEF(xc_scale) | NNOPT__BN_COEF(dx_shift),
+    NNOPT__BN_READS_BACKWARD_INFER = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale)
+};
+#define NNOPT__BN_ONE(field) + 1
+/* The list names every field, and the fields are pointers (one bit each, no padding). */
+typedef char nnopt__bn_check_fields[sizeof(nnopt__bn_coefs) ==
+                                    (0 NNOPT__BN_FIELDS(NNOPT__BN_ONE)) * sizeof(const float *) ? 1 : -1];
+#undef NNOPT__BN_ONE
+
 /* One batch-norm kernel call: `rows` runs of `width` floats, `stride` floats apart (NCHW: the
-   N planes of one channel; NHWC: the rows of a strip of channels). Per-channel values come
-   from coef[] one per column (per_column, NHWC) or one for the whole tile (NCHW).
-   Sums (forward: dy NULL): s0 += x - coef0, s1 += (x - coef0)^2; (backward) s0 += g,
-   s1 += (x - coef0) g, with g = dy, zeroed with relu where the forward's output
-   fma(x - coef0, coef4, coef5) was not positive (recomputed: the same bits).
-   Apply (forward): out = fma(x - coef0, coef1, coef2), max(out, 0) with relu;
-   (backward) out = fma(x - coef0, coef1, fma(g, coef2, coef3)), or g * coef2 when not
-   centered (inference mode). */
+   N planes of one channel; NHWC: the rows of a strip of channels). */
 typedef struct nnopt__bn_tile {
     size_t rows, width, stride;
     int per_column;
     const float *x, *dy;
     float *out;
-    const float *coef[6];
+    nnopt__bn_coefs coef;
     int relu, centered;
     size_t prefetch;      /* apply: also fetch the inputs this many floats ahead into L2 (0: no) */
 } nnopt__bn_tile;
@@ -1031,6 +1062,15 @@ typedef struct nnopt__bn_tile {
 /* The kinds of pass: each kernel is compiled once per kind (the flags are constants inside
    it), so no per-element branch remains. */
 enum { NNOPT__BN_FORWARD = 0, NNOPT__BN_BACKWARD = 1, NNOPT__BN_BACKWARD_INFER = 2 };
+
+/* The fields a pass of `kind` reads: in its sums (apply 0) or its elementwise pass. */
+NNOPT__INLINE unsigned nnopt__bn_reads(int kind, int relu, int apply)
+{
+    unsigned reads = relu && kind != NNOPT__BN_FORWARD ? NNOPT__BN_READS_RELU_MASK : NNOPT__BN_READS_SUMS;
+    if (!apply) return reads;
+    return reads | (kind == NNOPT__BN_FORWARD ? NNOPT__BN_READS_FORWARD
+                    : kind == NNOPT__BN_BACKWARD ? NNOPT__BN_READS_BACKWARD : NNOPT__BN_READS_BACKWARD_INFER);
+}
 #endif
 
 
@@ -3463,18 +3503,54 @@ NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng
 #define NNOPT__BN_PIECE 64           /* NHWC channels per thread's share of a strip's sums */
 #define NNOPT__BN_PARALLEL 65536     /* elements from which a pass is worth splitting */
 
+/* The coefficients of a group of channels, one float per channel in each named array. */
+typedef struct nnopt__bn_coef_arrays {
+#define NNOPT__BN_ARRAY_FIELD(field) float field[NNOPT__BN_STRIP];
+    NNOPT__BN_FIELDS(NNOPT__BN_ARRAY_FIELD)
+#undef NNOPT__BN_ARRAY_FIELD
+} nnopt__bn_coef_arrays;
+
+/* Points the fields in `fields` at their arrays. */
+static void nnopt__bn_point(nnopt__bn_coefs *c, const nnopt__bn_coef_arrays *a, unsigned fields)
+{
+#define NNOPT__BN_POINT_FIELD(field) if (fields & NNOPT__BN_COEF(field)) c->field = a->field;
+    NNOPT__BN_FIELDS(NNOPT__BN_POINT_FIELD)
+#undef NNOPT__BN_POINT_FIELD
+}
+
+/* What a group writes before the sums (besides the centre: the channel's first x or the given
+   mean): in a backward with the fused ReLU, the forward's scale and shift. Then what the
+   coefficient functions below write. */
+enum {
+    NNOPT__BN_WRITES_RELU_MASK = NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_WRITES_FORWARD   = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_WRITES_BACKWARD  = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale) |
+                                 NNOPT__BN_COEF(xc_scale) | NNOPT__BN_COEF(dx_shift)
+};
+/* Each pass reads only what was written for it: the sums what exists before the
+   coefficients, each elementwise pass what its coefficient function wrote (and the ReLU
+   mask's). */
+typedef char nnopt__bn_check_sums[(NNOPT__BN_READS_SUMS & ~NNOPT__BN_COEF(centre)) == 0 &&
+                                  (NNOPT__BN_READS_RELU_MASK & ~(NNOPT__BN_COEF(centre) |
+                                   (unsigned)NNOPT__BN_WRITES_RELU_MASK)) == 0 ? 1 : -1];
+typedef char nnopt__bn_check_forward[(NNOPT__BN_READS_FORWARD & ~(unsigned)NNOPT__BN_WRITES_FORWARD) == 0 ? 1 : -1];
+typedef char nnopt__bn_check_backward[((NNOPT__BN_READS_BACKWARD | NNOPT__BN_READS_BACKWARD_INFER) &
+                                       ~(unsigned)(NNOPT__BN_WRITES_BACKWARD | NNOPT__BN_WRITES_RELU_MASK)) == 0
+                                      ? 1 : -1];
+
 typedef struct nnopt__bn_call nnopt__bn_call;
 /* Coefficients of channels [c, c+w) from their sums (centre: the values the sums were taken
-   around); also writes the per-channel outputs of the call. */
+   around) into the fields of `writes`; also writes the per-channel outputs of the call. */
 typedef void (*nnopt__bn_coef_fn)(const nnopt__bn_call *k, size_t c, size_t w,
                                   const float *centre, const double *s0, const double *s1,
-                                  float *const coef[4]);
+                                  nnopt__bn_coef_arrays *out);
 struct nnopt__bn_call {
     const nnopt_bn_params *p;
     nnopt__bn_tile tile;             /* x, dy, out, relu, centered for the whole tensor */
     const float *centre;             /* per-channel centre of the sums; NULL: the channel's first x */
     int sums;                        /* the per-channel sums are needed */
     nnopt__bn_coef_fn coefficients;
+    unsigned writes;                 /* the fields `coefficients` writes */
     const float *gamma, *beta;       /* NULL when not affine */
     const float *mean, *scale;       /* saved mean and invstd, or running mean and var */
     float *running_mean, *running_var, *save_mean, *save_invstd, *dgamma, *dbeta;
@@ -3575,11 +3651,11 @@ static void nnopt__bn_strip_sums(const nnopt__bn_tile *t, double *s0, double *s1
     for (piece = 0; piece < pieces; piece++) {
         size_t at = (size_t)piece * NNOPT__BN_PIECE;
         nnopt__bn_tile part = *t;
-        int q;
         part.x += at;
         if (part.dy) part.dy += at;
-        for (q = 0; q < 6; q++)
-            if (part.coef[q]) part.coef[q] += at;
+#define NNOPT__BN_SHIFT_FIELD(field) if (part.coef.field) part.coef.field += at;
+        NNOPT__BN_FIELDS(NNOPT__BN_SHIFT_FIELD)
+#undef NNOPT__BN_SHIFT_FIELD
         part.width = t->width - at < NNOPT__BN_PIECE ? t->width - at : NNOPT__BN_PIECE;
         NNOPT__PICK(bn_row_sums)(&part, s0 + at, s1 + at);
     }
@@ -3609,9 +3685,7 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     const nnopt_bn_params *p = k->p;
     const int planar = p->layout == NNOPT_BN_NCHW && p->hw > 1;
     double s0[NNOPT__BN_STRIP], s1[NNOPT__BN_STRIP];
-    float cm[NNOPT__BN_STRIP], c1[NNOPT__BN_STRIP], c2[NNOPT__BN_STRIP], c3[NNOPT__BN_STRIP];
-    float ra[NNOPT__BN_STRIP], rb[NNOPT__BN_STRIP];
-    float *const coef[4] = { cm, c1, c2, c3 };
+    nnopt__bn_coef_arrays coef;
     nnopt__bn_tile t = k->tile;
     size_t offset = planar ? c * p->hw : c;
     t.rows = planar ? p->n : p->n * p->hw;
@@ -3620,14 +3694,14 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     t.per_column = !planar;
     t.x += offset; t.out += offset;
     if (t.dy) t.dy += offset;
-    t.coef[0] = k->centre ? k->centre + c : t.x;
+    t.coef.centre = k->centre ? k->centre + c : t.x;
     if (t.dy && t.relu) {   /* the forward's scale and shift, to recompute its ReLU mask */
         size_t j;
         for (j = 0; j < w; j++) {
-            ra[j] = nnopt__bn_scale(k, c + j);
-            rb[j] = (float)nnopt__bn_beta(k, c + j);
+            coef.scale[j] = nnopt__bn_scale(k, c + j);
+            coef.shift[j] = (float)nnopt__bn_beta(k, c + j);
         }
-        t.coef[4] = ra; t.coef[5] = rb;
+        nnopt__bn_point(&t.coef, &coef, NNOPT__BN_WRITES_RELU_MASK);
     }
     if (k->sums) {
         if (planar) {
@@ -3642,8 +3716,8 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
         memset(s0, 0, w * sizeof(double));
         memset(s1, 0, w * sizeof(double));
     }
-    k->coefficients(k, c, w, t.coef[0], s0, s1, coef);
-    t.coef[0] = cm; t.coef[1] = c1; t.coef[2] = c2; t.coef[3] = c3;
+    k->coefficients(k, c, w, t.coef.centre, s0, s1, &coef);
+    nnopt__bn_point(&t.coef, &coef, k->writes);
     t.prefetch = planar && c + 1 < p->c ? p->hw : 0;
     if (planar) NNOPT__PICK(bn_apply)(&t);
     else nnopt__bn_strip_apply(&t);
@@ -3668,7 +3742,7 @@ static void nnopt__bn_run(const nnopt__bn_call *k)
 /* Training forward: mean = K + s0/M, squared deviations = s1 - s0^2/M (sums taken around the
    channel's first value K, so a large mean cancels exactly before anything is squared). */
 static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                 const double *s0, const double *s1, float *const coef[4])
+                                 const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     const double m = (double)k->p->n * (double)k->p->hw, f = k->factor;
     size_t j;
@@ -3683,29 +3757,29 @@ static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, co
             k->running_mean[ch] = (float)(f * mean + (1.0 - f) * (double)k->running_mean[ch]);
             k->running_var[ch] = (float)(f * (dev / (m - 1.0)) + (1.0 - f) * (double)k->running_var[ch]);
         }
-        coef[0][j] = (float)mean;
-        coef[1][j] = nnopt__bn_scale_of(k, ch, 1, invstd);
-        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+        out->centre[j] = (float)mean;
+        out->scale[j] = nnopt__bn_scale_of(k, ch, 1, invstd);
+        out->shift[j] = (float)nnopt__bn_beta(k, ch);
     }
 }
 
 static void nnopt__bn_coef_infer(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                 const double *s0, const double *s1, float *const coef[4])
+                                 const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     size_t j;
     (void)centre; (void)s0; (void)s1;
     for (j = 0; j < w; j++) {
         size_t ch = c + j;
-        coef[0][j] = k->mean[ch];
-        coef[1][j] = nnopt__bn_scale_of(k, ch, 0, (double)k->scale[ch]);
-        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+        out->centre[j] = k->mean[ch];
+        out->scale[j] = nnopt__bn_scale_of(k, ch, 0, (double)k->scale[ch]);
+        out->shift[j] = (float)nnopt__bn_beta(k, ch);
     }
 }
 
 /* Backward. s0 = sum g, s1 = sum (x - mean) g. Training: with B = gamma invstd,
    dx = B g - B s0/M - B invstd^2 s1/M (x - mean); inference: dx = B g. */
 static void nnopt__bn_coef_backward(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                    const double *s0, const double *s1, float *const coef[4])
+                                    const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     const double m = (double)k->p->n * (double)k->p->hw;
     const int training = k->tile.centered;
@@ -3719,10 +3793,10 @@ static void nnopt__bn_coef_backward(const nnopt__bn_call *k, size_t c, size_t w,
             if (k->dgamma) k->dgamma[ch] = (float)(s1[j] * invstd);
             if (k->dbeta) k->dbeta[ch] = (float)s0[j];
         }
-        coef[0][j] = k->mean[ch];
-        coef[1][j] = training ? (float)(-b * (s1[j] * invstd * invstd / m)) : 0.0f;
-        coef[2][j] = (float)b;
-        coef[3][j] = training ? (float)(-b * (s0[j] / m)) : 0.0f;
+        out->centre[j] = k->mean[ch];
+        out->xc_scale[j] = training ? (float)(-b * (s1[j] * invstd * invstd / m)) : 0.0f;
+        out->dy_scale[j] = (float)b;
+        out->dx_shift[j] = training ? (float)(-b * (s0[j] / m)) : 0.0f;
     }
 }
 
@@ -3756,6 +3830,7 @@ NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const fl
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
     k.sums = 1;
     k.coefficients = nnopt__bn_coef_train;
+    k.writes = NNOPT__BN_WRITES_FORWARD;
     if (p->affine) { k.gamma = gamma; k.beta = beta; }
     k.save_mean = save_mean; k.save_invstd = save_invstd;
     if (track) {
@@ -3790,6 +3865,7 @@ NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const fl
     k.p = p;
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
     k.coefficients = nnopt__bn_coef_infer;
+    k.writes = NNOPT__BN_WRITES_FORWARD;
     if (p->affine) { k.gamma = gamma; k.beta = beta; }
     k.mean = running_mean; k.scale = running_var;
     nnopt__bn_run(&k);
@@ -3850,6 +3926,7 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
     k.centre = mean;
     k.sums = training || dgamma || dbeta;
     k.coefficients = nnopt__bn_coef_backward;
+    k.writes = NNOPT__BN_WRITES_BACKWARD;
     if (p->affine) { k.gamma = gamma; k.beta = p->fuse_relu ? beta : NULL; }
     k.mean = mean; k.scale = scale;
     k.dgamma = dgamma; k.dbeta = dbeta;
@@ -6753,66 +6830,59 @@ NNOPT__OP void V(bn_dacc_add_mul)(V(dacc) *s, __m512 a, __m512 b, size_t part)
 }
 #endif
 
-/* Which coefficients a pass reads (bit q: coef[q]). */
-NNOPT__OP int V(bn_uses)(int kind, int relu, int apply)
-{
-    int mask = relu && kind != NNOPT__BN_FORWARD ? 0x31 : 0x1;
-    if (!apply) return mask;
-    return mask | (kind == NNOPT__BN_FORWARD ? 0x7 : kind == NNOPT__BN_BACKWARD ? 0xF : 0x5);
-}
+/* The coefficients of nnopt__bn_coefs as vectors, by the same names. */
+#define NNOPT__BN_VEC_FIELD(field) V(vec) field;
+typedef struct { NNOPT__BN_FIELDS(NNOPT__BN_VEC_FIELD) } V(bn_coefv);
+#undef NNOPT__BN_VEC_FIELD
 
-/* The coefficients in `uses` for columns [i, i+k): one vector per column (NHWC) or the
-   tile's single value in every lane (NCHW); the others are 0. */
-NNOPT__OP V(vec) V(bn_coef)(const nnopt__bn_tile *t, int q, size_t i, size_t k, int per_column, int uses)
+/* The coefficients in `reads` for columns [i, i+k): one vector per column (NHWC) or the
+   tile's single value in every lane (NCHW); the others are 0. Written out field by field: a
+   loop here stays a loop at -O2 and keeps the vectors in memory. */
+NNOPT__OP void V(bn_coefs)(const nnopt__bn_tile *t, size_t i, size_t k, int per_column, unsigned reads,
+                           V(bn_coefv) *c)
 {
-    return !(uses >> q & 1) ? V(set1)(0.0f) : per_column ? V(loadn)(t->coef[q] + i, k) : V(set1)(t->coef[q][0]);
-}
-
-NNOPT__OP void V(bn_coefs)(const nnopt__bn_tile *t, size_t i, size_t k, int per_column, int uses, V(vec) c[6])
-{   /* written out: a loop here stays a loop at -O2 and keeps c[] in memory */
-    c[0] = V(bn_coef)(t, 0, i, k, per_column, uses);
-    c[1] = V(bn_coef)(t, 1, i, k, per_column, uses);
-    c[2] = V(bn_coef)(t, 2, i, k, per_column, uses);
-    c[3] = V(bn_coef)(t, 3, i, k, per_column, uses);
-    c[4] = V(bn_coef)(t, 4, i, k, per_column, uses);
-    c[5] = V(bn_coef)(t, 5, i, k, per_column, uses);
+#define NNOPT__BN_LOAD_FIELD(field)                                                                 \
+    c->field = !(reads & NNOPT__BN_COEF(field)) ? V(set1)(0.0f)                                     \
+               : per_column ? V(loadn)(t->coef.field + i, k) : V(set1)(t->coef.field[0]);
+    NNOPT__BN_FIELDS(NNOPT__BN_LOAD_FIELD)
+#undef NNOPT__BN_LOAD_FIELD
 }
 
 /* The gradient that reaches the normalization: dy, or with the fused ReLU 0 where the
-   forward's output fma(xc, c4, c5) was not positive (torch's relu backward: dy where y > 0),
-   recomputed from xc = x - mean with the forward's own operations. */
-NNOPT__OP V(vec) V(bn_grad)(V(vec) dy, V(vec) xc, const V(vec) c[6], int relu)
+   forward's output fma(xc, scale, shift) was not positive (torch's relu backward: dy where
+   y > 0), recomputed from xc = x - mean with the forward's own operations. */
+NNOPT__OP V(vec) V(bn_grad)(V(vec) dy, V(vec) xc, const V(bn_coefv) *c, int relu)
 {
     V(vec) zero = V(set1)(0.0f);
-    return relu ? V(select)(V(gt)(V(fma)(xc, c[4], c[5]), zero), dy, zero) : dy;
+    return relu ? V(select)(V(gt)(V(fma)(xc, c->scale, c->shift), zero), dy, zero) : dy;
 }
 
 /* The two summed quantities at [at, at+k): s0 adds u, s1 adds p*q. Forward: x - K and its
    square; backward: g and (x - mean) g. Lanes past k are 0 so they add nothing. */
-NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t k, const V(bn_coefv) *c,
                            int kind, int relu, V(vec) *u, V(vec) *p, V(vec) *q)
 {
-    V(vec) xc = V(bn_keep)(V(sub)(V(loadn)(t->x + at, k), c[0]), k);
+    V(vec) xc = V(bn_keep)(V(sub)(V(loadn)(t->x + at, k), c->centre), k);
     if (kind == NNOPT__BN_FORWARD) { *u = *p = *q = xc; return; }
     *u = *q = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
     *p = xc;
 }
 
 /* Forward: y = fma(x - mean, scale, shift) (max(y, 0) with relu). Backward, training:
-   dx = fma(x - mean, c1, fma(g, c2, c3)); inference: dx = g c2. */
-NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+   dx = fma(x - mean, xc_scale, fma(g, dy_scale, dx_shift)); inference: dx = g dy_scale. */
+NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V(bn_coefv) *c,
                            int kind, int relu)
 {
     V(vec) xc, g;
-    if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c[2]);
-    xc = V(sub)(V(loadn)(t->x + at, k), c[0]);
+    if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c->dy_scale);
+    xc = V(sub)(V(loadn)(t->x + at, k), c->centre);
     if (kind == NNOPT__BN_FORWARD) {
-        V(vec) y = V(fma)(xc, c[1], c[2]);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
+        V(vec) y = V(fma)(xc, c->scale, c->shift);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
         return relu ? V(select)(V(eq)(y, y), V(max)(y, V(set1)(0.0f)), y) : y;
     }
     g = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
-    if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c[2]);
-    return V(fma)(xc, c[1], V(fma)(g, c[2], c[3]));
+    if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c->dy_scale);
+    return V(fma)(xc, c->xc_scale, V(fma)(g, c->dy_scale, c->dx_shift));
 }
 
 /* NCHW sums of one channel. Element s of each plane adds into double lane s mod 16 (planes in
@@ -6821,9 +6891,10 @@ NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V
 NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16], int kind, int relu)
 {
     V(dacc) s0, s1;
-    V(vec) c[6], u, p, q;
+    V(bn_coefv) c;
+    V(vec) u, p, q;
     size_t r;
-    V(bn_coefs)(t, 0, NNOPT__W, 0, V(bn_uses)(kind, relu, 0), c);
+    V(bn_coefs)(t, 0, NNOPT__W, 0, nnopt__bn_reads(kind, relu, 0), &c);
     V(dacc_zero)(&s0); V(dacc_zero)(&s1);
     for (r = 0; r < t->rows; r++) {
         size_t row = r * t->stride, i, part, at, k;
@@ -6831,14 +6902,14 @@ NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16
             V(bn_prefetch)(t->x + row + i, 2 * t->stride);
             if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + row + i, 2 * t->stride);
             for (part = 0; part < 16 / NNOPT__W; part++) {
-                V(bn_terms)(t, row + i + part * NNOPT__W, NNOPT__W, c, kind, relu, &u, &p, &q);
+                V(bn_terms)(t, row + i + part * NNOPT__W, NNOPT__W, &c, kind, relu, &u, &p, &q);
                 V(dacc_add)(&s0, u, part);
                 V(bn_dacc_add_mul)(&s1, p, q, part);
             }
         }
         for (part = 0; (at = i + part * NNOPT__W) < t->width; part++) {
             k = t->width - at < NNOPT__W ? t->width - at : NNOPT__W;
-            V(bn_terms)(t, row + at, k, c, kind, relu, &u, &p, &q);
+            V(bn_terms)(t, row + at, k, &c, kind, relu, &u, &p, &q);
             V(dacc_add)(&s0, u, part);
             V(bn_dacc_add_mul)(&s1, p, q, part);
         }
@@ -6856,14 +6927,15 @@ NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *
     for (r = 0; r < t->rows; r += 4) {
         size_t rows = t->rows - r < 4 ? t->rows - r : 4;
         for (i = 0; i < t->width; i += k) {
-            V(vec) c[6], u, p, q;
+            V(bn_coefv) c;
+            V(vec) u, p, q;
             V(dacc) a0, a1;
             k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
-            V(bn_coefs)(t, i, k, 1, V(bn_uses)(kind, relu, 0), c);
+            V(bn_coefs)(t, i, k, 1, nnopt__bn_reads(kind, relu, 0), &c);
             V(bn_dacc_load)(&a0, s0 + i, k);
             V(bn_dacc_load)(&a1, s1 + i, k);
             for (rr = 0; rr < rows; rr++) {
-                V(bn_terms)(t, (r + rr) * t->stride + i, k, c, kind, relu, &u, &p, &q);
+                V(bn_terms)(t, (r + rr) * t->stride + i, k, &c, kind, relu, &u, &p, &q);
                 V(dacc_add)(&a0, u, 0);
                 V(bn_dacc_add_mul)(&a1, p, q, 0);
             }
@@ -6877,20 +6949,20 @@ NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *
    inputs are fetched into L2 while this one is still there. */
 NNOPT__OP void V(bn_apply_kind)(const nnopt__bn_tile *t, int kind, int relu)
 {
-    V(vec) c[6];
+    V(bn_coefv) c;
     size_t r, i, k;
-    const int uses = V(bn_uses)(kind, relu, 1);
-    V(bn_coefs)(t, 0, t->width < NNOPT__W ? t->width : NNOPT__W, t->per_column, uses, c);
+    const unsigned reads = nnopt__bn_reads(kind, relu, 1);
+    V(bn_coefs)(t, 0, t->width < NNOPT__W ? t->width : NNOPT__W, t->per_column, reads, &c);
     for (r = 0; r < t->rows; r++)
         for (i = 0; i < t->width; i += k) {
             size_t at = r * t->stride + i;
             k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
-            if (t->per_column) V(bn_coefs)(t, i, k, 1, uses, c);
+            if (t->per_column) V(bn_coefs)(t, i, k, 1, reads, &c);
             if (t->prefetch) {
                 V(bn_prefetch)(t->x + at, t->prefetch);
                 if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + at, t->prefetch);
             }
-            V(storen)(t->out + at, V(bn_out)(t, at, k, c, kind, relu), k);
+            V(storen)(t->out + at, V(bn_out)(t, at, k, &c, kind, relu), k);
         }
 }
 
