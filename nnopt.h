@@ -795,7 +795,7 @@ typedef struct nnopt_aug_pipeline {
     nnopt_image_format in_format, out_format;
     int in_width, in_height, channels, out_width, out_height;
     size_t scratch_bytes;          /* working memory nnopt_aug_apply allocates */
-    size_t layout[3];              /* private: largest image, axis and row of the run */
+    size_t layout[3];              /* private: largest image, axis and width of the run */
 } nnopt_aug_pipeline;
 
 NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind);
@@ -4195,15 +4195,70 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
     }
 }
 
-/* Floats of working memory a bilinear pass over rows of `row` values needs: two cached rows,
-   weights, offsets, byte windows and their offsets, one planar uint8 row. */
-static size_t nnopt__bilinear_work(size_t row) { return 9 * row + 160; }
+#define NNOPT__AUG_ALIGN(x) (((x) + 63) & ~(size_t)63)
+
+/* The working memory of a bilinear pass (nnopt__geo_bilinear), by piece. */
+typedef struct nnopt__bilinear_mem {
+    float *rows[2];              /* two source rows after the row pass */
+    float *wa, *wb;              /* per output pixel: the weights of taps a and b */
+    int32_t *ia, *ib;            /* ... and their source offsets */
+    int32_t *window;             /* AVX512-VBMI: per 16 output pixels, a window of source bytes */
+    int32_t *window_index;       /* ... and the taps' offsets in it */
+    uint8_t *bytes;              /* an output row of one channel, uint8 */
+} nnopt__bilinear_mem;
+
+/* The one definition of that memory's layout and size, for a pass writing output rows
+   `width` pixels wide from a source of `per` values per pixel (uint8: its interleaved
+   channels; float: 1, one plane at a time). Carves base into m (when not NULL) and returns the
+   bytes (0: more than size_t holds). Every piece starts at a multiple of 64 bytes from base
+   and grows with width and per, so memory sized for the widest pass of a pipeline serves
+   each of its passes. Why each piece is large enough:
+   - rows: 2 x width * per floats. The row pass writes plane c of a source row at c * width,
+     per planes; rows a and b of the current output row stay cached.
+   - wa, wb, ia, ib: width each. One weight and one source offset per output pixel and tap;
+     the vector kernels read them with loads of the first k lanes (masked tails), never past
+     width.
+   - window: 2 int32 (first byte, length) per block of 16 output pixels, ceil(width / 16)
+     blocks.
+   - window_index: 32 int32 per channel per block. The VBMI kernel loads all 16 lanes of each
+     tap's offsets even in the last, partial block (its lanes past width hold 0), so that
+     block is allocated whole.
+   - bytes: width bytes, an output row of one channel before it is interleaved (the byte
+     store writes exactly the k bytes of a tail).
+   The vector row kernels read each gathered source pixel as a 4-byte word: that bound is the
+   source image's, not this memory's (nnopt__bilinear_row_pass sends a row whose words could
+   pass the end of the image to the portable instance). */
+static size_t nnopt__bilinear_layout(size_t width, size_t per, void *base, nnopt__bilinear_mem *m)
+{
+    size_t blocks = (width + 15) / 16, size[9], at = 0;
+    void *piece[9];
+    int k;
+    if (width > ((size_t)-1 / 256) / (per + 1)) return 0;
+    size[0] = size[1] = width * per * sizeof(float);
+    size[2] = size[3] = width * sizeof(float);
+    size[4] = size[5] = width * sizeof(int32_t);
+    size[6] = 2 * blocks * sizeof(int32_t);
+    size[7] = 32 * per * blocks * sizeof(int32_t);
+    size[8] = width;
+    for (k = 0; k < 9; k++) {
+        piece[k] = base ? (char *)base + at : NULL;
+        at += NNOPT__AUG_ALIGN(size[k]);
+    }
+    if (m) {
+        m->rows[0] = (float *)piece[0]; m->rows[1] = (float *)piece[1];
+        m->wa = (float *)piece[2]; m->wb = (float *)piece[3];
+        m->ia = (int32_t *)piece[4]; m->ib = (int32_t *)piece[5];
+        m->window = (int32_t *)piece[6]; m->window_index = (int32_t *)piece[7];
+        m->bytes = (uint8_t *)piece[8];
+    }
+    return at;
+}
 
 struct nnopt__norm_plan;
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const struct nnopt__norm_plan *plan);
+                                void *work, const struct nnopt__norm_plan *plan);
 
-static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
+static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, void *work)
 {
     if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL);
     else nnopt__geo_copy(src, dst, g);
@@ -4214,12 +4269,14 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
                                    int xkind, int ykind, const int *xarg, const int *yarg)
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
-    size_t taps = (size_t)dst->width + (size_t)dst->height;
-    size_t work = g->bilinear ? nnopt__bilinear_work((size_t)dst->width * (size_t)dst->channels) : 0;
-    char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
+    size_t taps = NNOPT__AUG_ALIGN(((size_t)dst->width + (size_t)dst->height) * sizeof(nnopt__tap));
+    size_t per = dst->format == NNOPT_IMAGE_U8_HWC ? (size_t)dst->channels : 1;
+    size_t work = g->bilinear ? nnopt__bilinear_layout((size_t)dst->width, per, NULL, NULL) : 0;
+    char *mem = (char *)NNOPT_MALLOC(taps + work + 64), *base;
     int axis;
     if (!mem) return NNOPT_ERR_NOMEM;
-    g->x = (nnopt__tap *)mem; g->y = g->x + dst->width;
+    base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    g->x = (nnopt__tap *)(void *)base; g->y = g->x + dst->width;
     g->ow = dst->width; g->oh = dst->height;
     for (axis = 0; axis < 2; axis++) {
         nnopt__tap *t = axis ? g->y : g->x;
@@ -4230,7 +4287,7 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
         else if (kind == 2) nnopt__axis_flip(t, m);
         else nnopt__axis_resize(t, m, arg[0], arg[1], (nnopt_interp)arg[2]);
     }
-    nnopt__geo_apply(src, dst, g, (float *)(void *)(g->y + dst->height));
+    nnopt__geo_apply(src, dst, g, base + taps);
     NNOPT_FREE(mem);
     return NNOPT_OK;
 }
@@ -4345,7 +4402,7 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
    Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
    plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
    what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
-   work: nnopt__bilinear_work(ow * channels) floats. */
+   work: nnopt__bilinear_layout(ow, per) bytes, 64-byte aligned. */
 /* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
    (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
    value), and whether a bilinear stage may normalize its bytes itself with the column
@@ -4436,123 +4493,190 @@ NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, c
     return gathers;
 }
 
-static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const nnopt__norm_plan *plan)
-{
-    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, ow = g->ow;
-    int per = u8 ? C : 1, planes = u8 ? 1 : C, plane, y, x, c, fill_columns = 0;
-    size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
-    size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
-    float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
-    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, *window = ib + ow, max_index = 0, min_index = -1;
-    int32_t *index = window + 2 * ((ow + 15) / 16);
-    uint8_t *bytes = (uint8_t *)(void *)(index + (size_t)32 * (size_t)per * (size_t)((ow + 15) / 16));   /* one planar uint8 row */
-    void (*hrow)(nnopt__aug_hrow_args *) = NNOPT__PICK(aug_hrow);
-    void (*vrows)(nnopt__aug_vrow_args *) = NNOPT__PICK(aug_vrows);
-    int gathers = 1;                                  /* the row kernel may gather 4 bytes per pixel */
+/* One bilinear pass: its memory, kernels and their arguments, and which source rows the row
+   cache and the prefetches hold (per plane). */
+typedef struct nnopt__bilinear_run {
+    const nnopt_image *src, *dst;
+    const nnopt__geo *g;
+    const nnopt__norm_plan *plan;
+    nnopt__bilinear_mem m;
     nnopt__aug_hrow_args h;
     nnopt__aug_vrow_args v;
-    cache[0] = work; cache[1] = work + rowlen;
-    for (x = 0; x < ow; x++) {                        /* per-pixel offsets and weights */
+    void (*hrow)(nnopt__aug_hrow_args *);
+    void (*vrows)(nnopt__aug_vrow_args *);
+    int u8, channels, per, planes, ow, fill_columns;
+    int gathers;                     /* the row kernel may gather 4 bytes per pixel */
+    int32_t min_index, max_index;    /* the source offsets the taps read (min_index -1: none) */
+    size_t src_plane, dst_plane, src_bytes, src_row;
+    int cached[2], fetched[2], next; /* rows in the two cache slots, the last two prefetched, the slot to fill */
+} nnopt__bilinear_run;
+
+/* Carves the memory and works out each output column's source offsets and weights. */
+static void nnopt__bilinear_setup(nnopt__bilinear_run *b, const nnopt_image *src, const nnopt_image *dst,
+                                  const nnopt__geo *g, void *work, const nnopt__norm_plan *plan)
+{
+    int x;
+    memset(b, 0, sizeof *b);
+    b->src = src; b->dst = dst; b->g = g; b->plan = plan;
+    b->u8 = src->format == NNOPT_IMAGE_U8_HWC; b->channels = src->channels; b->ow = g->ow;
+    b->per = b->u8 ? b->channels : 1; b->planes = b->u8 ? 1 : b->channels;
+    b->src_plane = nnopt__img_pixels(src); b->dst_plane = (size_t)b->ow * (size_t)g->oh;
+    b->src_bytes = nnopt_image_bytes(src); b->src_row = (size_t)src->width * (size_t)b->channels;
+    nnopt__bilinear_layout((size_t)b->ow, (size_t)b->per, work, &b->m);
+    b->min_index = -1;
+    for (x = 0; x < b->ow; x++) {
         const nnopt__tap *k = &g->x[x];
-        if (k->a < 0) { ia[x] = ib[x] = 0; wa[x] = wb[x] = 0.0f; fill_columns = 1; continue; }
-        ia[x] = k->a * per; ib[x] = k->b * per; wa[x] = k->l0; wb[x] = k->l1;
-        if (ib[x] > max_index) max_index = ib[x];
-        if (ia[x] > max_index) max_index = ia[x];
-        if (min_index < 0 || ia[x] < min_index) min_index = ia[x];
-        if (ib[x] < min_index) min_index = ib[x];
+        int32_t *ia = b->m.ia, *ib = b->m.ib;
+        if (k->a < 0) { ia[x] = ib[x] = 0; b->m.wa[x] = b->m.wb[x] = 0.0f; b->fill_columns = 1; continue; }
+        ia[x] = k->a * b->per; ib[x] = k->b * b->per; b->m.wa[x] = k->l0; b->m.wb[x] = k->l1;
+        if (ib[x] > b->max_index) b->max_index = ib[x];
+        if (ia[x] > b->max_index) b->max_index = ia[x];
+        if (b->min_index < 0 || ia[x] < b->min_index) b->min_index = ia[x];
+        if (ib[x] < b->min_index) b->min_index = ib[x];
     }
-    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
-    h.window = NULL; h.window_index = NULL;
+    b->hrow = NNOPT__PICK(aug_hrow);
+    b->vrows = NNOPT__PICK(aug_vrows);
+    b->gathers = 1;
+    b->h.n = (size_t)b->ow; b->h.channels = b->per; b->h.ia = b->m.ia; b->h.ib = b->m.ib;
+    b->h.wa = b->m.wa; b->h.wb = b->m.wb;
 #ifdef NNOPT__HAVE_AVX512
-    if (u8 && nnopt_isa_get() == NNOPT_ISA_AVX512 && nnopt__has_vbmi()) {
-        gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window, index);
-        hrow = nnopt__aug_hrow_window; h.window = window; h.window_index = index;
+    if (b->u8 && nnopt_isa_get() == NNOPT_ISA_AVX512 && nnopt__has_vbmi()) {
+        b->gathers = nnopt__byte_windows(g->x, b->m.ia, b->m.ib, b->ow, b->per, b->m.window, b->m.window_index);
+        b->hrow = nnopt__aug_hrow_window; b->h.window = b->m.window; b->h.window_index = b->m.window_index;
     }
 #endif
-    memset(&v, 0, sizeof v);
-    v.n = (size_t)ow;
-    for (plane = 0; plane < planes; plane++) {
-        int cached[2] = { -1, -1 }, fetched[2] = { -1, -1 }, next = 0;
+    b->v.n = (size_t)b->ow;
+}
+
+/* The source rows of output row y + 2 not yet fetched into cache: the window row kernel
+   fetches one while it computes another (a burst of misses here would stall); what is left
+   is fetched after this row's row passes. */
+static void nnopt__bilinear_plan_ahead(const nnopt__bilinear_run *b, int y, int ahead[2])
+{
+    const nnopt__geo *g = b->g;
+    int r;
+    ahead[0] = ahead[1] = -1;
+    if (!b->u8 || b->min_index < 0 || y + 2 >= g->oh || g->y[y + 2].a < 0) return;
+    for (r = 0; r < 2; r++) {
+        int want = r ? g->y[y + 2].b : g->y[y + 2].a;
+        if (want != b->fetched[0] && want != b->fetched[1] && want != ahead[0]) ahead[r] = want;
+    }
+}
+
+/* The row pass over source row `want` (of this plane) into cache slot `slot`. */
+static void nnopt__bilinear_row_pass(nnopt__bilinear_run *b, int plane, int want, int slot, int ahead[2])
+{
+    nnopt__aug_hrow_args *h = &b->h;
+    size_t row_at = (size_t)want * b->src_row;
+    int k;
+    h->out = b->m.rows[slot];
+    if (!b->u8) {
+        h->u8 = NULL;
+        h->f32 = (const float *)b->src->data + (size_t)plane * b->src_plane + (size_t)want * (size_t)b->src->width;
+        b->hrow(h);
+        return;
+    }
+    h->u8 = (const uint8_t *)b->src->data + row_at; h->f32 = NULL;
+    /* the vector gathers read 4 bytes per pixel: at the end of the image the portable instance
+       does the same arithmetic */
+    if (b->gathers && row_at + (size_t)b->max_index + 4 > b->src_bytes) {
+        nnopt__aug_hrow_scalar(h);
+        return;
+    }
+    k = h->window ? (ahead[0] >= 0 ? 0 : ahead[1] >= 0 ? 1 : -1) : -1;
+    if (k >= 0) {                    /* the window kernel prefetches a row still ahead */
+        h->ahead = (const uint8_t *)b->src->data + (size_t)ahead[k] * b->src_row;
+        b->fetched[0] = b->fetched[1]; b->fetched[1] = ahead[k]; ahead[k] = -1;
+    }
+    b->hrow(h);
+    h->ahead = NULL;
+}
+
+/* Source rows a and b of output row ky into the row cache (slot[r]: where row r is), with a
+   row pass for each one not there; filling row b's slot never evicts row a. */
+static void nnopt__bilinear_cache_rows(nnopt__bilinear_run *b, const nnopt__tap *ky, int plane, int slot[2],
+                                       int ahead[2])
+{
+    int r;
+    for (r = 0; r < 2; r++) {
+        int want = r ? ky->b : ky->a;
+        if (b->cached[0] == want) slot[r] = 0;
+        else if (b->cached[1] == want) slot[r] = 1;
+        else {
+            if (r == 1 && slot[0] == b->next) b->next ^= 1;
+            nnopt__bilinear_row_pass(b, plane, want, b->next, ahead);
+            b->cached[b->next] = want; slot[r] = b->next; b->next ^= 1;
+        }
+    }
+    for (r = 0; r < 2; r++)          /* the rows the row kernel did not prefetch */
+        if (ahead[r] >= 0) {
+            nnopt__prefetch_bytes((const uint8_t *)b->src->data + (size_t)ahead[r] * b->src_row +
+                                  (size_t)b->min_index, (size_t)(b->max_index - b->min_index) + (size_t)b->channels);
+            b->fetched[0] = b->fetched[1]; b->fetched[1] = ahead[r];
+        }
+}
+
+/* The column pass of output row y: v = ta l0 + tb l1 from the cached rows, as floats (every
+   plane of the row in one call; normalized with a plan) or as bytes, interleaved into the
+   pixel row. */
+static void nnopt__bilinear_column_pass(nnopt__bilinear_run *b, const nnopt__tap *ky, int y, int plane,
+                                        const int slot[2])
+{
+    nnopt__aug_vrow_args *v = &b->v;
+    const nnopt_image *dst = b->dst;
+    size_t ow = (size_t)b->ow;
+    int c, x;
+    v->l0 = ky->l0; v->l1 = ky->l1;
+    if (dst->format == NNOPT_IMAGE_F32_CHW) {
+        v->ta = b->m.rows[slot[0]]; v->tb = b->m.rows[slot[1]]; v->planes = b->per; v->out_step = b->dst_plane;
+        v->out_u8 = NULL; v->out_f32 = (float *)dst->data + (size_t)plane * b->dst_plane + (size_t)y * ow;
+        if (b->plan) nnopt__vrow_normalize_args(v, b->plan, plane);
+        b->vrows(v);
+        return;
+    }
+    for (c = 0; c < b->per; c++) {
+        v->ta = b->m.rows[slot[0]] + (size_t)c * ow; v->tb = b->m.rows[slot[1]] + (size_t)c * ow;
+        v->planes = 1; v->out_f32 = NULL;
+        v->out_u8 = b->channels == 1 ? (uint8_t *)dst->data + (size_t)y * ow : b->m.bytes;
+        b->vrows(v);
+        if (v->out_u8 == b->m.bytes) {
+            uint8_t *row = (uint8_t *)dst->data + (size_t)y * ow * (size_t)b->per + (size_t)c;
+            for (x = 0; x < b->ow; x++) row[(size_t)x * (size_t)b->channels] = b->m.bytes[x];
+        }
+    }
+}
+
+/* Output pixel (x, y) set to the fill: each channel of a uint8 pixel, or this plane's value. */
+static void nnopt__bilinear_fill(const nnopt__bilinear_run *b, int x, int y, int plane)
+{
+    int c;
+    for (c = 0; c < b->per; c++)
+        nnopt__px_set(b->dst, (size_t)y * (size_t)b->ow + (size_t)x, b->u8 ? c : plane,
+                      nnopt__stage_fill(b->g, b->src, b->u8 ? c : plane, b->plan));
+}
+
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                void *work, const nnopt__norm_plan *plan)
+{
+    nnopt__bilinear_run b;
+    int plane, y, x;
+    nnopt__bilinear_setup(&b, src, dst, g, work, plan);
+    for (plane = 0; plane < b.planes; plane++) {
+        b.cached[0] = b.cached[1] = b.fetched[0] = b.fetched[1] = -1;
+        b.next = 0;
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
-            int r, slot[2] = { 0, 0 }, ahead[2] = { -1, -1 };
-            /* the source rows of output row y + 2 not yet fetched into cache: the window row
-               kernel fetches one while it computes another (a burst of misses here would
-               stall); what is left is fetched after this row's row passes */
-            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0)
-                for (r = 0; r < 2; r++) {
-                    int want = r ? g->y[y + 2].b : g->y[y + 2].a;
-                    if (want != fetched[0] && want != fetched[1] && want != ahead[0]) ahead[r] = want;
-                }
-            h.ahead = NULL;
-            if (ky->a < 0) {                           /* a padded row: all fill */
-                for (x = 0; x < ow; x++)
-                    for (c = 0; c < per; c++)
-                        nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                      nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+            int slot[2] = { 0, 0 }, ahead[2];
+            nnopt__bilinear_plan_ahead(&b, y, ahead);
+            if (ky->a < 0) {                       /* a padded row: all fill */
+                for (x = 0; x < b.ow; x++) nnopt__bilinear_fill(&b, x, y, plane);
                 continue;
             }
-            for (r = 0; r < 2; r++) {                  /* source rows a and b, cached */
-                int want = r ? ky->b : ky->a;
-                if (cached[0] == want) slot[r] = 0;
-                else if (cached[1] == want) slot[r] = 1;
-                else {
-                    if (r == 1 && slot[0] == next) next ^= 1;   /* keep row a */
-                    h.out = cache[next];
-                    if (u8) {
-                        size_t row_at = (size_t)want * (size_t)src->width * (size_t)C;
-                        h.u8 = (const uint8_t *)src->data + row_at; h.f32 = NULL;
-                        /* the vector gathers read 4 bytes per pixel: at the end of the
-                           image the portable instance does the same arithmetic */
-                        if (gathers && row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
-                        else {
-                            int k = h.window ? (ahead[0] >= 0 ? 0 : ahead[1] >= 0 ? 1 : -1) : -1;
-                            if (k >= 0) {
-                                h.ahead = (const uint8_t *)src->data + (size_t)ahead[k] * (size_t)src->width * (size_t)C;
-                                fetched[0] = fetched[1]; fetched[1] = ahead[k]; ahead[k] = -1;
-                            }
-                            hrow(&h);
-                            h.ahead = NULL;
-                        }
-                    } else {
-                        h.u8 = NULL;
-                        h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
-                        hrow(&h);
-                    }
-                    cached[next] = want; slot[r] = next; next ^= 1;
-                }
-            }
-            for (r = 0; r < 2; r++)
-                if (ahead[r] >= 0) {
-                    nnopt__prefetch_bytes((const uint8_t *)src->data + (size_t)ahead[r] * (size_t)src->width * (size_t)C +
-                                          (size_t)min_index, (size_t)(max_index - min_index) + (size_t)C);
-                    fetched[0] = fetched[1]; fetched[1] = ahead[r];
-                }
-            v.l0 = ky->l0; v.l1 = ky->l1;
-            if (dst->format == NNOPT_IMAGE_F32_CHW) {   /* every plane of the row in one call */
-                v.ta = cache[slot[0]]; v.tb = cache[slot[1]]; v.planes = per; v.out_step = dst_plane;
-                v.out_u8 = NULL; v.out_f32 = (float *)dst->data + (size_t)plane * dst_plane + (size_t)y * (size_t)ow;
-                if (plan) nnopt__vrow_normalize_args(&v, plan, plane);
-                vrows(&v);
-            } else {
-                for (c = 0; c < per; c++) {
-                    v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
-                    v.planes = 1; v.out_f32 = NULL;
-                    v.out_u8 = C == 1 ? (uint8_t *)dst->data + (size_t)y * (size_t)ow : bytes;
-                    vrows(&v);
-                    if (v.out_u8 == bytes) {           /* interleave into the pixel row */
-                        uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
-                        for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
-                    }
-                }
-            }
-            if (fill_columns)                          /* padded columns */
-                for (x = 0; x < ow; x++)
-                    if (g->x[x].a < 0)
-                        for (c = 0; c < per; c++)
-                            nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                          nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+            nnopt__bilinear_cache_rows(&b, ky, plane, slot, ahead);
+            nnopt__bilinear_column_pass(&b, ky, y, plane, slot);
+            if (b.fill_columns)                    /* padded columns */
+                for (x = 0; x < b.ow; x++)
+                    if (g->x[x].a < 0) nnopt__bilinear_fill(&b, x, y, plane);
         }
     }
 }
@@ -5246,16 +5370,15 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
     }
 }
 
-#define NNOPT__AUG_ALIGN(x) (((x) + 63) & ~(size_t)63)
-
-/* Scratch of one sample: two image buffers, five axis maps, the bilinear row cache. */
+/* Scratch of one sample: two image buffers, five axis maps, the bilinear pass's memory
+   (sized by nnopt__bilinear_layout for the widest stage, every channel interleaved). */
 typedef struct nnopt__aug_scratch {
     void *buf[2];
     nnopt__tap *gx, *gy, *qx, *qy, *tmp;
-    float *work;
+    void *work;
 } nnopt__aug_scratch;
 
-static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_row,
+static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_width, int channels,
                                         char *base, nnopt__aug_scratch *s)
 {
     size_t at = 0, taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
@@ -5266,9 +5389,9 @@ static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size
         nnopt__tap **t[5];
         t[0] = &s->gx; t[1] = &s->gy; t[2] = &s->qx; t[3] = &s->qy; t[4] = &s->tmp;
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
-        s->work = (float *)(void *)(base + at + 5 * taps);
+        s->work = base + at + 5 * taps;
     }
-    return at + 5 * taps + NNOPT__AUG_ALIGN(nnopt__bilinear_work(max_row) * sizeof(float));
+    return at + 5 * taps + nnopt__bilinear_layout(max_width, (size_t)channels, NULL, NULL);
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -5277,12 +5400,12 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
 {
     nnopt_image_format f = format;
     int w = width, h = height, j;
-    size_t max_bytes, max_dim, max_row;
+    size_t max_bytes, max_dim, max_width;
     if (!pl || count < 0 || count > NNOPT_AUG_MAX_OPS || (count && !ops) ||
         !nnopt__img_values(format, width, height, channels))
         return NNOPT_ERR_INVALID;
     max_bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
-    max_dim = (size_t)(w > h ? w : h); max_row = (size_t)w * (size_t)channels;
+    max_dim = (size_t)(w > h ? w : h); max_width = (size_t)w;
     for (j = 0; j < count; j++) {
         int pw = w, ph = h;
         size_t bytes;
@@ -5301,7 +5424,8 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
         if ((size_t)ph > max_dim) max_dim = (size_t)ph;
         if ((size_t)w > max_dim) max_dim = (size_t)w;
         if ((size_t)h > max_dim) max_dim = (size_t)h;
-        if ((size_t)w * (size_t)channels > max_row) max_row = (size_t)w * (size_t)channels;
+        if ((size_t)pw > max_width) max_width = (size_t)pw;   /* every stage's width, padded ones too */
+        if ((size_t)w > max_width) max_width = (size_t)w;
     }
     memset(pl, 0, sizeof *pl);
     pl->count = count;
@@ -5309,8 +5433,8 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
     pl->in_format = format; pl->out_format = f;
     pl->in_width = width; pl->in_height = height; pl->channels = channels;
     pl->out_width = w; pl->out_height = h;
-    pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_row;
-    pl->scratch_bytes = nnopt__aug_scratch_layout(max_bytes, max_dim, max_row, NULL, NULL);
+    pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_width;
+    pl->scratch_bytes = nnopt__aug_scratch_layout(max_bytes, max_dim, max_width, channels, NULL, NULL);
     return NNOPT_OK;
 }
 
@@ -5580,7 +5704,7 @@ static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *
     r.out.format = pl->out_format; r.out.width = pl->out_width; r.out.height = pl->out_height;
     r.out.channels = pl->channels; r.out.data = out;
     r.w = pl->in_width; r.h = pl->in_height;
-    nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], scratch, &r.s);
+    nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], pl->channels, scratch, &r.s);
     for (j = 0; j < pl->count; j++) {
         const nnopt_aug_op *op = &pl->op[j];
         nnopt_aug_choice local, *ch = rec ? &rec[j] : &local;

@@ -283,6 +283,81 @@ static void test_resize_paths(void)
     nnopt_isa_set(saved);
 }
 
+/* ---- Bilinear at the extreme widths ---------------------------------------------------- */
+
+/* One axis of torch's bilinear map (docs/augmentation.md): scale = in / out in float,
+   x = scale (o + 0.5) - 0.5 clamped at 0, taps floor(x) and the next (not past the end),
+   l1 = x - floor(x), l0 = 1 - l1. One operation per statement: no compiler may contract a
+   product and a sum into an fma. */
+static void ref_axis(int in, int out, int *a, int *b, float *l0, float *l1)
+{
+    float scale = (float)in / (float)out;
+    int o;
+    for (o = 0; o < out; o++) {
+        float centre = (float)o + 0.5f, x = scale * centre;
+        int i0;
+        x = x - 0.5f;
+        if (x < 0.0f) x = 0.0f;
+        i0 = (int)x;
+        l1[o] = x - (float)i0;
+        if (l1[o] > 1.0f) l1[o] = 1.0f;
+        l0[o] = 1.0f - l1[o];
+        a[o] = i0;
+        b[o] = i0 + (i0 < in - 1 ? 1 : 0);
+    }
+}
+
+/* A 1-channel uint8 resize as torch evaluates it: t = x_a l0 + x_b l1 along the rows, then
+   t_a l0 + t_b l1 down the columns, rounded half to even. */
+static void ref_resize_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
+{
+    int *xa = (int *)malloc((size_t)dw * sizeof(int)), *xb = (int *)malloc((size_t)dw * sizeof(int)), ya[8], yb[8];
+    float *x0 = (float *)malloc((size_t)dw * sizeof(float)), *x1 = (float *)malloc((size_t)dw * sizeof(float));
+    float y0[8], y1[8];
+    int x, y;
+    ref_axis(sw, dw, xa, xb, x0, x1);
+    ref_axis(sh, dh, ya, yb, y0, y1);
+    for (y = 0; y < dh; y++)
+        for (x = 0; x < dw; x++) {
+            const uint8_t *ra = src + (size_t)ya[y] * (size_t)sw, *rb = src + (size_t)yb[y] * (size_t)sw;
+            float p = (float)ra[xa[x]] * x0[x], q = (float)ra[xb[x]] * x1[x], ta = p + q, tb, v;
+            p = (float)rb[xa[x]] * x0[x]; q = (float)rb[xb[x]] * x1[x]; tb = p + q;
+            p = ta * y0[y]; q = tb * y1[y]; v = p + q;
+            dst[(size_t)y * (size_t)dw + (size_t)x] = (uint8_t)nearbyintf(v);
+        }
+    free(xa); free(xb); free(x0); free(x1);
+}
+
+/* 1-channel uint8 resizes from and to width 1 and a very wide image (2^20 + 3 pixels: every
+   vector width and 16-pixel block boundary passed, an odd tail, and the last source row's
+   4-byte reads at the end of the image), on every path, against the reference above. */
+static void test_bilinear_widths(void)
+{
+    enum { WIDE = (1 << 20) + 3, SH = 3, DH = 2 };
+    static const int cases[][2] = { { 1, 1 }, { 37, 1 }, { WIDE, 1 }, { 1, WIDE }, { 37, WIDE }, { WIDE, WIDE } };
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *src = (uint8_t *)malloc((size_t)WIDE * SH), *ref = (uint8_t *)malloc((size_t)WIDE * DH);
+    uint8_t *got = (uint8_t *)malloc((size_t)WIDE * DH);
+    size_t i, t;
+    int isa;
+    for (i = 0; i < (size_t)WIDE * SH; i++) src[i] = (uint8_t)((i * 2654435761u) >> 13);
+    for (t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        int sw = cases[t][0], dw = cases[t][1];
+        nnopt_image s = nnopt_image_u8(src, sw, SH, 1), d = nnopt_image_u8(got, dw, DH, 1);
+        size_t n = (size_t)dw * DH;
+        ref_resize_u8(src, sw, SH, ref, dw, DH);
+        for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+            nnopt_isa_set((nnopt_isa)isa);
+            memset(got, 0xAB, n);
+            CHECK(nnopt_aug_resize(&s, &d, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+            CHECKF(memcmp(got, ref, n) == 0, "%s: width %d -> %d differs from the reference",
+                   nnopt_isa_name((nnopt_isa)isa), sw, dw);
+        }
+    }
+    nnopt_isa_set(saved);
+    free(src); free(ref); free(got);
+}
+
 /* ---- Pipelines ----------------------------------------------------------------------- */
 
 static nnopt_aug_pipeline cifar_pipeline(void)
@@ -958,6 +1033,7 @@ void register_augment_tests(void)
     th_register("augment_normalize_torchvision", test_normalize_golden, TH_EACH_ISA);
     th_register("augment_normalize_paths", test_normalize_paths, TH_ONCE);
     th_register("augment_resize_paths", test_resize_paths, TH_ONCE);
+    th_register("augment_bilinear_widths", test_bilinear_widths, TH_ONCE);
     th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
     th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
     th_register("augment_crop_jitter_replay", test_random_crop_pad_if_needed_replay, TH_EACH_ISA);
