@@ -652,6 +652,28 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
 /* torchvision resized_crop: the (top, left, height, width) window (inside src) resized to dst. */
 NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
                                               int left, int height, int width, nnopt_interp interp);
+/* The geometric ops above allocate their working memory once per call. The _scratch forms
+   below take it from the caller instead and allocate nothing: scratch of at least
+   nnopt_aug_scratch_size(dst) bytes (any alignment; it depends only on dst's format, size and
+   channels, 0 if they are invalid), not overlapping src or dst. NULL scratch or fewer bytes:
+   NNOPT_ERR_INVALID, nothing written. Same results, bit for bit. */
+NNOPT_API size_t       nnopt_aug_scratch_size(const nnopt_image *dst);
+NNOPT_API nnopt_status nnopt_aug_hflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_vflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                              void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_center_crop_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                     void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_pad_scratch(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                             int right, int bottom, nnopt_pad_mode mode, const float *fill,
+                                             void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_resize_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                nnopt_interp interp, void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_resized_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top,
+                                                      int left, int height, int width, nnopt_interp interp,
+                                                      void *scratch, size_t bytes);
 
 /* Color (same format and size in and out; 1 or 3 color channels). uint8: computed in float
    as torchvision, clamped, truncated. Factors as torchvision's adjust_* (>= 0; hue in
@@ -665,7 +687,8 @@ NNOPT_API nnopt_status nnopt_aug_hue(const nnopt_image *src, const nnopt_image *
 NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_image *dst);
 
 /* dst (float CHW, same size) = (x - mean[c]) / std[c], x = src value, or src byte / 255 for a
-   uint8 image (ToTensor / ConvertImageDtype then Normalize, fused). std must be finite and != 0. */
+   uint8 image (ToTensor / ConvertImageDtype then Normalize, fused). std must be finite and != 0.
+   Allocates nothing. */
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std);
 /* Sets the (top, left, height, width) window of img (in place) to value[c] (uint8: truncated
@@ -789,17 +812,28 @@ typedef struct nnopt_aug_choice {
 
 typedef struct nnopt_aug_record { nnopt_aug_choice op[NNOPT_AUG_MAX_OPS]; } nnopt_aug_record;
 
+/* Private: how uint8 values are normalized (per channel the 256 results of the normalize
+   kernel, the constants of the fused form, and whether that form gives the same bits). */
+typedef struct nnopt__norm_plan {
+    float table[4][256];
+    float norm[4][4];              /* per channel: mean, std, 1/std as hi + lo */
+    int   fused;
+} nnopt__norm_plan;
+
+/* Made by nnopt_aug_pipeline_init and read-only afterwards (changed ops need a new init). */
 typedef struct nnopt_aug_pipeline {
     int count;
     nnopt_aug_op op[NNOPT_AUG_MAX_OPS];
     nnopt_image_format in_format, out_format;
     int in_width, in_height, channels, out_width, out_height;
-    size_t scratch_bytes;          /* working memory nnopt_aug_apply allocates */
+    size_t scratch_bytes;          /* working memory of one call: nnopt_aug_pipeline_scratch_size */
     size_t layout[3];              /* private: largest image, axis and width of the run */
+    nnopt__norm_plan norm;         /* private: the NORMALIZE op that sees a uint8 image, if any */
 } nnopt_aug_pipeline;
 
 NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind);
-/* Checks the ops for input images of the given size and format and works out the output. */
+/* Checks the ops for input images of the given size and format, works out the output and
+   builds what nnopt_aug_apply needs (a uint8 normalization's table). Allocates nothing. */
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
                                                nnopt_image_format format, int width, int height,
                                                int channels);
@@ -807,10 +841,18 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
    pipeline serves one input size: images of another size need their own pipeline), out
    receives count output images; sample k draws from Philox stream first_index + k, so several
    augmentations of one image are calls with count 1 and successive first_index. records (may
-   be NULL) gets what each sample drew. */
+   be NULL) gets what each sample drew. Allocates its working memory once per call (count 0:
+   not at all). */
 NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
                                        size_t count, uint64_t seed, uint64_t first_index,
                                        nnopt_aug_record *records);
+/* The same without allocating: scratch of at least nnopt_aug_pipeline_scratch_size(pl) bytes
+   (any alignment; 0 for an invalid pipeline), not overlapping in, out or records, reused for
+   every sample. NULL scratch or fewer bytes: NNOPT_ERR_INVALID, nothing written. */
+NNOPT_API size_t       nnopt_aug_pipeline_scratch_size(const nnopt_aug_pipeline *pl);
+NNOPT_API nnopt_status nnopt_aug_apply_scratch(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                               size_t count, uint64_t seed, uint64_t first_index,
+                                               nnopt_aug_record *records, void *scratch, size_t bytes);
 #endif /* NNOPT_NO_AUGMENT */
 
 
@@ -1115,7 +1157,7 @@ typedef struct nnopt__aug_hrow_args {
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or rounded half to even
    into bytes (out_u8; from byte sources v needs no clamp), or with normalize set rounded and
    normalized into out_f32 (the fused uint8 -> float conversion) by multiplications with split
-   reciprocals, used only where nnopt__norm_plan_init has checked that they give the two
+   reciprocals, used only where nnopt__norm_plan_check has found that they give the two
    divisions' bits for every byte. */
 typedef struct nnopt__aug_vrow_args {
     size_t n;
@@ -4240,9 +4282,9 @@ static size_t nnopt__bilinear_layout(size_t width, size_t per, void *base, nnopt
     size[6] = 2 * blocks * sizeof(int32_t);
     size[7] = 32 * per * blocks * sizeof(int32_t);
     size[8] = width;
-    for (k = 0; k < 9; k++) {
+    for (k = 0; k < 9; k++) {         /* the last piece unpadded: nothing may pass its end */
         piece[k] = base ? (char *)base + at : NULL;
-        at += NNOPT__AUG_ALIGN(size[k]);
+        at += k < 8 ? NNOPT__AUG_ALIGN(size[k]) : size[k];
     }
     if (m) {
         m->rows[0] = (float *)piece[0]; m->rows[1] = (float *)piece[1];
@@ -4264,19 +4306,46 @@ static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, con
     else nnopt__geo_copy(src, dst, g);
 }
 
-/* Functional geometric ops build both axes, then apply them once. */
+/* The working memory of a functional geometric op writing dst, carved from base when g is
+   not NULL: the column and row maps, then the bilinear pass's memory (for every op, so that
+   one size serves them all). 0: more than size_t holds. */
+static size_t nnopt__geo_layout(const nnopt_image *dst, char *base, nnopt__geo *g, void **work)
+{
+    size_t dims = (size_t)dst->width + (size_t)dst->height, pass;
+    size_t per = dst->format == NNOPT_IMAGE_U8_HWC ? (size_t)dst->channels : 1;
+    size_t taps = NNOPT__AUG_ALIGN(dims * sizeof(nnopt__tap));
+    if (g) { g->x = (nnopt__tap *)(void *)base; g->y = g->x + dst->width; *work = base + taps; }
+    if (dims > ((size_t)-1 / 4) / sizeof(nnopt__tap)) return 0;
+    pass = nnopt__bilinear_layout((size_t)dst->width, per, NULL, NULL);
+    return pass && pass <= (size_t)-1 / 2 - taps ? taps + pass : 0;
+}
+
+NNOPT_API size_t nnopt_aug_scratch_size(const nnopt_image *dst)
+{
+    size_t bytes;
+    if (!dst || !nnopt_image_bytes(dst)) return 0;
+    bytes = nnopt__geo_layout(dst, NULL, NULL, NULL);
+    return bytes ? bytes + 63 : 0;   /* 63: to align the caller's memory to 64 bytes */
+}
+
+/* Functional geometric ops build both axes, then apply them once, in scratch (bytes long, not
+   overlapping src or dst) or, when scratch is NULL, in memory allocated for the call. */
 static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *dst, nnopt__geo *g,
-                                   int xkind, int ykind, const int *xarg, const int *yarg)
+                                   int xkind, int ykind, const int *xarg, const int *yarg,
+                                   void *scratch, size_t bytes)
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
-    size_t taps = NNOPT__AUG_ALIGN(((size_t)dst->width + (size_t)dst->height) * sizeof(nnopt__tap));
-    size_t per = dst->format == NNOPT_IMAGE_U8_HWC ? (size_t)dst->channels : 1;
-    size_t work = g->bilinear ? nnopt__bilinear_layout((size_t)dst->width, per, NULL, NULL) : 0;
-    char *mem = (char *)NNOPT_MALLOC(taps + work + 64), *base;
+    size_t need = nnopt_aug_scratch_size(dst);
+    char *mem = (char *)scratch, *base;
+    void *work;
     int axis;
-    if (!mem) return NNOPT_ERR_NOMEM;
+    if (scratch && (!need || bytes < need ||
+                    nnopt__ranges_overlap(scratch, bytes, src->data, nnopt_image_bytes(src)) ||
+                    nnopt__ranges_overlap(scratch, bytes, dst->data, nnopt_image_bytes(dst))))
+        return NNOPT_ERR_INVALID;
+    if (!scratch && (!need || !(mem = (char *)NNOPT_MALLOC(need)))) return NNOPT_ERR_NOMEM;
     base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
-    g->x = (nnopt__tap *)(void *)base; g->y = g->x + dst->width;
+    nnopt__geo_layout(dst, base, g, &work);
     g->ow = dst->width; g->oh = dst->height;
     for (axis = 0; axis < 2; axis++) {
         nnopt__tap *t = axis ? g->y : g->x;
@@ -4287,8 +4356,8 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
         else if (kind == 2) nnopt__axis_flip(t, m);
         else nnopt__axis_resize(t, m, arg[0], arg[1], (nnopt_interp)arg[2]);
     }
-    nnopt__geo_apply(src, dst, g, base + taps);
-    NNOPT_FREE(mem);
+    nnopt__geo_apply(src, dst, g, work);
+    if (!scratch) NNOPT_FREE(mem);
     return NNOPT_OK;
 }
 
@@ -4299,23 +4368,25 @@ static nnopt__geo nnopt__geo_plain(void)
     return g;
 }
 
-NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
+/* Each geometric op once, with the caller's scratch or (NULL) its own; the public forms below. */
+static nnopt_status nnopt__hflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
         return NNOPT_ERR_INVALID;
-    return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL);
+    return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
+static nnopt_status nnopt__vflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
         return NNOPT_ERR_INVALID;
-    return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL);
+    return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
+static nnopt_status nnopt__crop(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2];
@@ -4323,7 +4394,7 @@ NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image 
         left > src->width - dst->width)
         return NNOPT_ERR_INVALID;
     xa[0] = left; ya[0] = top; xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
 /* torchvision center_crop: zero-pad a too-small side by (crop - size) / 2 before and the
@@ -4335,7 +4406,7 @@ static int nnopt__center_offset(int n, int m)
     return (int)nnopt__round_even((double)(n - m) / 2.0);
 }
 
-NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
+static nnopt_status nnopt__center_crop(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2];
@@ -4343,7 +4414,7 @@ NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt
     xa[0] = nnopt__center_offset(src->width, dst->width);
     ya[0] = nnopt__center_offset(src->height, dst->height);
     xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
 static int nnopt__pad_ok(int n, int before, int after, nnopt_pad_mode mode)
@@ -4362,8 +4433,8 @@ static int nnopt__fill_ok(const float *fill, int channels)
     return 1;
 }
 
-NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
-                                     int right, int bottom, nnopt_pad_mode mode, const float *fill)
+static nnopt_status nnopt__pad(const nnopt_image *src, const nnopt_image *dst, int left, int top, int right,
+                               int bottom, nnopt_pad_mode mode, const float *fill, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2], c;
@@ -4374,11 +4445,11 @@ NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *
     g.has_fill = 1;
     for (c = 0; c < src->channels; c++) g.fill[c] = fill ? fill[c] : 0.0f;
     xa[0] = -left; ya[0] = -top; xa[1] = ya[1] = (int)mode;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
-                                              int left, int height, int width, nnopt_interp interp)
+static nnopt_status nnopt__resized_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                        int height, int width, nnopt_interp interp, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[3], ya[3];
@@ -4388,14 +4459,60 @@ NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnop
         return NNOPT_ERR_INVALID;
     g.bilinear = interp == NNOPT_INTERP_BILINEAR;
     xa[0] = left; xa[1] = width; ya[0] = top; ya[1] = height; xa[2] = ya[2] = (int)interp;
-    return nnopt__geo_run(src, dst, &g, 3, 3, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 3, 3, xa, ya, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
+static nnopt_status nnopt__resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp,
+                                  void *scratch, size_t bytes)
 {
     if (!nnopt__img_ok(src)) return NNOPT_ERR_INVALID;
-    return nnopt_aug_resized_crop(src, dst, 0, 0, src->height, src->width, interp);
+    return nnopt__resized_crop(src, dst, 0, 0, src->height, src->width, interp, scratch, bytes);
 }
+
+NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__hflip(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__vflip(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
+{ return nnopt__crop(src, dst, top, left, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__center_crop(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                     int right, int bottom, nnopt_pad_mode mode, const float *fill)
+{ return nnopt__pad(src, dst, left, top, right, bottom, mode, fill, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
+                                              int left, int height, int width, nnopt_interp interp)
+{ return nnopt__resized_crop(src, dst, top, left, height, width, interp, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
+{ return nnopt__resize(src, dst, interp, NULL, 0); }
+
+/* The caller-memory forms: NULL scratch is invalid here (it means "allocate" inside). */
+NNOPT_API nnopt_status nnopt_aug_hflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes)
+{ return scratch ? nnopt__hflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_vflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes)
+{ return scratch ? nnopt__vflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                              void *scratch, size_t bytes)
+{ return scratch ? nnopt__crop(src, dst, top, left, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_center_crop_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                     void *scratch, size_t bytes)
+{ return scratch ? nnopt__center_crop(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_pad_scratch(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                             int right, int bottom, nnopt_pad_mode mode, const float *fill,
+                                             void *scratch, size_t bytes)
+{ return scratch ? nnopt__pad(src, dst, left, top, right, bottom, mode, fill, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_resized_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top,
+                                                      int left, int height, int width, nnopt_interp interp,
+                                                      void *scratch, size_t bytes)
+{
+    return scratch ? nnopt__resized_crop(src, dst, top, left, height, width, interp, scratch, bytes)
+                   : NNOPT_ERR_INVALID;
+}
+NNOPT_API nnopt_status nnopt_aug_resize_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                nnopt_interp interp, void *scratch, size_t bytes)
+{ return scratch ? nnopt__resize(src, dst, interp, scratch, bytes) : NNOPT_ERR_INVALID; }
 
 /* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
    row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
@@ -4403,15 +4520,10 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
    plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
    what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
    work: nnopt__bilinear_layout(ow, per) bytes, 64-byte aligned. */
-/* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
-   (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
-   value), and whether a bilinear stage may normalize its bytes itself with the column
-   kernel's split-reciprocal divisions (fused: checked on all 256 bytes of every channel). */
-typedef struct nnopt__norm_plan {
-    float table[4][256];
-    float norm[4][4];          /* per channel: mean, std, 1/std as hi + lo */
-    int   fused;
-} nnopt__norm_plan;
+/* How uint8 -> float normalization runs for one mean/std (nnopt__norm_plan): per channel the
+   256 values (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel
+   of that value), and whether a bilinear stage may normalize its bytes itself with the column
+   kernel's split-reciprocal divisions (fused). */
 
 /* v normalizes planes c, c + 1, ... (v->planes of them) as the plan says. */
 static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__norm_plan *plan, int c)
@@ -4421,28 +4533,48 @@ static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__nor
     v->plane_norm = plan->norm + c;
 }
 
+/* The table and the constants (not fused: nnopt__norm_plan_check decides). */
 static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const float *mean, const float *std)
 {
     nnopt__aug_norm_args a;
-    nnopt__aug_vrow_args v;
     uint8_t bytes[256];
-    float ramp[256], zeros[256], check[256];
     int b, c;
-    for (b = 0; b < 256; b++) { bytes[b] = (uint8_t)b; ramp[b] = (float)b; zeros[b] = 0.0f; }
+    for (b = 0; b < 256; b++) bytes[b] = (uint8_t)b;
     memset(plan, 0, sizeof *plan);
-    plan->fused = 1;
     for (c = 0; c < channels; c++) {
         double r = 1.0 / (double)std[c];
         plan->norm[c][0] = mean[c]; plan->norm[c][1] = std[c];
         plan->norm[c][2] = (float)r; plan->norm[c][3] = (float)(r - (double)(float)r);
         a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = plan->table[c]; a.mean = mean[c]; a.std = std[c];
         NNOPT__PICK(aug_normalize)(&a);
-        memset(&v, 0, sizeof v);
-        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
-        nnopt__vrow_normalize_args(&v, plan, c);
-        NNOPT__PICK(aug_vrows)(&v);
-        if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
     }
+}
+
+/* fused: the column kernel normalizing bytes gives the table's bits for all 256 values of
+   every channel, on every path this CPU has (the portable one divides, so it always does; the
+   vector ones share one arithmetic), so one plan serves whichever path later runs it. */
+static void nnopt__norm_plan_check(nnopt__norm_plan *plan, int channels)
+{
+    nnopt__aug_vrow_args v;
+    void (*kernel[2])(nnopt__aug_vrow_args *);
+    float ramp[256], zeros[256], check[256];
+    int b, c, k, kernels = 0;
+#ifdef NNOPT__HAVE_AVX2
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX2) kernel[kernels++] = nnopt__aug_vrows_avx2;
+#endif
+#ifdef NNOPT__HAVE_AVX512
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX512) kernel[kernels++] = nnopt__aug_vrows_avx512;
+#endif
+    for (b = 0; b < 256; b++) { ramp[b] = (float)b; zeros[b] = 0.0f; }
+    plan->fused = 1;
+    for (c = 0; c < channels; c++)
+        for (k = 0; k < kernels; k++) {
+            memset(&v, 0, sizeof v);
+            v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
+            nnopt__vrow_normalize_args(&v, plan, c);
+            kernel[k](&v);
+            if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
+        }
 }
 
 /* The fill of a stage from src, in the output's terms (normalized when the stage normalizes). */
@@ -4820,10 +4952,12 @@ NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_i
 
 #define NNOPT__AUG_CHUNK 4096
 
-/* Float images: the kernel over each plane. uint8 images: a byte has 256 values, so the
-   plan's table holds what the kernel gives each, and the pixels are looked up, which also
-   takes the channel out of the interleaved bytes. */
-static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const nnopt__norm_plan *plan)
+/* Float images: the kernel over each plane with mean[c] and std[c]. uint8 images: a byte has
+   256 values, so the plan's table (for the same mean and std) holds what the kernel gives
+   each, and the pixels are looked up, which also takes the channel out of the interleaved
+   bytes. */
+static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const float *mean, const float *std,
+                             const nnopt__norm_plan *plan)
 {
     size_t n = nnopt__img_pixels(src), p, C = (size_t)src->channels;
     nnopt__aug_norm_args a;
@@ -4832,7 +4966,7 @@ static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, con
         float *out = (float *)dst->data + (size_t)c * n;
         if (src->format == NNOPT_IMAGE_F32_CHW) {
             a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
-            a.mean = plan->norm[c][0]; a.std = plan->norm[c][1];
+            a.mean = mean[c]; a.std = std[c];
             NNOPT__PICK(aug_normalize)(&a);
         } else {
             const float *table = plan->table[c];
@@ -4854,16 +4988,14 @@ static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std)
 {
-    nnopt__norm_plan *plan;
+    nnopt__norm_plan plan;         /* 4 KB: on the stack, so nothing is allocated */
     if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || dst->format != NNOPT_IMAGE_F32_CHW ||
         src->channels != dst->channels || src->width != dst->width || src->height != dst->height ||
         nnopt__img_overlap(src, dst) || !nnopt__mean_std_ok(mean, std, src->channels))
         return NNOPT_ERR_INVALID;
-    plan = (nnopt__norm_plan *)NNOPT_MALLOC(sizeof *plan);
-    if (!plan) return NNOPT_ERR_NOMEM;
-    nnopt__norm_plan_init(plan, src->channels, mean, std);
-    nnopt__normalize(src, dst, plan);
-    NNOPT_FREE(plan);
+    if (src->format == NNOPT_IMAGE_U8_HWC) nnopt__norm_plan_init(&plan, src->channels, mean, std);
+    else memset(&plan, 0, sizeof plan);          /* float images do not read it */
+    nnopt__normalize(src, dst, mean, std, &plan);
     return NNOPT_OK;
 }
 
@@ -5371,7 +5503,8 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
 }
 
 /* Scratch of one sample: two image buffers, five axis maps, the bilinear pass's memory
-   (sized by nnopt__bilinear_layout for the widest stage, every channel interleaved). */
+   (sized by nnopt__bilinear_layout for the widest stage, every channel interleaved), each
+   64-byte aligned from base. 0: more than size_t holds. */
 typedef struct nnopt__aug_scratch {
     void *buf[2];
     nnopt__tap *gx, *gy, *qx, *qy, *tmp;
@@ -5381,8 +5514,12 @@ typedef struct nnopt__aug_scratch {
 static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_width, int channels,
                                         char *base, nnopt__aug_scratch *s)
 {
-    size_t at = 0, taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
+    size_t at = 0, taps, pass = nnopt__bilinear_layout(max_width, (size_t)channels, NULL, NULL);
     int k;
+    if (!pass || pass > (size_t)-1 / 8 || image_bytes > (size_t)-1 / 8 ||
+        max_dim > (size_t)-1 / 64 / sizeof(nnopt__tap))
+        return 0;                                 /* more than size_t holds */
+    taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
     if (s) { s->buf[0] = base; s->buf[1] = base + NNOPT__AUG_ALIGN(image_bytes); }
     at = 2 * NNOPT__AUG_ALIGN(image_bytes);
     if (s) {
@@ -5391,7 +5528,7 @@ static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
         s->work = base + at + 5 * taps;
     }
-    return at + 5 * taps + nnopt__bilinear_layout(max_width, (size_t)channels, NULL, NULL);
+    return at + 5 * taps + pass;
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -5400,7 +5537,7 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
 {
     nnopt_image_format f = format;
     int w = width, h = height, j;
-    size_t max_bytes, max_dim, max_width;
+    size_t max_bytes, max_dim, max_width, scratch;
     if (!pl || count < 0 || count > NNOPT_AUG_MAX_OPS || (count && !ops) ||
         !nnopt__img_values(format, width, height, channels))
         return NNOPT_ERR_INVALID;
@@ -5427,6 +5564,8 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
         if ((size_t)pw > max_width) max_width = (size_t)pw;   /* every stage's width, padded ones too */
         if ((size_t)w > max_width) max_width = (size_t)w;
     }
+    scratch = nnopt__aug_scratch_layout(max_bytes, max_dim, max_width, channels, NULL, NULL);
+    if (!scratch) return NNOPT_ERR_INVALID;      /* more than size_t holds */
     memset(pl, 0, sizeof *pl);
     pl->count = count;
     for (j = 0; j < count; j++) pl->op[j] = ops[j];
@@ -5434,7 +5573,13 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
     pl->in_width = width; pl->in_height = height; pl->channels = channels;
     pl->out_width = w; pl->out_height = h;
     pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_width;
-    pl->scratch_bytes = nnopt__aug_scratch_layout(max_bytes, max_dim, max_width, channels, NULL, NULL);
+    pl->scratch_bytes = scratch + 63;
+    for (j = 0, f = format; j < count; j++)       /* the NORMALIZE op that sees bytes, if any */
+        if (ops[j].kind == NNOPT_AUG_NORMALIZE && f == NNOPT_IMAGE_U8_HWC) {
+            nnopt__norm_plan_init(&pl->norm, channels, ops[j].mean, ops[j].std);
+            nnopt__norm_plan_check(&pl->norm, channels);
+            f = NNOPT_IMAGE_F32_CHW;
+        }
     return NNOPT_OK;
 }
 
@@ -5447,7 +5592,6 @@ typedef struct nnopt__aug_run {
     nnopt__geo g;
     int pending, w, h;
     uint64_t seed, stream;
-    const nnopt__norm_plan *plans;   /* per op; built for NORMALIZE ops once per call */
 } nnopt__aug_run;
 
 /* A scratch buffer that src does not live in. */
@@ -5627,15 +5771,15 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
     nnopt_image d;
     int k;
     if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC &&
-        r->plans[j].fused) {
-        nnopt__aug_flush_normalized(r, last, &r->plans[j]);         /* resize + normalize fused */
+        r->pl->norm.fused) {
+        nnopt__aug_flush_normalized(r, last, &r->pl->norm);         /* resize + normalize fused */
         ch->applied = 1;
         return NNOPT_OK;
     }
     nnopt__aug_flush(r, 0);
     if (op->kind == NNOPT_AUG_NORMALIZE) {
         d = nnopt__aug_target(r, NNOPT_IMAGE_F32_CHW, last, 0);
-        nnopt__normalize(&r->src, &d, &r->plans[j]);
+        nnopt__normalize(&r->src, &d, op->mean, op->std, &r->pl->norm);
         ch->applied = 1;
         r->src = d;
         return NNOPT_OK;
@@ -5692,13 +5836,12 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
 }
 
 static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *in, void *out, uint64_t seed,
-                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch,
-                                      const nnopt__norm_plan *plans)
+                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch)
 {
     nnopt__aug_run r;
     int j, wrote_out = 0;
     memset(&r, 0, sizeof r);
-    r.pl = pl; r.seed = seed; r.stream = stream; r.plans = plans;
+    r.pl = pl; r.seed = seed; r.stream = stream;
     r.src.format = pl->in_format; r.src.width = pl->in_width; r.src.height = pl->in_height;
     r.src.channels = pl->channels; r.src.data = (void *)(uintptr_t)in;
     r.out.format = pl->out_format; r.out.width = pl->out_width; r.out.height = pl->out_height;
@@ -5722,40 +5865,77 @@ static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *
     return NNOPT_OK;
 }
 
+/* The arguments of an apply call, the pipeline's own fields included; *in_bytes and *out_bytes
+   receive the size of one image. */
+static int nnopt__aug_apply_ok(const nnopt_aug_pipeline *pl, const void *in, const void *out, size_t count,
+                               const nnopt_aug_record *records, size_t *in_bytes, size_t *out_bytes)
+{
+    size_t ib, ob;
+    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return 0;
+    ib = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
+    ob = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
+    *in_bytes = ib; *out_bytes = ob;
+    return ib && ob && !(count && (!in || !out)) &&
+           !(pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) &&
+           !(pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) &&
+           !(count && (ib > (size_t)-1 / count || ob > (size_t)-1 / count)) &&
+           !nnopt__ranges_overlap(in, count * ib, out, count * ob) &&
+           !(records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * ob) ||
+                         nnopt__ranges_overlap(records, count * sizeof *records, in, count * ib)));
+}
+
+NNOPT_API size_t nnopt_aug_pipeline_scratch_size(const nnopt_aug_pipeline *pl)
+{
+    size_t bytes;
+    if (!pl || !nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels)) return 0;
+    bytes = nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], pl->channels, NULL, NULL);
+    return bytes ? bytes + 63 : 0;   /* 63: to align the caller's memory to 64 bytes */
+}
+
+/* Every sample, one after the other in the same scratch. */
+static nnopt_status nnopt__aug_apply_in(const nnopt_aug_pipeline *pl, const void *in, void *out, size_t count,
+                                        uint64_t seed, uint64_t first_index, nnopt_aug_record *records,
+                                        size_t in_bytes, size_t out_bytes, void *scratch)
+{
+    char *base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    nnopt_status st = NNOPT_OK;
+    size_t k;
+    for (k = 0; k < count && st == NNOPT_OK; k++)
+        st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
+                               first_index + k, records ? records[k].op : NULL, base);
+    return st;
+}
+
 NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
                                        size_t count, uint64_t seed, uint64_t first_index,
                                        nnopt_aug_record *records)
 {
-    size_t in_bytes, out_bytes, k;
-    char *scratch, *base;
-    nnopt__norm_plan *plans;
-    nnopt_status st = NNOPT_OK;
-    int j;
-    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return NNOPT_ERR_INVALID;
-    in_bytes = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
-    out_bytes = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
-    if (!in_bytes || !out_bytes || (count && (!in || !out)) ||
-        (pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) ||
-        (pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) ||
-        (count && (in_bytes > (size_t)-1 / count || out_bytes > (size_t)-1 / count)) ||
-        nnopt__ranges_overlap(in, count * in_bytes, out, count * out_bytes) ||
-        (records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * out_bytes) ||
-                     nnopt__ranges_overlap(records, count * sizeof *records, in, count * in_bytes))))
-        return NNOPT_ERR_INVALID;
+    size_t in_bytes, out_bytes, bytes;
+    void *scratch;
+    nnopt_status st;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
     if (count == 0) return NNOPT_OK;
-    /* scratch, then one normalization plan per op (built for the NORMALIZE ops) */
-    scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64 + (size_t)pl->count * sizeof(nnopt__norm_plan));
+    bytes = nnopt_aug_pipeline_scratch_size(pl);
+    scratch = bytes ? NNOPT_MALLOC(bytes) : NULL;
     if (!scratch) return NNOPT_ERR_NOMEM;
-    base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    plans = (nnopt__norm_plan *)(void *)(base + pl->scratch_bytes);
-    for (j = 0; j < pl->count; j++)
-        if (pl->op[j].kind == NNOPT_AUG_NORMALIZE)
-            nnopt__norm_plan_init(&plans[j], pl->channels, pl->op[j].mean, pl->op[j].std);
-    for (k = 0; k < count && st == NNOPT_OK; k++)
-        st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
-                               first_index + k, records ? records[k].op : NULL, base, plans);
+    st = nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
     NNOPT_FREE(scratch);
     return st;
+}
+
+NNOPT_API nnopt_status nnopt_aug_apply_scratch(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                               size_t count, uint64_t seed, uint64_t first_index,
+                                               nnopt_aug_record *records, void *scratch, size_t bytes)
+{
+    size_t in_bytes, out_bytes, need;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
+    need = nnopt_aug_pipeline_scratch_size(pl);
+    if (!scratch || !need || bytes < need || nnopt__ranges_overlap(scratch, bytes, in, count * in_bytes) ||
+        nnopt__ranges_overlap(scratch, bytes, out, count * out_bytes) ||
+        (records && nnopt__ranges_overlap(scratch, bytes, records, count * sizeof *records)))
+        return NNOPT_ERR_INVALID;
+    if (count == 0) return NNOPT_OK;
+    return nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
 }
 
 #endif /* NNOPT_NO_AUGMENT */
@@ -7297,7 +7477,7 @@ NNOPT__PRIVATE NNOPT__TARGET_VBMI void nnopt__aug_hrow_window(nnopt__aug_hrow_ar
 /* (v / 255 - mean) / std. The vector paths replace each division a / b by a (1/b) with 1/b
    as a pair of floats, fma(a, hi, a lo): within about 2^-48 of the quotient, so its correctly
    rounded value except when the quotient lies that close to a rounding boundary;
-   nnopt__norm_plan_init checks every byte value before a stage may use it, so all paths give
+   nnopt__norm_plan_check tries every byte value before a stage may use it, so all paths give
    the divisions' bits. The portable path divides (fmaf may be a library call there). */
 NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
 {
