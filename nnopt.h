@@ -4556,23 +4556,23 @@ static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const fl
 static void nnopt__norm_plan_check(nnopt__norm_plan *plan, int channels)
 {
     nnopt__aug_vrow_args v;
-    void (*kernel[2])(nnopt__aug_vrow_args *);
+    void (*vector_rows[2])(nnopt__aug_vrow_args *);
     float ramp[256], zeros[256], check[256];
-    int b, c, k, kernels = 0;
+    int b, c, k, vector_paths = 0;
 #ifdef NNOPT__HAVE_AVX2
-    if (nnopt_isa_best() >= NNOPT_ISA_AVX2) kernel[kernels++] = nnopt__aug_vrows_avx2;
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX2) vector_rows[vector_paths++] = nnopt__aug_vrows_avx2;
 #endif
 #ifdef NNOPT__HAVE_AVX512
-    if (nnopt_isa_best() >= NNOPT_ISA_AVX512) kernel[kernels++] = nnopt__aug_vrows_avx512;
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX512) vector_rows[vector_paths++] = nnopt__aug_vrows_avx512;
 #endif
     for (b = 0; b < 256; b++) { ramp[b] = (float)b; zeros[b] = 0.0f; }
     plan->fused = 1;
     for (c = 0; c < channels; c++)
-        for (k = 0; k < kernels; k++) {
+        for (k = 0; k < vector_paths; k++) {
             memset(&v, 0, sizeof v);
             v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
             nnopt__vrow_normalize_args(&v, plan, c);
-            kernel[k](&v);
+            vector_rows[k](&v);
             if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
         }
 }
