@@ -728,6 +728,28 @@ NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_imag
 /* torchvision resized_crop: the (top, left, height, width) window (inside src) resized to dst. */
 NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
                                               int left, int height, int width, nnopt_interp interp);
+/* The geometric ops above allocate their working memory once per call. The _scratch forms
+   below take it from the caller instead and allocate nothing: scratch of at least
+   nnopt_aug_scratch_size(dst) bytes (any alignment; it depends only on dst's format, size and
+   channels, 0 if they are invalid), not overlapping src or dst. NULL scratch or fewer bytes:
+   NNOPT_ERR_INVALID, nothing written. Same results, bit for bit. */
+NNOPT_API size_t       nnopt_aug_scratch_size(const nnopt_image *dst);
+NNOPT_API nnopt_status nnopt_aug_hflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_vflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                              void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_center_crop_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                     void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_pad_scratch(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                             int right, int bottom, nnopt_pad_mode mode, const float *fill,
+                                             void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_resize_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                nnopt_interp interp, void *scratch, size_t bytes);
+NNOPT_API nnopt_status nnopt_aug_resized_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top,
+                                                      int left, int height, int width, nnopt_interp interp,
+                                                      void *scratch, size_t bytes);
 
 /* Color (same format and size in and out; 1 or 3 color channels). uint8: computed in float
    as torchvision, clamped, truncated. Factors as torchvision's adjust_* (>= 0; hue in
@@ -741,7 +763,8 @@ NNOPT_API nnopt_status nnopt_aug_hue(const nnopt_image *src, const nnopt_image *
 NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_image *dst);
 
 /* dst (float CHW, same size) = (x - mean[c]) / std[c], x = src value, or src byte / 255 for a
-   uint8 image (ToTensor / ConvertImageDtype then Normalize, fused). std must be finite and != 0. */
+   uint8 image (ToTensor / ConvertImageDtype then Normalize, fused). std must be finite and != 0.
+   Allocates nothing. */
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std);
 /* Sets the (top, left, height, width) window of img (in place) to value[c] (uint8: truncated
@@ -865,17 +888,28 @@ typedef struct nnopt_aug_choice {
 
 typedef struct nnopt_aug_record { nnopt_aug_choice op[NNOPT_AUG_MAX_OPS]; } nnopt_aug_record;
 
+/* Private: how uint8 values are normalized (per channel the 256 results of the normalize
+   kernel, the constants of the fused form, and whether that form gives the same bits). */
+typedef struct nnopt__norm_plan {
+    float table[4][256];
+    float norm[4][4];              /* per channel: mean, std, 1/std as hi + lo */
+    int   fused;
+} nnopt__norm_plan;
+
+/* Made by nnopt_aug_pipeline_init and read-only afterwards (changed ops need a new init). */
 typedef struct nnopt_aug_pipeline {
     int count;
     nnopt_aug_op op[NNOPT_AUG_MAX_OPS];
     nnopt_image_format in_format, out_format;
     int in_width, in_height, channels, out_width, out_height;
-    size_t scratch_bytes;          /* working memory nnopt_aug_apply allocates */
-    size_t layout[3];              /* private: largest image, axis and row of the run */
+    size_t scratch_bytes;          /* working memory of one call: nnopt_aug_pipeline_scratch_size */
+    size_t layout[3];              /* private: largest image, axis and width of the run */
+    nnopt__norm_plan norm;         /* private: the NORMALIZE op that sees a uint8 image, if any */
 } nnopt_aug_pipeline;
 
 NNOPT_API nnopt_aug_op nnopt_aug_op_defaults(nnopt_aug_kind kind);
-/* Checks the ops for input images of the given size and format and works out the output. */
+/* Checks the ops for input images of the given size and format, works out the output and
+   builds what nnopt_aug_apply needs (a uint8 normalization's table). Allocates nothing. */
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
                                                nnopt_image_format format, int width, int height,
                                                int channels);
@@ -883,10 +917,18 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
    pipeline serves one input size: images of another size need their own pipeline), out
    receives count output images; sample k draws from Philox stream first_index + k, so several
    augmentations of one image are calls with count 1 and successive first_index. records (may
-   be NULL) gets what each sample drew. */
+   be NULL) gets what each sample drew. Allocates its working memory once per call (count 0:
+   not at all). */
 NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
                                        size_t count, uint64_t seed, uint64_t first_index,
                                        nnopt_aug_record *records);
+/* The same without allocating: scratch of at least nnopt_aug_pipeline_scratch_size(pl) bytes
+   (any alignment; 0 for an invalid pipeline), not overlapping in, out or records, reused for
+   every sample. NULL scratch or fewer bytes: NNOPT_ERR_INVALID, nothing written. */
+NNOPT_API size_t       nnopt_aug_pipeline_scratch_size(const nnopt_aug_pipeline *pl);
+NNOPT_API nnopt_status nnopt_aug_apply_scratch(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                               size_t count, uint64_t seed, uint64_t first_index,
+                                               nnopt_aug_record *records, void *scratch, size_t bytes);
 #endif /* NNOPT_NO_AUGMENT */
 
 
@@ -1080,21 +1122,52 @@ typedef struct nnopt__dropconnect_args {
 
 
 #ifndef NNOPT_NO_BATCHNORM
+/* Per-channel coefficients of a batch-norm pass, by name. Every pass works on xc = x - centre
+   and g = dy, or with the fused ReLU dy where the forward's output fma(xc, scale, shift) was
+   positive (recomputed from x: the same bits):
+     forward   sums   s0 += xc, s1 += xc^2              centre = the channel's first x (K)
+               apply  y = fma(xc, scale, shift), max(y, 0) with relu
+     backward  sums   s0 += g, s1 += xc g               centre = the saved or running mean
+               apply  dx = fma(xc, xc_scale, fma(g, dy_scale, dx_shift)) (training),
+                      dx = g dy_scale (inference mode)
+   Each points at one float per column (per_column, NHWC) or one for the whole tile (NCHW). */
+typedef struct nnopt__bn_coefs {
+    const float *centre;     /* subtracted from x */
+    const float *scale;      /* the forward's gamma invstd */
+    const float *shift;      /* the forward's beta */
+    const float *dy_scale;   /* backward: dx's factor of g, gamma invstd */
+    const float *xc_scale;   /* backward, training: dx's factor of xc, -dy_scale invstd^2 sum(xc g) / M */
+    const float *dx_shift;   /* backward, training: dx's constant, -dy_scale sum(g) / M */
+} nnopt__bn_coefs;
+/* X(field) for every field of nnopt__bn_coefs, in order (checked below). */
+#define NNOPT__BN_FIELDS(X) X(centre) X(scale) X(shift) X(dy_scale) X(xc_scale) X(dx_shift)
+/* The bit of a field in a list of fields: a name that is not a field does not compile. */
+#define NNOPT__BN_COEF(field) (1u << (offsetof(nnopt__bn_coefs, field) / sizeof(const float *)))
+
+/* What each pass reads. Its sums: READS_SUMS, or READS_RELU_MASK in a backward with the
+   fused ReLU; its elementwise pass adds the list of its kind (nnopt__bn_reads). */
+enum {
+    NNOPT__BN_READS_SUMS           = NNOPT__BN_COEF(centre),
+    NNOPT__BN_READS_RELU_MASK      = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_READS_FORWARD        = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_READS_BACKWARD       = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale) |
+                                     NNOPT__BN_COEF(xc_scale) | NNOPT__BN_COEF(dx_shift),
+    NNOPT__BN_READS_BACKWARD_INFER = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale)
+};
+#define NNOPT__BN_ONE(field) + 1
+/* The list names every field, and the fields are pointers (one bit each, no padding). */
+typedef char nnopt__bn_check_fields[sizeof(nnopt__bn_coefs) ==
+                                    (0 NNOPT__BN_FIELDS(NNOPT__BN_ONE)) * sizeof(const float *) ? 1 : -1];
+#undef NNOPT__BN_ONE
+
 /* One batch-norm kernel call: `rows` runs of `width` floats, `stride` floats apart (NCHW: the
-   N planes of one channel; NHWC: the rows of a strip of channels). Per-channel values come
-   from coef[] one per column (per_column, NHWC) or one for the whole tile (NCHW).
-   Sums (forward: dy NULL): s0 += x - coef0, s1 += (x - coef0)^2; (backward) s0 += g,
-   s1 += (x - coef0) g, with g = dy, zeroed with relu where the forward's output
-   fma(x - coef0, coef4, coef5) was not positive (recomputed: the same bits).
-   Apply (forward): out = fma(x - coef0, coef1, coef2), max(out, 0) with relu;
-   (backward) out = fma(x - coef0, coef1, fma(g, coef2, coef3)), or g * coef2 when not
-   centered (inference mode). */
+   N planes of one channel; NHWC: the rows of a strip of channels). */
 typedef struct nnopt__bn_tile {
     size_t rows, width, stride;
     int per_column;
     const float *x, *dy;
     float *out;
-    const float *coef[6];
+    nnopt__bn_coefs coef;
     int relu, centered;
     size_t prefetch;      /* apply: also fetch the inputs this many floats ahead into L2 (0: no) */
 } nnopt__bn_tile;
@@ -1102,6 +1175,15 @@ typedef struct nnopt__bn_tile {
 /* The kinds of pass: each kernel is compiled once per kind (the flags are constants inside
    it), so no per-element branch remains. */
 enum { NNOPT__BN_FORWARD = 0, NNOPT__BN_BACKWARD = 1, NNOPT__BN_BACKWARD_INFER = 2 };
+
+/* The fields a pass of `kind` reads: in its sums (apply 0) or its elementwise pass. */
+NNOPT__INLINE unsigned nnopt__bn_reads(int kind, int relu, int apply)
+{
+    unsigned reads = relu && kind != NNOPT__BN_FORWARD ? NNOPT__BN_READS_RELU_MASK : NNOPT__BN_READS_SUMS;
+    if (!apply) return reads;
+    return reads | (kind == NNOPT__BN_FORWARD ? NNOPT__BN_READS_FORWARD
+                    : kind == NNOPT__BN_BACKWARD ? NNOPT__BN_READS_BACKWARD : NNOPT__BN_READS_BACKWARD_INFER);
+}
 #endif
 
 
@@ -1146,7 +1228,7 @@ typedef struct nnopt__aug_hrow_args {
 /* Bilinear column pass: v = ta l0 + tb l1; then as floats (out_f32), or rounded half to even
    into bytes (out_u8; from byte sources v needs no clamp), or with normalize set rounded and
    normalized into out_f32 (the fused uint8 -> float conversion) by multiplications with split
-   reciprocals, used only where nnopt__norm_plan_init has checked that they give the two
+   reciprocals, used only where nnopt__norm_plan_check has found that they give the two
    divisions' bits for every byte. */
 typedef struct nnopt__aug_vrow_args {
     size_t n;
@@ -4155,18 +4237,54 @@ NNOPT_API nnopt_status nnopt_dropconnect_inference_gaussian(const nnopt_rng *rng
 #define NNOPT__BN_PIECE 64           /* NHWC channels per thread's share of a strip's sums */
 #define NNOPT__BN_PARALLEL 65536     /* elements from which a pass is worth splitting */
 
+/* The coefficients of a group of channels, one float per channel in each named array. */
+typedef struct nnopt__bn_coef_arrays {
+#define NNOPT__BN_ARRAY_FIELD(field) float field[NNOPT__BN_STRIP];
+    NNOPT__BN_FIELDS(NNOPT__BN_ARRAY_FIELD)
+#undef NNOPT__BN_ARRAY_FIELD
+} nnopt__bn_coef_arrays;
+
+/* Points the fields in `fields` at their arrays. */
+static void nnopt__bn_point(nnopt__bn_coefs *c, const nnopt__bn_coef_arrays *a, unsigned fields)
+{
+#define NNOPT__BN_POINT_FIELD(field) if (fields & NNOPT__BN_COEF(field)) c->field = a->field;
+    NNOPT__BN_FIELDS(NNOPT__BN_POINT_FIELD)
+#undef NNOPT__BN_POINT_FIELD
+}
+
+/* What a group writes before the sums (besides the centre: the channel's first x or the given
+   mean): in a backward with the fused ReLU, the forward's scale and shift. Then what the
+   coefficient functions below write. */
+enum {
+    NNOPT__BN_WRITES_RELU_MASK = NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_WRITES_FORWARD   = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(scale) | NNOPT__BN_COEF(shift),
+    NNOPT__BN_WRITES_BACKWARD  = NNOPT__BN_COEF(centre) | NNOPT__BN_COEF(dy_scale) |
+                                 NNOPT__BN_COEF(xc_scale) | NNOPT__BN_COEF(dx_shift)
+};
+/* Each pass reads only what was written for it: the sums what exists before the
+   coefficients, each elementwise pass what its coefficient function wrote (and the ReLU
+   mask's). */
+typedef char nnopt__bn_check_sums[(NNOPT__BN_READS_SUMS & ~NNOPT__BN_COEF(centre)) == 0 &&
+                                  (NNOPT__BN_READS_RELU_MASK & ~(NNOPT__BN_COEF(centre) |
+                                   (unsigned)NNOPT__BN_WRITES_RELU_MASK)) == 0 ? 1 : -1];
+typedef char nnopt__bn_check_forward[(NNOPT__BN_READS_FORWARD & ~(unsigned)NNOPT__BN_WRITES_FORWARD) == 0 ? 1 : -1];
+typedef char nnopt__bn_check_backward[((NNOPT__BN_READS_BACKWARD | NNOPT__BN_READS_BACKWARD_INFER) &
+                                       ~(unsigned)(NNOPT__BN_WRITES_BACKWARD | NNOPT__BN_WRITES_RELU_MASK)) == 0
+                                      ? 1 : -1];
+
 typedef struct nnopt__bn_call nnopt__bn_call;
 /* Coefficients of channels [c, c+w) from their sums (centre: the values the sums were taken
-   around); also writes the per-channel outputs of the call. */
+   around) into the fields of `writes`; also writes the per-channel outputs of the call. */
 typedef void (*nnopt__bn_coef_fn)(const nnopt__bn_call *k, size_t c, size_t w,
                                   const float *centre, const double *s0, const double *s1,
-                                  float *const coef[4]);
+                                  nnopt__bn_coef_arrays *out);
 struct nnopt__bn_call {
     const nnopt_bn_params *p;
     nnopt__bn_tile tile;             /* x, dy, out, relu, centered for the whole tensor */
     const float *centre;             /* per-channel centre of the sums; NULL: the channel's first x */
     int sums;                        /* the per-channel sums are needed */
     nnopt__bn_coef_fn coefficients;
+    unsigned writes;                 /* the fields `coefficients` writes */
     const float *gamma, *beta;       /* NULL when not affine */
     const float *mean, *scale;       /* saved mean and invstd, or running mean and var */
     float *running_mean, *running_var, *save_mean, *save_invstd, *dgamma, *dbeta;
@@ -4267,11 +4385,11 @@ static void nnopt__bn_strip_sums(const nnopt__bn_tile *t, double *s0, double *s1
     for (piece = 0; piece < pieces; piece++) {
         size_t at = (size_t)piece * NNOPT__BN_PIECE;
         nnopt__bn_tile part = *t;
-        int q;
         part.x += at;
         if (part.dy) part.dy += at;
-        for (q = 0; q < 6; q++)
-            if (part.coef[q]) part.coef[q] += at;
+#define NNOPT__BN_SHIFT_FIELD(field) if (part.coef.field) part.coef.field += at;
+        NNOPT__BN_FIELDS(NNOPT__BN_SHIFT_FIELD)
+#undef NNOPT__BN_SHIFT_FIELD
         part.width = t->width - at < NNOPT__BN_PIECE ? t->width - at : NNOPT__BN_PIECE;
         NNOPT__PICK(bn_row_sums)(&part, s0 + at, s1 + at);
     }
@@ -4301,9 +4419,7 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     const nnopt_bn_params *p = k->p;
     const int planar = p->layout == NNOPT_BN_NCHW && p->hw > 1;
     double s0[NNOPT__BN_STRIP], s1[NNOPT__BN_STRIP];
-    float cm[NNOPT__BN_STRIP], c1[NNOPT__BN_STRIP], c2[NNOPT__BN_STRIP], c3[NNOPT__BN_STRIP];
-    float ra[NNOPT__BN_STRIP], rb[NNOPT__BN_STRIP];
-    float *const coef[4] = { cm, c1, c2, c3 };
+    nnopt__bn_coef_arrays coef;
     nnopt__bn_tile t = k->tile;
     size_t offset = planar ? c * p->hw : c;
     t.rows = planar ? p->n : p->n * p->hw;
@@ -4312,14 +4428,14 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
     t.per_column = !planar;
     t.x += offset; t.out += offset;
     if (t.dy) t.dy += offset;
-    t.coef[0] = k->centre ? k->centre + c : t.x;
+    t.coef.centre = k->centre ? k->centre + c : t.x;
     if (t.dy && t.relu) {   /* the forward's scale and shift, to recompute its ReLU mask */
         size_t j;
         for (j = 0; j < w; j++) {
-            ra[j] = nnopt__bn_scale(k, c + j);
-            rb[j] = (float)nnopt__bn_beta(k, c + j);
+            coef.scale[j] = nnopt__bn_scale(k, c + j);
+            coef.shift[j] = (float)nnopt__bn_beta(k, c + j);
         }
-        t.coef[4] = ra; t.coef[5] = rb;
+        nnopt__bn_point(&t.coef, &coef, NNOPT__BN_WRITES_RELU_MASK);
     }
     if (k->sums) {
         if (planar) {
@@ -4334,8 +4450,8 @@ static void nnopt__bn_group(const nnopt__bn_call *k, size_t c, size_t w)
         memset(s0, 0, w * sizeof(double));
         memset(s1, 0, w * sizeof(double));
     }
-    k->coefficients(k, c, w, t.coef[0], s0, s1, coef);
-    t.coef[0] = cm; t.coef[1] = c1; t.coef[2] = c2; t.coef[3] = c3;
+    k->coefficients(k, c, w, t.coef.centre, s0, s1, &coef);
+    nnopt__bn_point(&t.coef, &coef, k->writes);
     t.prefetch = planar && c + 1 < p->c ? p->hw : 0;
     if (planar) NNOPT__PICK(bn_apply)(&t);
     else nnopt__bn_strip_apply(&t);
@@ -4360,7 +4476,7 @@ static void nnopt__bn_run(const nnopt__bn_call *k)
 /* Training forward: mean = K + s0/M, squared deviations = s1 - s0^2/M (sums taken around the
    channel's first value K, so a large mean cancels exactly before anything is squared). */
 static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                 const double *s0, const double *s1, float *const coef[4])
+                                 const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     const double m = (double)k->p->n * (double)k->p->hw, f = k->factor;
     size_t j;
@@ -4375,29 +4491,29 @@ static void nnopt__bn_coef_train(const nnopt__bn_call *k, size_t c, size_t w, co
             k->running_mean[ch] = (float)(f * mean + (1.0 - f) * (double)k->running_mean[ch]);
             k->running_var[ch] = (float)(f * (dev / (m - 1.0)) + (1.0 - f) * (double)k->running_var[ch]);
         }
-        coef[0][j] = (float)mean;
-        coef[1][j] = nnopt__bn_scale_of(k, ch, 1, invstd);
-        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+        out->centre[j] = (float)mean;
+        out->scale[j] = nnopt__bn_scale_of(k, ch, 1, invstd);
+        out->shift[j] = (float)nnopt__bn_beta(k, ch);
     }
 }
 
 static void nnopt__bn_coef_infer(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                 const double *s0, const double *s1, float *const coef[4])
+                                 const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     size_t j;
     (void)centre; (void)s0; (void)s1;
     for (j = 0; j < w; j++) {
         size_t ch = c + j;
-        coef[0][j] = k->mean[ch];
-        coef[1][j] = nnopt__bn_scale_of(k, ch, 0, (double)k->scale[ch]);
-        coef[2][j] = (float)nnopt__bn_beta(k, ch);
+        out->centre[j] = k->mean[ch];
+        out->scale[j] = nnopt__bn_scale_of(k, ch, 0, (double)k->scale[ch]);
+        out->shift[j] = (float)nnopt__bn_beta(k, ch);
     }
 }
 
 /* Backward. s0 = sum g, s1 = sum (x - mean) g. Training: with B = gamma invstd,
    dx = B g - B s0/M - B invstd^2 s1/M (x - mean); inference: dx = B g. */
 static void nnopt__bn_coef_backward(const nnopt__bn_call *k, size_t c, size_t w, const float *centre,
-                                    const double *s0, const double *s1, float *const coef[4])
+                                    const double *s0, const double *s1, nnopt__bn_coef_arrays *out)
 {
     const double m = (double)k->p->n * (double)k->p->hw;
     const int training = k->tile.centered;
@@ -4411,10 +4527,10 @@ static void nnopt__bn_coef_backward(const nnopt__bn_call *k, size_t c, size_t w,
             if (k->dgamma) k->dgamma[ch] = (float)(s1[j] * invstd);
             if (k->dbeta) k->dbeta[ch] = (float)s0[j];
         }
-        coef[0][j] = k->mean[ch];
-        coef[1][j] = training ? (float)(-b * (s1[j] * invstd * invstd / m)) : 0.0f;
-        coef[2][j] = (float)b;
-        coef[3][j] = training ? (float)(-b * (s0[j] / m)) : 0.0f;
+        out->centre[j] = k->mean[ch];
+        out->xc_scale[j] = training ? (float)(-b * (s1[j] * invstd * invstd / m)) : 0.0f;
+        out->dy_scale[j] = (float)b;
+        out->dx_shift[j] = training ? (float)(-b * (s0[j] / m)) : 0.0f;
     }
 }
 
@@ -4448,6 +4564,7 @@ NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const fl
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
     k.sums = 1;
     k.coefficients = nnopt__bn_coef_train;
+    k.writes = NNOPT__BN_WRITES_FORWARD;
     if (p->affine) { k.gamma = gamma; k.beta = beta; }
     k.save_mean = save_mean; k.save_invstd = save_invstd;
     if (track) {
@@ -4482,6 +4599,7 @@ NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const fl
     k.p = p;
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
     k.coefficients = nnopt__bn_coef_infer;
+    k.writes = NNOPT__BN_WRITES_FORWARD;
     if (p->affine) { k.gamma = gamma; k.beta = beta; }
     k.mean = running_mean; k.scale = running_var;
     nnopt__bn_run(&k);
@@ -4542,6 +4660,7 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
     k.centre = mean;
     k.sums = training || dgamma || dbeta;
     k.coefficients = nnopt__bn_coef_backward;
+    k.writes = NNOPT__BN_WRITES_BACKWARD;
     if (p->affine) { k.gamma = gamma; k.beta = p->fuse_relu ? beta : NULL; }
     k.mean = mean; k.scale = scale;
     k.dgamma = dgamma; k.dbeta = dbeta;
@@ -4810,31 +4929,115 @@ static void nnopt__geo_copy(const nnopt_image *src, const nnopt_image *dst, cons
     }
 }
 
-/* Floats of working memory a bilinear pass over rows of `row` values needs: two cached rows,
-   weights, offsets, byte windows and their offsets, one planar uint8 row. */
-static size_t nnopt__bilinear_work(size_t row) { return 9 * row + 160; }
+#define NNOPT__AUG_ALIGN(x) (((x) + 63) & ~(size_t)63)
+
+/* The working memory of a bilinear pass (nnopt__geo_bilinear), by piece. */
+typedef struct nnopt__bilinear_mem {
+    float *rows[2];              /* two source rows after the row pass */
+    float *wa, *wb;              /* per output pixel: the weights of taps a and b */
+    int32_t *ia, *ib;            /* ... and their source offsets */
+    int32_t *window;             /* AVX512-VBMI: per 16 output pixels, a window of source bytes */
+    int32_t *window_index;       /* ... and the taps' offsets in it */
+    uint8_t *bytes;              /* an output row of one channel, uint8 */
+} nnopt__bilinear_mem;
+
+/* The one definition of that memory's layout and size, for a pass writing output rows
+   `width` pixels wide from a source of `per` values per pixel (uint8: its interleaved
+   channels; float: 1, one plane at a time). Carves base into m (when not NULL) and returns the
+   bytes (0: more than size_t holds). Every piece starts at a multiple of 64 bytes from base
+   and grows with width and per, so memory sized for the widest pass of a pipeline serves
+   each of its passes. Why each piece is large enough:
+   - rows: 2 x width * per floats. The row pass writes plane c of a source row at c * width,
+     per planes; rows a and b of the current output row stay cached.
+   - wa, wb, ia, ib: width each. One weight and one source offset per output pixel and tap;
+     the vector kernels read them with loads of the first k lanes (masked tails), never past
+     width.
+   - window: 2 int32 (first byte, length) per block of 16 output pixels, ceil(width / 16)
+     blocks.
+   - window_index: 32 int32 per channel per block. The VBMI kernel loads all 16 lanes of each
+     tap's offsets even in the last, partial block (its lanes past width hold 0), so that
+     block is allocated whole.
+   - bytes: width bytes, an output row of one channel before it is interleaved (the byte
+     store writes exactly the k bytes of a tail).
+   The vector row kernels read each gathered source pixel as a 4-byte word: that bound is the
+   source image's, not this memory's (nnopt__bilinear_row_pass sends a row whose words could
+   pass the end of the image to the portable instance). */
+static size_t nnopt__bilinear_layout(size_t width, size_t per, void *base, nnopt__bilinear_mem *m)
+{
+    size_t blocks = (width + 15) / 16, size[9], at = 0;
+    void *piece[9];
+    int k;
+    if (width > ((size_t)-1 / 256) / (per + 1)) return 0;
+    size[0] = size[1] = width * per * sizeof(float);
+    size[2] = size[3] = width * sizeof(float);
+    size[4] = size[5] = width * sizeof(int32_t);
+    size[6] = 2 * blocks * sizeof(int32_t);
+    size[7] = 32 * per * blocks * sizeof(int32_t);
+    size[8] = width;
+    for (k = 0; k < 9; k++) {         /* the last piece unpadded: nothing may pass its end */
+        piece[k] = base ? (char *)base + at : NULL;
+        at += k < 8 ? NNOPT__AUG_ALIGN(size[k]) : size[k];
+    }
+    if (m) {
+        m->rows[0] = (float *)piece[0]; m->rows[1] = (float *)piece[1];
+        m->wa = (float *)piece[2]; m->wb = (float *)piece[3];
+        m->ia = (int32_t *)piece[4]; m->ib = (int32_t *)piece[5];
+        m->window = (int32_t *)piece[6]; m->window_index = (int32_t *)piece[7];
+        m->bytes = (uint8_t *)piece[8];
+    }
+    return at;
+}
 
 struct nnopt__norm_plan;
 static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const struct nnopt__norm_plan *plan);
+                                void *work, const struct nnopt__norm_plan *plan);
 
-static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, float *work)
+static void nnopt__geo_apply(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g, void *work)
 {
     if (g->bilinear) nnopt__geo_bilinear(src, dst, g, work, NULL);
     else nnopt__geo_copy(src, dst, g);
 }
 
-/* Functional geometric ops build both axes, then apply them once. */
+/* The working memory of a functional geometric op writing dst, carved from base when g is
+   not NULL: the column and row maps, then the bilinear pass's memory (for every op, so that
+   one size serves them all). 0: more than size_t holds. */
+static size_t nnopt__geo_layout(const nnopt_image *dst, char *base, nnopt__geo *g, void **work)
+{
+    size_t dims = (size_t)dst->width + (size_t)dst->height, pass;
+    size_t per = dst->format == NNOPT_IMAGE_U8_HWC ? (size_t)dst->channels : 1;
+    size_t taps = NNOPT__AUG_ALIGN(dims * sizeof(nnopt__tap));
+    if (g) { g->x = (nnopt__tap *)(void *)base; g->y = g->x + dst->width; *work = base + taps; }
+    if (dims > ((size_t)-1 / 4) / sizeof(nnopt__tap)) return 0;
+    pass = nnopt__bilinear_layout((size_t)dst->width, per, NULL, NULL);
+    return pass && pass <= (size_t)-1 / 2 - taps ? taps + pass : 0;
+}
+
+NNOPT_API size_t nnopt_aug_scratch_size(const nnopt_image *dst)
+{
+    size_t bytes;
+    if (!dst || !nnopt_image_bytes(dst)) return 0;
+    bytes = nnopt__geo_layout(dst, NULL, NULL, NULL);
+    return bytes ? bytes + 63 : 0;   /* 63: to align the caller's memory to 64 bytes */
+}
+
+/* Functional geometric ops build both axes, then apply them once, in scratch (bytes long, not
+   overlapping src or dst) or, when scratch is NULL, in memory allocated for the call. */
 static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *dst, nnopt__geo *g,
-                                   int xkind, int ykind, const int *xarg, const int *yarg)
+                                   int xkind, int ykind, const int *xarg, const int *yarg,
+                                   void *scratch, size_t bytes)
 {
     /* kinds: 0 identity, 1 shift (arg: offset, mode), 2 flip, 3 resize (offset, len, interp) */
-    size_t taps = (size_t)dst->width + (size_t)dst->height;
-    size_t work = g->bilinear ? nnopt__bilinear_work((size_t)dst->width * (size_t)dst->channels) : 0;
-    char *mem = (char *)NNOPT_MALLOC(taps * sizeof(nnopt__tap) + work * sizeof(float) + 1);
+    size_t need = nnopt_aug_scratch_size(dst);
+    char *mem = (char *)scratch, *base;
+    void *work;
     int axis;
-    if (!mem) return NNOPT_ERR_NOMEM;
-    g->x = (nnopt__tap *)mem; g->y = g->x + dst->width;
+    if (scratch && (!need || bytes < need ||
+                    nnopt__ranges_overlap(scratch, bytes, src->data, nnopt_image_bytes(src)) ||
+                    nnopt__ranges_overlap(scratch, bytes, dst->data, nnopt_image_bytes(dst))))
+        return NNOPT_ERR_INVALID;
+    if (!scratch && (!need || !(mem = (char *)NNOPT_MALLOC(need)))) return NNOPT_ERR_NOMEM;
+    base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    nnopt__geo_layout(dst, base, g, &work);
     g->ow = dst->width; g->oh = dst->height;
     for (axis = 0; axis < 2; axis++) {
         nnopt__tap *t = axis ? g->y : g->x;
@@ -4845,8 +5048,8 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
         else if (kind == 2) nnopt__axis_flip(t, m);
         else nnopt__axis_resize(t, m, arg[0], arg[1], (nnopt_interp)arg[2]);
     }
-    nnopt__geo_apply(src, dst, g, (float *)(void *)(g->y + dst->height));
-    NNOPT_FREE(mem);
+    nnopt__geo_apply(src, dst, g, work);
+    if (!scratch) NNOPT_FREE(mem);
     return NNOPT_OK;
 }
 
@@ -4857,23 +5060,25 @@ static nnopt__geo nnopt__geo_plain(void)
     return g;
 }
 
-NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
+/* Each geometric op once, with the caller's scratch or (NULL) its own; the public forms below. */
+static nnopt_status nnopt__hflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
         return NNOPT_ERR_INVALID;
-    return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL);
+    return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
+static nnopt_status nnopt__vflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
         return NNOPT_ERR_INVALID;
-    return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL);
+    return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
+static nnopt_status nnopt__crop(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2];
@@ -4881,7 +5086,7 @@ NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image 
         left > src->width - dst->width)
         return NNOPT_ERR_INVALID;
     xa[0] = left; ya[0] = top; xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
 /* torchvision center_crop: zero-pad a too-small side by (crop - size) / 2 before and the
@@ -4893,7 +5098,7 @@ static int nnopt__center_offset(int n, int m)
     return (int)nnopt__round_even((double)(n - m) / 2.0);
 }
 
-NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
+static nnopt_status nnopt__center_crop(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2];
@@ -4901,7 +5106,7 @@ NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt
     xa[0] = nnopt__center_offset(src->width, dst->width);
     ya[0] = nnopt__center_offset(src->height, dst->height);
     xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
 static int nnopt__pad_ok(int n, int before, int after, nnopt_pad_mode mode)
@@ -4920,8 +5125,8 @@ static int nnopt__fill_ok(const float *fill, int channels)
     return 1;
 }
 
-NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
-                                     int right, int bottom, nnopt_pad_mode mode, const float *fill)
+static nnopt_status nnopt__pad(const nnopt_image *src, const nnopt_image *dst, int left, int top, int right,
+                               int bottom, nnopt_pad_mode mode, const float *fill, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2], c;
@@ -4932,11 +5137,11 @@ NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *
     g.has_fill = 1;
     for (c = 0; c < src->channels; c++) g.fill[c] = fill ? fill[c] : 0.0f;
     xa[0] = -left; ya[0] = -top; xa[1] = ya[1] = (int)mode;
-    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
-                                              int left, int height, int width, nnopt_interp interp)
+static nnopt_status nnopt__resized_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                        int height, int width, nnopt_interp interp, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[3], ya[3];
@@ -4946,30 +5151,71 @@ NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnop
         return NNOPT_ERR_INVALID;
     g.bilinear = interp == NNOPT_INTERP_BILINEAR;
     xa[0] = left; xa[1] = width; ya[0] = top; ya[1] = height; xa[2] = ya[2] = (int)interp;
-    return nnopt__geo_run(src, dst, &g, 3, 3, xa, ya);
+    return nnopt__geo_run(src, dst, &g, 3, 3, xa, ya, scratch, bytes);
 }
 
-NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
+static nnopt_status nnopt__resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp,
+                                  void *scratch, size_t bytes)
 {
     if (!nnopt__img_ok(src)) return NNOPT_ERR_INVALID;
-    return nnopt_aug_resized_crop(src, dst, 0, 0, src->height, src->width, interp);
+    return nnopt__resized_crop(src, dst, 0, 0, src->height, src->width, interp, scratch, bytes);
 }
+
+NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__hflip(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__vflip(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
+{ return nnopt__crop(src, dst, top, left, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
+{ return nnopt__center_crop(src, dst, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                     int right, int bottom, nnopt_pad_mode mode, const float *fill)
+{ return nnopt__pad(src, dst, left, top, right, bottom, mode, fill, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
+                                              int left, int height, int width, nnopt_interp interp)
+{ return nnopt__resized_crop(src, dst, top, left, height, width, interp, NULL, 0); }
+NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
+{ return nnopt__resize(src, dst, interp, NULL, 0); }
+
+/* The caller-memory forms: NULL scratch is invalid here (it means "allocate" inside). */
+NNOPT_API nnopt_status nnopt_aug_hflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes)
+{ return scratch ? nnopt__hflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_vflip_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                               void *scratch, size_t bytes)
+{ return scratch ? nnopt__vflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top, int left,
+                                              void *scratch, size_t bytes)
+{ return scratch ? nnopt__crop(src, dst, top, left, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_center_crop_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                     void *scratch, size_t bytes)
+{ return scratch ? nnopt__center_crop(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_pad_scratch(const nnopt_image *src, const nnopt_image *dst, int left, int top,
+                                             int right, int bottom, nnopt_pad_mode mode, const float *fill,
+                                             void *scratch, size_t bytes)
+{ return scratch ? nnopt__pad(src, dst, left, top, right, bottom, mode, fill, scratch, bytes) : NNOPT_ERR_INVALID; }
+NNOPT_API nnopt_status nnopt_aug_resized_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top,
+                                                      int left, int height, int width, nnopt_interp interp,
+                                                      void *scratch, size_t bytes)
+{
+    return scratch ? nnopt__resized_crop(src, dst, top, left, height, width, interp, scratch, bytes)
+                   : NNOPT_ERR_INVALID;
+}
+NNOPT_API nnopt_status nnopt_aug_resize_scratch(const nnopt_image *src, const nnopt_image *dst,
+                                                nnopt_interp interp, void *scratch, size_t bytes)
+{ return scratch ? nnopt__resize(src, dst, interp, scratch, bytes) : NNOPT_ERR_INVALID; }
 
 /* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
    row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
    Both passes are vector kernels; rows are kept as planes of floats, two source rows cached.
    plan (not NULL): dst is the float CHW image normalized from the rounded bytes, exactly
    what a separate nnopt__normalize would give (the pipeline's fused resize + normalize).
-   work: nnopt__bilinear_work(ow * channels) floats. */
-/* How uint8 -> float normalization runs for one mean/std: per channel the 256 values
-   (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel of that
-   value), and whether a bilinear stage may normalize its bytes itself with the column
-   kernel's split-reciprocal divisions (fused: checked on all 256 bytes of every channel). */
-typedef struct nnopt__norm_plan {
-    float table[4][256];
-    float norm[4][4];          /* per channel: mean, std, 1/std as hi + lo */
-    int   fused;
-} nnopt__norm_plan;
+   work: nnopt__bilinear_layout(ow, per) bytes, 64-byte aligned. */
+/* How uint8 -> float normalization runs for one mean/std (nnopt__norm_plan): per channel the
+   256 values (b / 255 - mean) / std computed by the normalize kernel (the bits it gives a pixel
+   of that value), and whether a bilinear stage may normalize its bytes itself with the column
+   kernel's split-reciprocal divisions (fused). */
 
 /* v normalizes planes c, c + 1, ... (v->planes of them) as the plan says. */
 static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__norm_plan *plan, int c)
@@ -4979,28 +5225,48 @@ static void nnopt__vrow_normalize_args(nnopt__aug_vrow_args *v, const nnopt__nor
     v->plane_norm = plan->norm + c;
 }
 
+/* The table and the constants (not fused: nnopt__norm_plan_check decides). */
 static void nnopt__norm_plan_init(nnopt__norm_plan *plan, int channels, const float *mean, const float *std)
 {
     nnopt__aug_norm_args a;
-    nnopt__aug_vrow_args v;
     uint8_t bytes[256];
-    float ramp[256], zeros[256], check[256];
     int b, c;
-    for (b = 0; b < 256; b++) { bytes[b] = (uint8_t)b; ramp[b] = (float)b; zeros[b] = 0.0f; }
+    for (b = 0; b < 256; b++) bytes[b] = (uint8_t)b;
     memset(plan, 0, sizeof *plan);
-    plan->fused = 1;
     for (c = 0; c < channels; c++) {
         double r = 1.0 / (double)std[c];
         plan->norm[c][0] = mean[c]; plan->norm[c][1] = std[c];
         plan->norm[c][2] = (float)r; plan->norm[c][3] = (float)(r - (double)(float)r);
         a.n = 256; a.u8 = bytes; a.f32 = NULL; a.out = plan->table[c]; a.mean = mean[c]; a.std = std[c];
         NNOPT__PICK(aug_normalize)(&a);
-        memset(&v, 0, sizeof v);
-        v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
-        nnopt__vrow_normalize_args(&v, plan, c);
-        NNOPT__PICK(aug_vrows)(&v);
-        if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
     }
+}
+
+/* fused: the column kernel normalizing bytes gives the table's bits for all 256 values of
+   every channel, on every path this CPU has (the portable one divides, so it always does; the
+   vector ones share one arithmetic), so one plan serves whichever path later runs it. */
+static void nnopt__norm_plan_check(nnopt__norm_plan *plan, int channels)
+{
+    nnopt__aug_vrow_args v;
+    void (*vector_rows[2])(nnopt__aug_vrow_args *);
+    float ramp[256], zeros[256], check[256];
+    int b, c, k, vector_paths = 0;
+#ifdef NNOPT__HAVE_AVX2
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX2) vector_rows[vector_paths++] = nnopt__aug_vrows_avx2;
+#endif
+#ifdef NNOPT__HAVE_AVX512
+    if (nnopt_isa_best() >= NNOPT_ISA_AVX512) vector_rows[vector_paths++] = nnopt__aug_vrows_avx512;
+#endif
+    for (b = 0; b < 256; b++) { ramp[b] = (float)b; zeros[b] = 0.0f; }
+    plan->fused = 1;
+    for (c = 0; c < channels; c++)
+        for (k = 0; k < vector_paths; k++) {
+            memset(&v, 0, sizeof v);
+            v.n = 256; v.ta = ramp; v.tb = zeros; v.l0 = 1.0f; v.l1 = 0.0f; v.out_f32 = check; v.planes = 1;
+            nnopt__vrow_normalize_args(&v, plan, c);
+            vector_rows[k](&v);
+            if (memcmp(check, plan->table[c], sizeof check) != 0) plan->fused = 0;
+        }
 }
 
 /* The fill of a stage from src, in the output's terms (normalized when the stage normalizes). */
@@ -5051,121 +5317,188 @@ NNOPT__PRIVATE int nnopt__byte_windows(const nnopt__tap *t, const int32_t *ia, c
     return gathers;
 }
 
-static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
-                                float *work, const nnopt__norm_plan *plan)
-{
-    int u8 = src->format == NNOPT_IMAGE_U8_HWC, C = src->channels, ow = g->ow;
-    int per = u8 ? C : 1, planes = u8 ? 1 : C, plane, y, x, c, fill_columns = 0;
-    size_t src_plane = nnopt__img_pixels(src), dst_plane = (size_t)ow * (size_t)g->oh;
-    size_t src_bytes = nnopt_image_bytes(src), rowlen = (size_t)ow * (size_t)per;
-    float *cache[2], *wa = work + 2 * rowlen, *wb = wa + ow;
-    int32_t *ia = (int32_t *)(void *)(wb + ow), *ib = ia + ow, *window = ib + ow, max_index = 0, min_index = -1;
-    int32_t *index = window + 2 * ((ow + 15) / 16);
-    uint8_t *bytes = (uint8_t *)(void *)(index + (size_t)32 * (size_t)per * (size_t)((ow + 15) / 16));   /* one planar uint8 row */
-    void (*hrow)(nnopt__aug_hrow_args *) = NNOPT__PICK(aug_hrow);
-    void (*vrows)(nnopt__aug_vrow_args *) = NNOPT__PICK(aug_vrows);
-    int gathers = 1;                                  /* the row kernel may gather 4 bytes per pixel */
+/* One bilinear pass: its memory, kernels and their arguments, and which source rows the row
+   cache and the prefetches hold (per plane). */
+typedef struct nnopt__bilinear_run {
+    const nnopt_image *src, *dst;
+    const nnopt__geo *g;
+    const nnopt__norm_plan *plan;
+    nnopt__bilinear_mem m;
     nnopt__aug_hrow_args h;
     nnopt__aug_vrow_args v;
-    cache[0] = work; cache[1] = work + rowlen;
-    for (x = 0; x < ow; x++) {                        /* per-pixel offsets and weights */
+    void (*hrow)(nnopt__aug_hrow_args *);
+    void (*vrows)(nnopt__aug_vrow_args *);
+    int u8, channels, per, planes, ow, fill_columns;
+    int gathers;                     /* the row kernel may gather 4 bytes per pixel */
+    int32_t min_index, max_index;    /* the source offsets the taps read (min_index -1: none) */
+    size_t src_plane, dst_plane, src_bytes, src_row;
+    int cached[2], fetched[2], next; /* rows in the two cache slots, the last two prefetched, the slot to fill */
+} nnopt__bilinear_run;
+
+/* Carves the memory and works out each output column's source offsets and weights. */
+static void nnopt__bilinear_setup(nnopt__bilinear_run *b, const nnopt_image *src, const nnopt_image *dst,
+                                  const nnopt__geo *g, void *work, const nnopt__norm_plan *plan)
+{
+    int x;
+    memset(b, 0, sizeof *b);
+    b->src = src; b->dst = dst; b->g = g; b->plan = plan;
+    b->u8 = src->format == NNOPT_IMAGE_U8_HWC; b->channels = src->channels; b->ow = g->ow;
+    b->per = b->u8 ? b->channels : 1; b->planes = b->u8 ? 1 : b->channels;
+    b->src_plane = nnopt__img_pixels(src); b->dst_plane = (size_t)b->ow * (size_t)g->oh;
+    b->src_bytes = nnopt_image_bytes(src); b->src_row = (size_t)src->width * (size_t)b->channels;
+    nnopt__bilinear_layout((size_t)b->ow, (size_t)b->per, work, &b->m);
+    b->min_index = -1;
+    for (x = 0; x < b->ow; x++) {
         const nnopt__tap *k = &g->x[x];
-        if (k->a < 0) { ia[x] = ib[x] = 0; wa[x] = wb[x] = 0.0f; fill_columns = 1; continue; }
-        ia[x] = k->a * per; ib[x] = k->b * per; wa[x] = k->l0; wb[x] = k->l1;
-        if (ib[x] > max_index) max_index = ib[x];
-        if (ia[x] > max_index) max_index = ia[x];
-        if (min_index < 0 || ia[x] < min_index) min_index = ia[x];
-        if (ib[x] < min_index) min_index = ib[x];
+        int32_t *ia = b->m.ia, *ib = b->m.ib;
+        if (k->a < 0) { ia[x] = ib[x] = 0; b->m.wa[x] = b->m.wb[x] = 0.0f; b->fill_columns = 1; continue; }
+        ia[x] = k->a * b->per; ib[x] = k->b * b->per; b->m.wa[x] = k->l0; b->m.wb[x] = k->l1;
+        if (ib[x] > b->max_index) b->max_index = ib[x];
+        if (ia[x] > b->max_index) b->max_index = ia[x];
+        if (b->min_index < 0 || ia[x] < b->min_index) b->min_index = ia[x];
+        if (ib[x] < b->min_index) b->min_index = ib[x];
     }
-    h.n = (size_t)ow; h.channels = per; h.ia = ia; h.ib = ib; h.wa = wa; h.wb = wb;
-    h.window = NULL; h.window_index = NULL;
-    if (u8 && NNOPT__PICK(bytes_fast)()) {
-        gathers = nnopt__byte_windows(g->x, ia, ib, ow, per, window, index);
-        hrow = NNOPT__PICK(aug_hrow_window); h.window = window; h.window_index = index;
+    b->hrow = NNOPT__PICK(aug_hrow);
+    b->vrows = NNOPT__PICK(aug_vrows);
+    b->gathers = 1;
+    b->h.n = (size_t)b->ow; b->h.channels = b->per; b->h.ia = b->m.ia; b->h.ib = b->m.ib;
+    b->h.wa = b->m.wa; b->h.wb = b->m.wb;
+    if (b->u8 && NNOPT__PICK(bytes_fast)()) {
+        b->gathers = nnopt__byte_windows(g->x, b->m.ia, b->m.ib, b->ow, b->per, b->m.window, b->m.window_index);
+        b->hrow = NNOPT__PICK(aug_hrow_window); b->h.window = b->m.window; b->h.window_index = b->m.window_index;
     }
-    memset(&v, 0, sizeof v);
-    v.n = (size_t)ow;
-    for (plane = 0; plane < planes; plane++) {
-        int cached[2] = { -1, -1 }, fetched[2] = { -1, -1 }, next = 0;
+    b->v.n = (size_t)b->ow;
+}
+
+/* The source rows of output row y + 2 not yet fetched into cache: the window row kernel
+   fetches one while it computes another (a burst of misses here would stall); what is left
+   is fetched after this row's row passes. */
+static void nnopt__bilinear_plan_ahead(const nnopt__bilinear_run *b, int y, int ahead[2])
+{
+    const nnopt__geo *g = b->g;
+    int r;
+    ahead[0] = ahead[1] = -1;
+    if (!b->u8 || b->min_index < 0 || y + 2 >= g->oh || g->y[y + 2].a < 0) return;
+    for (r = 0; r < 2; r++) {
+        int want = r ? g->y[y + 2].b : g->y[y + 2].a;
+        if (want != b->fetched[0] && want != b->fetched[1] && want != ahead[0]) ahead[r] = want;
+    }
+}
+
+/* The row pass over source row `want` (of this plane) into cache slot `slot`. */
+static void nnopt__bilinear_row_pass(nnopt__bilinear_run *b, int plane, int want, int slot, int ahead[2])
+{
+    nnopt__aug_hrow_args *h = &b->h;
+    size_t row_at = (size_t)want * b->src_row;
+    int k;
+    h->out = b->m.rows[slot];
+    if (!b->u8) {
+        h->u8 = NULL;
+        h->f32 = (const float *)b->src->data + (size_t)plane * b->src_plane + (size_t)want * (size_t)b->src->width;
+        b->hrow(h);
+        return;
+    }
+    h->u8 = (const uint8_t *)b->src->data + row_at; h->f32 = NULL;
+    /* the vector gathers read 4 bytes per pixel: at the end of the image the portable instance
+       does the same arithmetic */
+    if (b->gathers && row_at + (size_t)b->max_index + 4 > b->src_bytes) {
+        nnopt__aug_hrow_scalar(h);
+        return;
+    }
+    k = h->window ? (ahead[0] >= 0 ? 0 : ahead[1] >= 0 ? 1 : -1) : -1;
+    if (k >= 0) {                    /* the window kernel prefetches a row still ahead */
+        h->ahead = (const uint8_t *)b->src->data + (size_t)ahead[k] * b->src_row;
+        b->fetched[0] = b->fetched[1]; b->fetched[1] = ahead[k]; ahead[k] = -1;
+    }
+    b->hrow(h);
+    h->ahead = NULL;
+}
+
+/* Source rows a and b of output row ky into the row cache (slot[r]: where row r is), with a
+   row pass for each one not there; filling row b's slot never evicts row a. */
+static void nnopt__bilinear_cache_rows(nnopt__bilinear_run *b, const nnopt__tap *ky, int plane, int slot[2],
+                                       int ahead[2])
+{
+    int r;
+    for (r = 0; r < 2; r++) {
+        int want = r ? ky->b : ky->a;
+        if (b->cached[0] == want) slot[r] = 0;
+        else if (b->cached[1] == want) slot[r] = 1;
+        else {
+            if (r == 1 && slot[0] == b->next) b->next ^= 1;
+            nnopt__bilinear_row_pass(b, plane, want, b->next, ahead);
+            b->cached[b->next] = want; slot[r] = b->next; b->next ^= 1;
+        }
+    }
+    for (r = 0; r < 2; r++)          /* the rows the row kernel did not prefetch */
+        if (ahead[r] >= 0) {
+            nnopt__prefetch_bytes((const uint8_t *)b->src->data + (size_t)ahead[r] * b->src_row +
+                                  (size_t)b->min_index, (size_t)(b->max_index - b->min_index) + (size_t)b->channels);
+            b->fetched[0] = b->fetched[1]; b->fetched[1] = ahead[r];
+        }
+}
+
+/* The column pass of output row y: v = ta l0 + tb l1 from the cached rows, as floats (every
+   plane of the row in one call; normalized with a plan) or as bytes, interleaved into the
+   pixel row. */
+static void nnopt__bilinear_column_pass(nnopt__bilinear_run *b, const nnopt__tap *ky, int y, int plane,
+                                        const int slot[2])
+{
+    nnopt__aug_vrow_args *v = &b->v;
+    const nnopt_image *dst = b->dst;
+    size_t ow = (size_t)b->ow;
+    int c, x;
+    v->l0 = ky->l0; v->l1 = ky->l1;
+    if (dst->format == NNOPT_IMAGE_F32_CHW) {
+        v->ta = b->m.rows[slot[0]]; v->tb = b->m.rows[slot[1]]; v->planes = b->per; v->out_step = b->dst_plane;
+        v->out_u8 = NULL; v->out_f32 = (float *)dst->data + (size_t)plane * b->dst_plane + (size_t)y * ow;
+        if (b->plan) nnopt__vrow_normalize_args(v, b->plan, plane);
+        b->vrows(v);
+        return;
+    }
+    for (c = 0; c < b->per; c++) {
+        v->ta = b->m.rows[slot[0]] + (size_t)c * ow; v->tb = b->m.rows[slot[1]] + (size_t)c * ow;
+        v->planes = 1; v->out_f32 = NULL;
+        v->out_u8 = b->channels == 1 ? (uint8_t *)dst->data + (size_t)y * ow : b->m.bytes;
+        b->vrows(v);
+        if (v->out_u8 == b->m.bytes) {
+            uint8_t *row = (uint8_t *)dst->data + (size_t)y * ow * (size_t)b->per + (size_t)c;
+            for (x = 0; x < b->ow; x++) row[(size_t)x * (size_t)b->channels] = b->m.bytes[x];
+        }
+    }
+}
+
+/* Output pixel (x, y) set to the fill: each channel of a uint8 pixel, or this plane's value. */
+static void nnopt__bilinear_fill(const nnopt__bilinear_run *b, int x, int y, int plane)
+{
+    int c;
+    for (c = 0; c < b->per; c++)
+        nnopt__px_set(b->dst, (size_t)y * (size_t)b->ow + (size_t)x, b->u8 ? c : plane,
+                      nnopt__stage_fill(b->g, b->src, b->u8 ? c : plane, b->plan));
+}
+
+static void nnopt__geo_bilinear(const nnopt_image *src, const nnopt_image *dst, const nnopt__geo *g,
+                                void *work, const nnopt__norm_plan *plan)
+{
+    nnopt__bilinear_run b;
+    int plane, y, x;
+    nnopt__bilinear_setup(&b, src, dst, g, work, plan);
+    for (plane = 0; plane < b.planes; plane++) {
+        b.cached[0] = b.cached[1] = b.fetched[0] = b.fetched[1] = -1;
+        b.next = 0;
         for (y = 0; y < g->oh; y++) {
             const nnopt__tap *ky = &g->y[y];
-            int r, slot[2] = { 0, 0 }, ahead[2] = { -1, -1 };
-            /* the source rows of output row y + 2 not yet fetched into cache: the window row
-               kernel fetches one while it computes another (a burst of misses here would
-               stall); what is left is fetched after this row's row passes */
-            if (u8 && min_index >= 0 && y + 2 < g->oh && g->y[y + 2].a >= 0)
-                for (r = 0; r < 2; r++) {
-                    int want = r ? g->y[y + 2].b : g->y[y + 2].a;
-                    if (want != fetched[0] && want != fetched[1] && want != ahead[0]) ahead[r] = want;
-                }
-            h.ahead = NULL;
-            if (ky->a < 0) {                           /* a padded row: all fill */
-                for (x = 0; x < ow; x++)
-                    for (c = 0; c < per; c++)
-                        nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                      nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+            int slot[2] = { 0, 0 }, ahead[2];
+            nnopt__bilinear_plan_ahead(&b, y, ahead);
+            if (ky->a < 0) {                       /* a padded row: all fill */
+                for (x = 0; x < b.ow; x++) nnopt__bilinear_fill(&b, x, y, plane);
                 continue;
             }
-            for (r = 0; r < 2; r++) {                  /* source rows a and b, cached */
-                int want = r ? ky->b : ky->a;
-                if (cached[0] == want) slot[r] = 0;
-                else if (cached[1] == want) slot[r] = 1;
-                else {
-                    if (r == 1 && slot[0] == next) next ^= 1;   /* keep row a */
-                    h.out = cache[next];
-                    if (u8) {
-                        size_t row_at = (size_t)want * (size_t)src->width * (size_t)C;
-                        h.u8 = (const uint8_t *)src->data + row_at; h.f32 = NULL;
-                        /* the vector gathers read 4 bytes per pixel: at the end of the
-                           image the portable instance does the same arithmetic */
-                        if (gathers && row_at + (size_t)max_index + 4 > src_bytes) nnopt__aug_hrow_scalar(&h);
-                        else {
-                            int k = h.window ? (ahead[0] >= 0 ? 0 : ahead[1] >= 0 ? 1 : -1) : -1;
-                            if (k >= 0) {
-                                h.ahead = (const uint8_t *)src->data + (size_t)ahead[k] * (size_t)src->width * (size_t)C;
-                                fetched[0] = fetched[1]; fetched[1] = ahead[k]; ahead[k] = -1;
-                            }
-                            hrow(&h);
-                            h.ahead = NULL;
-                        }
-                    } else {
-                        h.u8 = NULL;
-                        h.f32 = (const float *)src->data + (size_t)plane * src_plane + (size_t)want * (size_t)src->width;
-                        hrow(&h);
-                    }
-                    cached[next] = want; slot[r] = next; next ^= 1;
-                }
-            }
-            for (r = 0; r < 2; r++)
-                if (ahead[r] >= 0) {
-                    nnopt__prefetch_bytes((const uint8_t *)src->data + (size_t)ahead[r] * (size_t)src->width * (size_t)C +
-                                          (size_t)min_index, (size_t)(max_index - min_index) + (size_t)C);
-                    fetched[0] = fetched[1]; fetched[1] = ahead[r];
-                }
-            v.l0 = ky->l0; v.l1 = ky->l1;
-            if (dst->format == NNOPT_IMAGE_F32_CHW) {   /* every plane of the row in one call */
-                v.ta = cache[slot[0]]; v.tb = cache[slot[1]]; v.planes = per; v.out_step = dst_plane;
-                v.out_u8 = NULL; v.out_f32 = (float *)dst->data + (size_t)plane * dst_plane + (size_t)y * (size_t)ow;
-                if (plan) nnopt__vrow_normalize_args(&v, plan, plane);
-                vrows(&v);
-            } else {
-                for (c = 0; c < per; c++) {
-                    v.ta = cache[slot[0]] + (size_t)c * (size_t)ow; v.tb = cache[slot[1]] + (size_t)c * (size_t)ow;
-                    v.planes = 1; v.out_f32 = NULL;
-                    v.out_u8 = C == 1 ? (uint8_t *)dst->data + (size_t)y * (size_t)ow : bytes;
-                    vrows(&v);
-                    if (v.out_u8 == bytes) {           /* interleave into the pixel row */
-                        uint8_t *row = (uint8_t *)dst->data + (size_t)y * rowlen + (size_t)c;
-                        for (x = 0; x < ow; x++) row[(size_t)x * (size_t)C] = bytes[x];
-                    }
-                }
-            }
-            if (fill_columns)                          /* padded columns */
-                for (x = 0; x < ow; x++)
-                    if (g->x[x].a < 0)
-                        for (c = 0; c < per; c++)
-                            nnopt__px_set(dst, (size_t)y * (size_t)ow + (size_t)x, u8 ? c : plane,
-                                          nnopt__stage_fill(g, src, u8 ? c : plane, plan));
+            nnopt__bilinear_cache_rows(&b, ky, plane, slot, ahead);
+            nnopt__bilinear_column_pass(&b, ky, y, plane, slot);
+            if (b.fill_columns)                    /* padded columns */
+                for (x = 0; x < b.ow; x++)
+                    if (g->x[x].a < 0) nnopt__bilinear_fill(&b, x, y, plane);
         }
     }
 }
@@ -5309,10 +5642,12 @@ NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_i
 
 #define NNOPT__AUG_CHUNK 4096
 
-/* Float images: the kernel over each plane. uint8 images: a byte has 256 values, so the
-   plan's table holds what the kernel gives each, and the pixels are looked up, which also
-   takes the channel out of the interleaved bytes. */
-static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const nnopt__norm_plan *plan)
+/* Float images: the kernel over each plane with mean[c] and std[c]. uint8 images: a byte has
+   256 values, so the plan's table (for the same mean and std) holds what the kernel gives
+   each, and the pixels are looked up, which also takes the channel out of the interleaved
+   bytes. */
+static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, const float *mean, const float *std,
+                             const nnopt__norm_plan *plan)
 {
     size_t n = nnopt__img_pixels(src), p, C = (size_t)src->channels;
     nnopt__aug_norm_args a;
@@ -5321,7 +5656,7 @@ static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, con
         float *out = (float *)dst->data + (size_t)c * n;
         if (src->format == NNOPT_IMAGE_F32_CHW) {
             a.n = n; a.u8 = NULL; a.f32 = (const float *)src->data + (size_t)c * n; a.out = out;
-            a.mean = plan->norm[c][0]; a.std = plan->norm[c][1];
+            a.mean = mean[c]; a.std = std[c];
             NNOPT__PICK(aug_normalize)(&a);
         } else {
             const float *table = plan->table[c];
@@ -5343,16 +5678,14 @@ static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std)
 {
-    nnopt__norm_plan *plan;
+    nnopt__norm_plan plan;         /* 4 KB: on the stack, so nothing is allocated */
     if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || dst->format != NNOPT_IMAGE_F32_CHW ||
         src->channels != dst->channels || src->width != dst->width || src->height != dst->height ||
         nnopt__img_overlap(src, dst) || !nnopt__mean_std_ok(mean, std, src->channels))
         return NNOPT_ERR_INVALID;
-    plan = (nnopt__norm_plan *)NNOPT_MALLOC(sizeof *plan);
-    if (!plan) return NNOPT_ERR_NOMEM;
-    nnopt__norm_plan_init(plan, src->channels, mean, std);
-    nnopt__normalize(src, dst, plan);
-    NNOPT_FREE(plan);
+    if (src->format == NNOPT_IMAGE_U8_HWC) nnopt__norm_plan_init(&plan, src->channels, mean, std);
+    else memset(&plan, 0, sizeof plan);          /* float images do not read it */
+    nnopt__normalize(src, dst, mean, std, &plan);
     return NNOPT_OK;
 }
 
@@ -5859,29 +6192,33 @@ static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, in
     }
 }
 
-#define NNOPT__AUG_ALIGN(x) (((x) + 63) & ~(size_t)63)
-
-/* Scratch of one sample: two image buffers, five axis maps, the bilinear row cache. */
+/* Scratch of one sample: two image buffers, five axis maps, the bilinear pass's memory
+   (sized by nnopt__bilinear_layout for the widest stage, every channel interleaved), each
+   64-byte aligned from base. 0: more than size_t holds. */
 typedef struct nnopt__aug_scratch {
     void *buf[2];
     nnopt__tap *gx, *gy, *qx, *qy, *tmp;
-    float *work;
+    void *work;
 } nnopt__aug_scratch;
 
-static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_row,
+static size_t nnopt__aug_scratch_layout(size_t image_bytes, size_t max_dim, size_t max_width, int channels,
                                         char *base, nnopt__aug_scratch *s)
 {
-    size_t at = 0, taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
+    size_t at = 0, taps, pass = nnopt__bilinear_layout(max_width, (size_t)channels, NULL, NULL);
     int k;
+    if (!pass || pass > (size_t)-1 / 8 || image_bytes > (size_t)-1 / 8 ||
+        max_dim > (size_t)-1 / 64 / sizeof(nnopt__tap))
+        return 0;                                 /* more than size_t holds */
+    taps = NNOPT__AUG_ALIGN(max_dim * sizeof(nnopt__tap));
     if (s) { s->buf[0] = base; s->buf[1] = base + NNOPT__AUG_ALIGN(image_bytes); }
     at = 2 * NNOPT__AUG_ALIGN(image_bytes);
     if (s) {
         nnopt__tap **t[5];
         t[0] = &s->gx; t[1] = &s->gy; t[2] = &s->qx; t[3] = &s->qy; t[4] = &s->tmp;
         for (k = 0; k < 5; k++) *t[k] = (nnopt__tap *)(void *)(base + at + (size_t)k * taps);
-        s->work = (float *)(void *)(base + at + 5 * taps);
+        s->work = base + at + 5 * taps;
     }
-    return at + 5 * taps + NNOPT__AUG_ALIGN(nnopt__bilinear_work(max_row) * sizeof(float));
+    return at + 5 * taps + pass;
 }
 
 NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nnopt_aug_op *ops, int count,
@@ -5890,12 +6227,12 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
 {
     nnopt_image_format f = format;
     int w = width, h = height, j;
-    size_t max_bytes, max_dim, max_row;
+    size_t max_bytes, max_dim, max_width, scratch;
     if (!pl || count < 0 || count > NNOPT_AUG_MAX_OPS || (count && !ops) ||
         !nnopt__img_values(format, width, height, channels))
         return NNOPT_ERR_INVALID;
     max_bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
-    max_dim = (size_t)(w > h ? w : h); max_row = (size_t)w * (size_t)channels;
+    max_dim = (size_t)(w > h ? w : h); max_width = (size_t)w;
     for (j = 0; j < count; j++) {
         int pw = w, ph = h;
         size_t bytes;
@@ -5914,16 +6251,25 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
         if ((size_t)ph > max_dim) max_dim = (size_t)ph;
         if ((size_t)w > max_dim) max_dim = (size_t)w;
         if ((size_t)h > max_dim) max_dim = (size_t)h;
-        if ((size_t)w * (size_t)channels > max_row) max_row = (size_t)w * (size_t)channels;
+        if ((size_t)pw > max_width) max_width = (size_t)pw;   /* every stage's width, padded ones too */
+        if ((size_t)w > max_width) max_width = (size_t)w;
     }
+    scratch = nnopt__aug_scratch_layout(max_bytes, max_dim, max_width, channels, NULL, NULL);
+    if (!scratch) return NNOPT_ERR_INVALID;      /* more than size_t holds */
     memset(pl, 0, sizeof *pl);
     pl->count = count;
     for (j = 0; j < count; j++) pl->op[j] = ops[j];
     pl->in_format = format; pl->out_format = f;
     pl->in_width = width; pl->in_height = height; pl->channels = channels;
     pl->out_width = w; pl->out_height = h;
-    pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_row;
-    pl->scratch_bytes = nnopt__aug_scratch_layout(max_bytes, max_dim, max_row, NULL, NULL);
+    pl->layout[0] = max_bytes; pl->layout[1] = max_dim; pl->layout[2] = max_width;
+    pl->scratch_bytes = scratch + 63;
+    for (j = 0, f = format; j < count; j++)       /* the NORMALIZE op that sees bytes, if any */
+        if (ops[j].kind == NNOPT_AUG_NORMALIZE && f == NNOPT_IMAGE_U8_HWC) {
+            nnopt__norm_plan_init(&pl->norm, channels, ops[j].mean, ops[j].std);
+            nnopt__norm_plan_check(&pl->norm, channels);
+            f = NNOPT_IMAGE_F32_CHW;
+        }
     return NNOPT_OK;
 }
 
@@ -5936,7 +6282,6 @@ typedef struct nnopt__aug_run {
     nnopt__geo g;
     int pending, w, h;
     uint64_t seed, stream;
-    const nnopt__norm_plan *plans;   /* per op; built for NORMALIZE ops once per call */
 } nnopt__aug_run;
 
 /* A scratch buffer that src does not live in. */
@@ -6116,15 +6461,15 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
     nnopt_image d;
     int k;
     if (op->kind == NNOPT_AUG_NORMALIZE && r->pending && r->g.bilinear && r->src.format == NNOPT_IMAGE_U8_HWC &&
-        r->plans[j].fused) {
-        nnopt__aug_flush_normalized(r, last, &r->plans[j]);         /* resize + normalize fused */
+        r->pl->norm.fused) {
+        nnopt__aug_flush_normalized(r, last, &r->pl->norm);         /* resize + normalize fused */
         ch->applied = 1;
         return NNOPT_OK;
     }
     nnopt__aug_flush(r, 0);
     if (op->kind == NNOPT_AUG_NORMALIZE) {
         d = nnopt__aug_target(r, NNOPT_IMAGE_F32_CHW, last, 0);
-        nnopt__normalize(&r->src, &d, &r->plans[j]);
+        nnopt__normalize(&r->src, &d, op->mean, op->std, &r->pl->norm);
         ch->applied = 1;
         r->src = d;
         return NNOPT_OK;
@@ -6181,19 +6526,18 @@ static nnopt_status nnopt__aug_pixel_op(nnopt__aug_run *r, const nnopt_aug_op *o
 }
 
 static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *in, void *out, uint64_t seed,
-                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch,
-                                      const nnopt__norm_plan *plans)
+                                      uint64_t stream, nnopt_aug_choice *rec, char *scratch)
 {
     nnopt__aug_run r;
     int j, wrote_out = 0;
     memset(&r, 0, sizeof r);
-    r.pl = pl; r.seed = seed; r.stream = stream; r.plans = plans;
+    r.pl = pl; r.seed = seed; r.stream = stream;
     r.src.format = pl->in_format; r.src.width = pl->in_width; r.src.height = pl->in_height;
     r.src.channels = pl->channels; r.src.data = (void *)(uintptr_t)in;
     r.out.format = pl->out_format; r.out.width = pl->out_width; r.out.height = pl->out_height;
     r.out.channels = pl->channels; r.out.data = out;
     r.w = pl->in_width; r.h = pl->in_height;
-    nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], scratch, &r.s);
+    nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], pl->channels, scratch, &r.s);
     for (j = 0; j < pl->count; j++) {
         const nnopt_aug_op *op = &pl->op[j];
         nnopt_aug_choice local, *ch = rec ? &rec[j] : &local;
@@ -6211,40 +6555,77 @@ static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *
     return NNOPT_OK;
 }
 
+/* The arguments of an apply call, the pipeline's own fields included; *in_bytes and *out_bytes
+   receive the size of one image. */
+static int nnopt__aug_apply_ok(const nnopt_aug_pipeline *pl, const void *in, const void *out, size_t count,
+                               const nnopt_aug_record *records, size_t *in_bytes, size_t *out_bytes)
+{
+    size_t ib, ob;
+    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return 0;
+    ib = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
+    ob = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
+    *in_bytes = ib; *out_bytes = ob;
+    return ib && ob && !(count && (!in || !out)) &&
+           !(pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) &&
+           !(pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) &&
+           !(count && (ib > (size_t)-1 / count || ob > (size_t)-1 / count)) &&
+           !nnopt__ranges_overlap(in, count * ib, out, count * ob) &&
+           !(records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * ob) ||
+                         nnopt__ranges_overlap(records, count * sizeof *records, in, count * ib)));
+}
+
+NNOPT_API size_t nnopt_aug_pipeline_scratch_size(const nnopt_aug_pipeline *pl)
+{
+    size_t bytes;
+    if (!pl || !nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels)) return 0;
+    bytes = nnopt__aug_scratch_layout(pl->layout[0], pl->layout[1], pl->layout[2], pl->channels, NULL, NULL);
+    return bytes ? bytes + 63 : 0;   /* 63: to align the caller's memory to 64 bytes */
+}
+
+/* Every sample, one after the other in the same scratch. */
+static nnopt_status nnopt__aug_apply_in(const nnopt_aug_pipeline *pl, const void *in, void *out, size_t count,
+                                        uint64_t seed, uint64_t first_index, nnopt_aug_record *records,
+                                        size_t in_bytes, size_t out_bytes, void *scratch)
+{
+    char *base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    nnopt_status st = NNOPT_OK;
+    size_t k;
+    for (k = 0; k < count && st == NNOPT_OK; k++)
+        st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
+                               first_index + k, records ? records[k].op : NULL, base);
+    return st;
+}
+
 NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void *in, void *out,
                                        size_t count, uint64_t seed, uint64_t first_index,
                                        nnopt_aug_record *records)
 {
-    size_t in_bytes, out_bytes, k;
-    char *scratch, *base;
-    nnopt__norm_plan *plans;
-    nnopt_status st = NNOPT_OK;
-    int j;
-    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return NNOPT_ERR_INVALID;
-    in_bytes = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
-    out_bytes = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
-    if (!in_bytes || !out_bytes || (count && (!in || !out)) ||
-        (pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) ||
-        (pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) ||
-        (count && (in_bytes > (size_t)-1 / count || out_bytes > (size_t)-1 / count)) ||
-        nnopt__ranges_overlap(in, count * in_bytes, out, count * out_bytes) ||
-        (records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * out_bytes) ||
-                     nnopt__ranges_overlap(records, count * sizeof *records, in, count * in_bytes))))
-        return NNOPT_ERR_INVALID;
+    size_t in_bytes, out_bytes, bytes;
+    void *scratch;
+    nnopt_status st;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
     if (count == 0) return NNOPT_OK;
-    /* scratch, then one normalization plan per op (built for the NORMALIZE ops) */
-    scratch = (char *)NNOPT_MALLOC(pl->scratch_bytes + 64 + (size_t)pl->count * sizeof(nnopt__norm_plan));
+    bytes = nnopt_aug_pipeline_scratch_size(pl);
+    scratch = bytes ? NNOPT_MALLOC(bytes) : NULL;
     if (!scratch) return NNOPT_ERR_NOMEM;
-    base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    plans = (nnopt__norm_plan *)(void *)(base + pl->scratch_bytes);
-    for (j = 0; j < pl->count; j++)
-        if (pl->op[j].kind == NNOPT_AUG_NORMALIZE)
-            nnopt__norm_plan_init(&plans[j], pl->channels, pl->op[j].mean, pl->op[j].std);
-    for (k = 0; k < count && st == NNOPT_OK; k++)
-        st = nnopt__aug_sample(pl, (const char *)in + k * in_bytes, (char *)out + k * out_bytes, seed,
-                               first_index + k, records ? records[k].op : NULL, base, plans);
+    st = nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
     NNOPT_FREE(scratch);
     return st;
+}
+
+NNOPT_API nnopt_status nnopt_aug_apply_scratch(const nnopt_aug_pipeline *pl, const void *in, void *out,
+                                               size_t count, uint64_t seed, uint64_t first_index,
+                                               nnopt_aug_record *records, void *scratch, size_t bytes)
+{
+    size_t in_bytes, out_bytes, need;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
+    need = nnopt_aug_pipeline_scratch_size(pl);
+    if (!scratch || !need || bytes < need || nnopt__ranges_overlap(scratch, bytes, in, count * in_bytes) ||
+        nnopt__ranges_overlap(scratch, bytes, out, count * out_bytes) ||
+        (records && nnopt__ranges_overlap(scratch, bytes, records, count * sizeof *records)))
+        return NNOPT_ERR_INVALID;
+    if (count == 0) return NNOPT_OK;
+    return nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
 }
 
 #endif /* NNOPT_NO_AUGMENT */
@@ -7566,66 +7947,59 @@ NNOPT__PRIVATE NNOPT__TARGET void V(dropconnect_row)(nnopt__dropconnect_args *ar
 
 #ifndef NNOPT_NO_BATCHNORM
 /* ---- Batch-normalization kernels -------------------------------------------------- */
-/* Which coefficients a pass reads (bit q: coef[q]). */
-NNOPT__OP int V(bn_uses)(int kind, int relu, int apply)
-{
-    int mask = relu && kind != NNOPT__BN_FORWARD ? 0x31 : 0x1;
-    if (!apply) return mask;
-    return mask | (kind == NNOPT__BN_FORWARD ? 0x7 : kind == NNOPT__BN_BACKWARD ? 0xF : 0x5);
-}
+/* The coefficients of nnopt__bn_coefs as vectors, by the same names. */
+#define NNOPT__BN_VEC_FIELD(field) V(vec) field;
+typedef struct { NNOPT__BN_FIELDS(NNOPT__BN_VEC_FIELD) } V(bn_coefv);
+#undef NNOPT__BN_VEC_FIELD
 
-/* The coefficients in `uses` for columns [i, i+k): one vector per column (NHWC) or the
-   tile's single value in every lane (NCHW); the others are 0. */
-NNOPT__OP V(vec) V(bn_coef)(const nnopt__bn_tile *t, int q, size_t i, size_t k, int per_column, int uses)
+/* The coefficients in `reads` for columns [i, i+k): one vector per column (NHWC) or the
+   tile's single value in every lane (NCHW); the others are 0. Written out field by field: a
+   loop here stays a loop at -O2 and keeps the vectors in memory. */
+NNOPT__OP void V(bn_coefs)(const nnopt__bn_tile *t, size_t i, size_t k, int per_column, unsigned reads,
+                           V(bn_coefv) *c)
 {
-    return !(uses >> q & 1) ? V(set1)(0.0f) : per_column ? V(loadn)(t->coef[q] + i, k) : V(set1)(t->coef[q][0]);
-}
-
-NNOPT__OP void V(bn_coefs)(const nnopt__bn_tile *t, size_t i, size_t k, int per_column, int uses, V(vec) c[6])
-{   /* written out: a loop here stays a loop at -O2 and keeps c[] in memory */
-    c[0] = V(bn_coef)(t, 0, i, k, per_column, uses);
-    c[1] = V(bn_coef)(t, 1, i, k, per_column, uses);
-    c[2] = V(bn_coef)(t, 2, i, k, per_column, uses);
-    c[3] = V(bn_coef)(t, 3, i, k, per_column, uses);
-    c[4] = V(bn_coef)(t, 4, i, k, per_column, uses);
-    c[5] = V(bn_coef)(t, 5, i, k, per_column, uses);
+#define NNOPT__BN_LOAD_FIELD(field)                                                                 \
+    c->field = !(reads & NNOPT__BN_COEF(field)) ? V(set1)(0.0f)                                     \
+               : per_column ? V(loadn)(t->coef.field + i, k) : V(set1)(t->coef.field[0]);
+    NNOPT__BN_FIELDS(NNOPT__BN_LOAD_FIELD)
+#undef NNOPT__BN_LOAD_FIELD
 }
 
 /* The gradient that reaches the normalization: dy, or with the fused ReLU 0 where the
-   forward's output fma(xc, c4, c5) was not positive (torch's relu backward: dy where y > 0),
-   recomputed from xc = x - mean with the forward's own operations. */
-NNOPT__OP V(vec) V(bn_grad)(V(vec) dy, V(vec) xc, const V(vec) c[6], int relu)
+   forward's output fma(xc, scale, shift) was not positive (torch's relu backward: dy where
+   y > 0), recomputed from xc = x - mean with the forward's own operations. */
+NNOPT__OP V(vec) V(bn_grad)(V(vec) dy, V(vec) xc, const V(bn_coefv) *c, int relu)
 {
     V(vec) zero = V(set1)(0.0f);
-    return relu ? V(select)(V(gt)(V(fma)(xc, c[4], c[5]), zero), dy, zero) : dy;
+    return relu ? V(select)(V(gt)(V(fma)(xc, c->scale, c->shift), zero), dy, zero) : dy;
 }
 
 /* The two summed quantities at [at, at+k): s0 adds u, s1 adds p*q. Forward: x - K and its
    square; backward: g and (x - mean) g. Lanes past k are 0 so they add nothing. */
-NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+NNOPT__OP void V(bn_terms)(const nnopt__bn_tile *t, size_t at, size_t k, const V(bn_coefv) *c,
                            int kind, int relu, V(vec) *u, V(vec) *p, V(vec) *q)
 {
-    V(vec) xc = V(bn_keep)(V(sub)(V(loadn)(t->x + at, k), c[0]), k);
+    V(vec) xc = V(bn_keep)(V(sub)(V(loadn)(t->x + at, k), c->centre), k);
     if (kind == NNOPT__BN_FORWARD) { *u = *p = *q = xc; return; }
     *u = *q = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
     *p = xc;
 }
 
 /* Forward: y = fma(x - mean, scale, shift) (max(y, 0) with relu). Backward, training:
-   dx = fma(x - mean, c1, fma(g, c2, c3)); inference: dx = g c2. */
-NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V(vec) c[6],
+   dx = fma(x - mean, xc_scale, fma(g, dy_scale, dx_shift)); inference: dx = g dy_scale. */
+NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V(bn_coefv) *c,
                            int kind, int relu)
 {
     V(vec) xc, g;
-    if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c[2]);
-    xc = V(sub)(V(loadn)(t->x + at, k), c[0]);
+    if (kind == NNOPT__BN_BACKWARD_INFER && !relu) return V(mul)(V(loadn)(t->dy + at, k), c->dy_scale);
+    xc = V(sub)(V(loadn)(t->x + at, k), c->centre);
     if (kind == NNOPT__BN_FORWARD) {
-        V(vec) y = V(fma)(xc, c[1], c[2]);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
+        V(vec) y = V(fma)(xc, c->scale, c->shift);   /* the ReLU keeps a NaN (max alone gives 0), as torch.relu */
         return relu ? V(select)(V(eq)(y, y), V(max)(y, V(set1)(0.0f)), y) : y;
     }
     g = V(bn_grad)(V(loadn)(t->dy + at, k), xc, c, relu);
-    if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c[2]);
-    return V(fma)(xc, c[1], V(fma)(g, c[2], c[3]));
+    if (kind == NNOPT__BN_BACKWARD_INFER) return V(mul)(g, c->dy_scale);
+    return V(fma)(xc, c->xc_scale, V(fma)(g, c->dy_scale, c->dx_shift));
 }
 
 /* NCHW sums of one channel. Element s of each plane adds into double lane s mod 16 (planes in
@@ -7634,9 +8008,10 @@ NNOPT__OP V(vec) V(bn_out)(const nnopt__bn_tile *t, size_t at, size_t k, const V
 NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16], int kind, int relu)
 {
     V(dacc) s0, s1;
-    V(vec) c[6], u, p, q;
+    V(bn_coefv) c;
+    V(vec) u, p, q;
     size_t r;
-    V(bn_coefs)(t, 0, NNOPT__W, 0, V(bn_uses)(kind, relu, 0), c);
+    V(bn_coefs)(t, 0, NNOPT__W, 0, nnopt__bn_reads(kind, relu, 0), &c);
     V(dacc_zero)(&s0); V(dacc_zero)(&s1);
     for (r = 0; r < t->rows; r++) {
         size_t row = r * t->stride, i, part, at, k;
@@ -7644,14 +8019,14 @@ NNOPT__OP void V(bn_plane_sums_kind)(const nnopt__bn_tile *t, double lanes[2][16
             V(bn_prefetch)(t->x + row + i, 2 * t->stride);
             if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + row + i, 2 * t->stride);
             for (part = 0; part < 16 / NNOPT__W; part++) {
-                V(bn_terms)(t, row + i + part * NNOPT__W, NNOPT__W, c, kind, relu, &u, &p, &q);
+                V(bn_terms)(t, row + i + part * NNOPT__W, NNOPT__W, &c, kind, relu, &u, &p, &q);
                 V(dacc_add)(&s0, u, part);
                 V(bn_dacc_add_mul)(&s1, p, q, part);
             }
         }
         for (part = 0; (at = i + part * NNOPT__W) < t->width; part++) {
             k = t->width - at < NNOPT__W ? t->width - at : NNOPT__W;
-            V(bn_terms)(t, row + at, k, c, kind, relu, &u, &p, &q);
+            V(bn_terms)(t, row + at, k, &c, kind, relu, &u, &p, &q);
             V(dacc_add)(&s0, u, part);
             V(bn_dacc_add_mul)(&s1, p, q, part);
         }
@@ -7669,14 +8044,15 @@ NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *
     for (r = 0; r < t->rows; r += 4) {
         size_t rows = t->rows - r < 4 ? t->rows - r : 4;
         for (i = 0; i < t->width; i += k) {
-            V(vec) c[6], u, p, q;
+            V(bn_coefv) c;
+            V(vec) u, p, q;
             V(dacc) a0, a1;
             k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
-            V(bn_coefs)(t, i, k, 1, V(bn_uses)(kind, relu, 0), c);
+            V(bn_coefs)(t, i, k, 1, nnopt__bn_reads(kind, relu, 0), &c);
             V(bn_dacc_load)(&a0, s0 + i, k);
             V(bn_dacc_load)(&a1, s1 + i, k);
             for (rr = 0; rr < rows; rr++) {
-                V(bn_terms)(t, (r + rr) * t->stride + i, k, c, kind, relu, &u, &p, &q);
+                V(bn_terms)(t, (r + rr) * t->stride + i, k, &c, kind, relu, &u, &p, &q);
                 V(dacc_add)(&a0, u, 0);
                 V(bn_dacc_add_mul)(&a1, p, q, 0);
             }
@@ -7690,20 +8066,20 @@ NNOPT__OP void V(bn_row_sums_kind)(const nnopt__bn_tile *t, double *s0, double *
    inputs are fetched into L2 while this one is still there. */
 NNOPT__OP void V(bn_apply_kind)(const nnopt__bn_tile *t, int kind, int relu)
 {
-    V(vec) c[6];
+    V(bn_coefv) c;
     size_t r, i, k;
-    const int uses = V(bn_uses)(kind, relu, 1);
-    V(bn_coefs)(t, 0, t->width < NNOPT__W ? t->width : NNOPT__W, t->per_column, uses, c);
+    const unsigned reads = nnopt__bn_reads(kind, relu, 1);
+    V(bn_coefs)(t, 0, t->width < NNOPT__W ? t->width : NNOPT__W, t->per_column, reads, &c);
     for (r = 0; r < t->rows; r++)
         for (i = 0; i < t->width; i += k) {
             size_t at = r * t->stride + i;
             k = t->width - i < NNOPT__W ? t->width - i : NNOPT__W;
-            if (t->per_column) V(bn_coefs)(t, i, k, 1, uses, c);
+            if (t->per_column) V(bn_coefs)(t, i, k, 1, reads, &c);
             if (t->prefetch) {
                 V(bn_prefetch)(t->x + at, t->prefetch);
                 if (kind != NNOPT__BN_FORWARD) V(bn_prefetch)(t->dy + at, t->prefetch);
             }
-            V(storen)(t->out + at, V(bn_out)(t, at, k, c, kind, relu), k);
+            V(storen)(t->out + at, V(bn_out)(t, at, k, &c, kind, relu), k);
         }
 }
 
@@ -7818,7 +8194,7 @@ NNOPT__PRIVATE NNOPT__TARGET_BYTES void V(aug_hrow_window)(nnopt__aug_hrow_args 
 /* (v / 255 - mean) / std. The vector paths replace each division a / b by a (1/b) with 1/b
    as a pair of floats, fma(a, hi, a lo) (V(div_split)): within about 2^-48 of the quotient,
    so its correctly rounded value except when the quotient lies that close to a rounding
-   boundary; nnopt__norm_plan_init checks every byte value before a stage may use it, so all
+   boundary; nnopt__norm_plan_check tries every byte value before a stage may use it, so all
    paths give the divisions' bits. The portable path divides. */
 NNOPT__OP V(vec) V(aug_fast_normalize)(const nnopt__aug_vrow_args *a, V(vec) v)
 {

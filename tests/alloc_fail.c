@@ -107,8 +107,10 @@ static void destroy_optimizer(void *made) { nnopt_destroy((nnopt_optimizer *)mad
 
 #ifndef NNOPT_NO_AUGMENT
 /* Image operations allocate scratch memory for one call (no object is made): every geometric
-   op, normalize, and a pipeline's apply. A failed allocation must give NNOPT_ERR_NOMEM with
-   the destination (and the records) untouched: both are filled with a sentinel first. */
+   op and a pipeline's apply. A failed allocation must give NNOPT_ERR_NOMEM with the
+   destination (and the records) untouched: both are filled with a sentinel first. Their
+   caller-memory forms (_scratch), normalize and nnopt_aug_pipeline_init allocate nothing:
+   each such run must make no allocation at all, so no failure can reach it. */
 #define SENTINEL 0xA5
 
 static int unwritten(const void *p, size_t bytes)
@@ -118,31 +120,49 @@ static int unwritten(const void *p, size_t bytes)
     return 1;
 }
 
-/* One call from a 9 x 7 image, 3 channels, uint8 or float. */
-typedef nnopt_status (*image_call)(const nnopt_image *src, const nnopt_image *dst);
-static nnopt_status call_hflip(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_hflip(s, d); }
-static nnopt_status call_vflip(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_vflip(s, d); }
-static nnopt_status call_crop(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_crop(s, d, 1, 2); }
-static nnopt_status call_center_crop(const nnopt_image *s, const nnopt_image *d) { return nnopt_aug_center_crop(s, d); }
-static nnopt_status call_pad(const nnopt_image *s, const nnopt_image *d)
+/* One call from a 9 x 7 image, 3 channels, uint8 or float; with scratch (not NULL) the
+   caller-memory form in `bytes` bytes of it. */
+typedef nnopt_status (*image_call)(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes);
+static nnopt_status call_hflip(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
 {
-    return nnopt_aug_pad(s, d, 2, 1, 0, 3, NNOPT_PAD_REFLECT, NULL);
+    return scratch ? nnopt_aug_hflip_scratch(s, d, scratch, bytes) : nnopt_aug_hflip(s, d);
 }
-static nnopt_status call_resize_bilinear(const nnopt_image *s, const nnopt_image *d)
+static nnopt_status call_vflip(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
 {
-    return nnopt_aug_resize(s, d, NNOPT_INTERP_BILINEAR);
+    return scratch ? nnopt_aug_vflip_scratch(s, d, scratch, bytes) : nnopt_aug_vflip(s, d);
 }
-static nnopt_status call_resize_nearest(const nnopt_image *s, const nnopt_image *d)
+static nnopt_status call_crop(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
 {
-    return nnopt_aug_resize(s, d, NNOPT_INTERP_NEAREST);
+    return scratch ? nnopt_aug_crop_scratch(s, d, 1, 2, scratch, bytes) : nnopt_aug_crop(s, d, 1, 2);
 }
-static nnopt_status call_resized_crop(const nnopt_image *s, const nnopt_image *d)
+static nnopt_status call_center_crop(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
 {
-    return nnopt_aug_resized_crop(s, d, 1, 1, 5, 6, NNOPT_INTERP_BILINEAR);
+    return scratch ? nnopt_aug_center_crop_scratch(s, d, scratch, bytes) : nnopt_aug_center_crop(s, d);
 }
-static nnopt_status call_normalize(const nnopt_image *s, const nnopt_image *d)
+static nnopt_status call_pad(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
+{
+    return scratch ? nnopt_aug_pad_scratch(s, d, 2, 1, 0, 3, NNOPT_PAD_REFLECT, NULL, scratch, bytes)
+                   : nnopt_aug_pad(s, d, 2, 1, 0, 3, NNOPT_PAD_REFLECT, NULL);
+}
+static nnopt_status call_resize_bilinear(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
+{
+    return scratch ? nnopt_aug_resize_scratch(s, d, NNOPT_INTERP_BILINEAR, scratch, bytes)
+                   : nnopt_aug_resize(s, d, NNOPT_INTERP_BILINEAR);
+}
+static nnopt_status call_resize_nearest(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
+{
+    return scratch ? nnopt_aug_resize_scratch(s, d, NNOPT_INTERP_NEAREST, scratch, bytes)
+                   : nnopt_aug_resize(s, d, NNOPT_INTERP_NEAREST);
+}
+static nnopt_status call_resized_crop(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
+{
+    return scratch ? nnopt_aug_resized_crop_scratch(s, d, 1, 1, 5, 6, NNOPT_INTERP_BILINEAR, scratch, bytes)
+                   : nnopt_aug_resized_crop(s, d, 1, 1, 5, 6, NNOPT_INTERP_BILINEAR);
+}
+static nnopt_status call_normalize(const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes)
 {
     static const float mean[4] = { 0.485f, 0.456f, 0.406f, 0.0f }, std[4] = { 0.229f, 0.224f, 0.225f, 1.0f };
+    (void)scratch; (void)bytes;                    /* no working memory */
     return nnopt_aug_normalize(s, d, mean, std);   /* 4 values: the analyzer cannot see channels is 3 */
 }
 
@@ -150,40 +170,49 @@ static const struct image_op {
     const char *name;
     image_call call;
     int dst_width, dst_height, dst_float;   /* dst_float: always a float image (normalize) */
+    int allocates;                          /* the allocating form makes one allocation */
 } image_ops[] = {
-    { "nnopt_aug_hflip",              call_hflip,           9, 7, 0 },
-    { "nnopt_aug_vflip",              call_vflip,           9, 7, 0 },
-    { "nnopt_aug_crop",               call_crop,            5, 4, 0 },
-    { "nnopt_aug_center_crop",        call_center_crop,    11, 4, 0 },
-    { "nnopt_aug_pad",                call_pad,            11, 11, 0 },
-    { "nnopt_aug_resize (bilinear)",  call_resize_bilinear, 5, 4, 0 },
-    { "nnopt_aug_resize (nearest)",   call_resize_nearest,  5, 4, 0 },
-    { "nnopt_aug_resized_crop",       call_resized_crop,   13, 3, 0 },
-    { "nnopt_aug_normalize",          call_normalize,       9, 7, 1 },
+    { "nnopt_aug_hflip",              call_hflip,           9, 7, 0, 1 },
+    { "nnopt_aug_vflip",              call_vflip,           9, 7, 0, 1 },
+    { "nnopt_aug_crop",               call_crop,            5, 4, 0, 1 },
+    { "nnopt_aug_center_crop",        call_center_crop,    11, 4, 0, 1 },
+    { "nnopt_aug_pad",                call_pad,            11, 11, 0, 1 },
+    { "nnopt_aug_resize (bilinear)",  call_resize_bilinear, 5, 4, 0, 1 },
+    { "nnopt_aug_resize (nearest)",   call_resize_nearest,  5, 4, 0, 1 },
+    { "nnopt_aug_resized_crop",       call_resized_crop,   13, 3, 0, 1 },
+    { "nnopt_aug_normalize",          call_normalize,       9, 7, 1, 0 },
 };
 #define IMAGE_OPS (sizeof image_ops / sizeof image_ops[0])
 
-/* variant: op variant / 2, uint8 (even) or float (odd) source */
+/* variant: op variant / 4; uint8 (variant even) or float source; the allocating form
+   (variant / 2 even) or the caller-memory form, in scratch from plain malloc. */
 static nnopt_status run_image_op(int variant, void **made)
 {
     static float src[9 * 7 * 3], dst[13 * 11 * 3];
-    const struct image_op *op = &image_ops[variant / 2];
-    int as_float = variant % 2;
+    const struct image_op *op = &image_ops[variant / 4];
+    int as_float = variant % 2, caller_memory = variant / 2 % 2;
     nnopt_image s = as_float ? nnopt_image_f32(src, 9, 7, 3) : nnopt_image_u8((uint8_t *)src, 9, 7, 3);
     nnopt_image d = as_float || op->dst_float ? nnopt_image_f32(dst, op->dst_width, op->dst_height, 3)
                                               : nnopt_image_u8((uint8_t *)dst, op->dst_width, op->dst_height, 3);
+    size_t bytes = nnopt_aug_scratch_size(&d);
+    void *scratch = NULL;
     nnopt_status st;
     size_t i;
+    if (caller_memory && (!bytes || !(scratch = malloc(bytes)))) { printf("cannot allocate scratch\n"); exit(2); }
     for (i = 0; i < sizeof src / sizeof src[0]; i++) src[i] = (float)(i % 17) * 0.0625f;
     memset(dst, SENTINEL, sizeof dst);
     *made = NULL;
-    st = op->call(&s, &d);
+    st = op->call(&s, &d, scratch, bytes);
     EXPECT(st == NNOPT_OK || unwritten(dst, sizeof dst), "%s failed but wrote", op->name);
+    EXPECT(alloc_calls == (caller_memory ? 0 : op->allocates), "%s%s: %ld allocations", op->name,
+           caller_memory ? " in caller memory" : "", alloc_calls);
+    free(scratch);
     return st;
 }
 
 /* Pipelines: uint8 crop, flip, jitter and normalize (the fused resize + normalize stage), and
-   float pad, random crop, noise and erasing; two images with records. */
+   float pad, random crop, noise and erasing; two images with records. Variants 0 and 1 with
+   nnopt_aug_apply, 2 and 3 with nnopt_aug_apply_scratch in scratch from plain malloc. */
 static nnopt_status run_aug_apply(int variant, void **made)
 {
     static float in[2 * 12 * 10 * 3], out[2 * 8 * 8 * 3];
@@ -191,9 +220,11 @@ static nnopt_status run_aug_apply(int variant, void **made)
     nnopt_aug_op ops[4];
     nnopt_aug_pipeline pl;
     nnopt_status st;
-    size_t i;
+    size_t i, bytes;
+    void *scratch = NULL;
+    int caller_memory = variant >= 2;
     *made = NULL;
-    if (variant == 0) {
+    if (variant % 2 == 0) {
         ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_RESIZED_CROP); ops[0].width = 8; ops[0].height = 8;
         ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
         ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER); ops[2].brightness[0] = 0.6; ops[2].brightness[1] = 1.4;
@@ -206,13 +237,20 @@ static nnopt_status run_aug_apply(int variant, void **made)
         ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING); ops[2].p = 1.0;
         st = nnopt_aug_pipeline_init(&pl, ops, 3, NNOPT_IMAGE_F32_CHW, 12, 10, 3);
     }
-    EXPECT(st == NNOPT_OK, "nnopt_aug_pipeline_init failed");
+    EXPECT(st == NNOPT_OK && alloc_calls == 0, "nnopt_aug_pipeline_init failed or allocated");
+    if (st != NNOPT_OK) return st;
+    bytes = nnopt_aug_pipeline_scratch_size(&pl);
+    if (caller_memory && (!bytes || !(scratch = malloc(bytes)))) { printf("cannot allocate scratch\n"); exit(2); }
     for (i = 0; i < sizeof in / sizeof in[0]; i++) in[i] = (float)(i % 13) * 0.0625f;
     memset(out, SENTINEL, sizeof out);
     memset(records, SENTINEL, sizeof records);
-    st = nnopt_aug_apply(&pl, in, out, 2, 7, 0, records);
+    st = caller_memory ? nnopt_aug_apply_scratch(&pl, in, out, 2, 7, 0, records, scratch, bytes)
+                       : nnopt_aug_apply(&pl, in, out, 2, 7, 0, records);
     EXPECT(st == NNOPT_OK || (unwritten(out, sizeof out) && unwritten(records, sizeof records)),
            "nnopt_aug_apply failed but wrote");
+    EXPECT(alloc_calls == (caller_memory ? 0 : 1), "nnopt_aug_apply%s: %ld allocations",
+           caller_memory ? "_scratch" : "", alloc_calls);
+    free(scratch);
     return st;
 }
 
@@ -224,8 +262,8 @@ static const creator creators[] = {
     { "nnopt_create_groups", run_create_groups, use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
     { "nnopt_try_create",    run_try_create,    use_optimizer, destroy_optimizer, 2 * NNOPT_KIND_COUNT },
 #ifndef NNOPT_NO_AUGMENT
-    { "image ops",           run_image_op,      use_nothing,   use_nothing,       2 * (int)IMAGE_OPS },
-    { "nnopt_aug_apply",     run_aug_apply,     use_nothing,   use_nothing,       2 },
+    { "image ops",           run_image_op,      use_nothing,   use_nothing,       4 * (int)IMAGE_OPS },
+    { "nnopt_aug_apply",     run_aug_apply,     use_nothing,   use_nothing,       4 },
 #endif
 };
 

@@ -1,8 +1,10 @@
 /* Image augmentation: torchvision 0.14 goldens for every functional op (uint8 HWC and float
    CHW, 1 and 3 channels), bit identity of the vector paths, pipelines that replay exactly from
    their records and do not depend on the batch split, box and event statistics, random erasing
-   with normal values, MixUp and CutMix on float and uint8 batches, and bad input (status,
-   nothing written). */
+   with normal values, MixUp and CutMix on float and uint8 batches, bilinear passes at width 1
+   and 2^20 + 3 against a reference, the caller-memory (_scratch) forms against the allocating
+   ones, and bad input (status, nothing written). */
+#define _POSIX_C_SOURCE 200112L   /* posix_memalign, for tight_memory */
 #include "harness.h"
 
 #include <math.h>
@@ -281,6 +283,106 @@ static void test_resize_paths(void)
                 free(su); free(ou); th_free_floats(sf, 1); th_free_floats(a, 1); th_free_floats(b, 1);
             }
     nnopt_isa_set(saved);
+}
+
+/* ---- Bilinear at the extreme widths ---------------------------------------------------- */
+
+/* `bytes` bytes of scratch (filled with 0xCD) 1 byte past a 64-byte boundary, ending where
+   its allocation ends: the library skips exactly the 63 bytes its size allows for alignment,
+   so under AddressSanitizer any access past the memory it asked for is past the allocation.
+   *block: what to free. */
+static uint8_t *tight_memory(size_t bytes, void **block)
+{
+#if defined(__unix__) || defined(__APPLE__)
+    if (posix_memalign(block, 64, bytes + 1) != 0) *block = NULL;
+#else
+    *block = NULL;
+#endif
+    if (!*block) *block = malloc(bytes + 1);
+    memset(*block, 0xCD, bytes + 1);
+    return (uint8_t *)*block + 1;
+}
+
+/* One axis of torch's bilinear map (docs/augmentation.md): scale = in / out in float,
+   x = scale (o + 0.5) - 0.5 clamped at 0, taps floor(x) and the next (not past the end),
+   l1 = x - floor(x), l0 = 1 - l1. One operation per statement: no compiler may contract a
+   product and a sum into an fma. */
+static void ref_axis(int in, int out, int *a, int *b, float *l0, float *l1)
+{
+    float scale = (float)in / (float)out;
+    int o;
+    for (o = 0; o < out; o++) {
+        float centre = (float)o + 0.5f, x = scale * centre;
+        int i0;
+        x = x - 0.5f;
+        if (x < 0.0f) x = 0.0f;
+        i0 = (int)x;
+        l1[o] = x - (float)i0;
+        if (l1[o] > 1.0f) l1[o] = 1.0f;
+        l0[o] = 1.0f - l1[o];
+        a[o] = i0;
+        b[o] = i0 + (i0 < in - 1 ? 1 : 0);
+    }
+}
+
+/* A 1-channel uint8 resize as torch evaluates it: t = x_a l0 + x_b l1 along the rows, then
+   t_a l0 + t_b l1 down the columns, rounded half to even. */
+static void ref_resize_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
+{
+    int *xa = (int *)malloc((size_t)dw * sizeof(int)), *xb = (int *)malloc((size_t)dw * sizeof(int)), ya[8], yb[8];
+    float *x0 = (float *)malloc((size_t)dw * sizeof(float)), *x1 = (float *)malloc((size_t)dw * sizeof(float));
+    float y0[8], y1[8];
+    int x, y;
+    ref_axis(sw, dw, xa, xb, x0, x1);
+    ref_axis(sh, dh, ya, yb, y0, y1);
+    for (y = 0; y < dh; y++)
+        for (x = 0; x < dw; x++) {
+            const uint8_t *ra = src + (size_t)ya[y] * (size_t)sw, *rb = src + (size_t)yb[y] * (size_t)sw;
+            float p = (float)ra[xa[x]] * x0[x], q = (float)ra[xb[x]] * x1[x], ta = p + q, tb, v;
+            p = (float)rb[xa[x]] * x0[x]; q = (float)rb[xb[x]] * x1[x]; tb = p + q;
+            p = ta * y0[y]; q = tb * y1[y]; v = p + q;
+            dst[(size_t)y * (size_t)dw + (size_t)x] = (uint8_t)nearbyintf(v);
+        }
+    free(xa); free(xb); free(x0); free(x1);
+}
+
+/* 1-channel uint8 resizes from and to width 1 and a very wide image (2^20 + 3 pixels: every
+   vector width and 16-pixel block boundary passed, an odd tail, and the last source row's
+   4-byte reads at the end of the image), on every path, against the reference above; also in
+   caller memory of exactly nnopt_aug_scratch_size bytes, so that under AddressSanitizer a
+   read or write past the bilinear pass's memory is caught. */
+static void test_bilinear_widths(void)
+{
+    enum { WIDE = (1 << 20) + 3, SH = 3, DH = 2 };
+    static const int cases[][2] = { { 1, 1 }, { 37, 1 }, { WIDE, 1 }, { 1, WIDE }, { 37, WIDE }, { WIDE, WIDE } };
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *src = (uint8_t *)malloc((size_t)WIDE * SH), *ref = (uint8_t *)malloc((size_t)WIDE * DH);
+    uint8_t *got = (uint8_t *)malloc((size_t)WIDE * DH);
+    size_t i, t;
+    int isa;
+    for (i = 0; i < (size_t)WIDE * SH; i++) src[i] = (uint8_t)((i * 2654435761u) >> 13);
+    for (t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        int sw = cases[t][0], dw = cases[t][1];
+        nnopt_image s = nnopt_image_u8(src, sw, SH, 1), d = nnopt_image_u8(got, dw, DH, 1);
+        size_t n = (size_t)dw * DH, bytes = nnopt_aug_scratch_size(&d);
+        void *block;
+        uint8_t *scratch = tight_memory(bytes, &block);
+        ref_resize_u8(src, sw, SH, ref, dw, DH);
+        for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+            nnopt_isa_set((nnopt_isa)isa);
+            memset(got, 0xAB, n);
+            CHECK(nnopt_aug_resize(&s, &d, NNOPT_INTERP_BILINEAR) == NNOPT_OK);
+            CHECKF(memcmp(got, ref, n) == 0, "%s: width %d -> %d differs from the reference",
+                   nnopt_isa_name((nnopt_isa)isa), sw, dw);
+            memset(got, 0xAB, n);
+            CHECK(nnopt_aug_resize_scratch(&s, &d, NNOPT_INTERP_BILINEAR, scratch, bytes) == NNOPT_OK);
+            CHECKF(memcmp(got, ref, n) == 0, "%s: width %d -> %d in caller memory differs from the reference",
+                   nnopt_isa_name((nnopt_isa)isa), sw, dw);
+        }
+        free(block);
+    }
+    nnopt_isa_set(saved);
+    free(src); free(ref); free(got);
 }
 
 /* ---- Pipelines ----------------------------------------------------------------------- */
@@ -813,6 +915,151 @@ static void test_beta_statistics(void)
     CHECK(isnan(nnopt_random_beta_at(1, 1, 1, 0.0, 1.0)));
 }
 
+/* ---- Caller memory ------------------------------------------------------------------- */
+
+enum { GEO_HFLIP, GEO_VFLIP, GEO_CROP, GEO_CENTER, GEO_PAD_FILL, GEO_PAD_REFLECT, GEO_RESIZE,
+       GEO_RESIZE_NEAREST, GEO_RESIZED_CROP, GEO_COUNT };
+static const struct { const char *name; int w, h; } geo_table[GEO_COUNT] = {
+    { "hflip", GW, GH }, { "vflip", GW, GH }, { "crop", 7, 5 }, { "center_crop", 16, 6 },
+    { "pad constant", GW + 4, GH + 6 }, { "pad reflect", GW + 4, GH + 6 }, { "resize", 23, 4 },
+    { "resize nearest", 5, 20 }, { "resized_crop", 17, 9 },
+};
+
+/* Geometric op `op`, allocating (scratch NULL and bytes 0) or in the caller's memory. */
+static nnopt_status geo_call(int op, const nnopt_image *s, const nnopt_image *d, void *scratch, size_t bytes,
+                             int caller_memory)
+{
+    static const float fill[3] = { 7.0f, 100.0f, 250.0f };
+    if (!caller_memory) switch (op) {
+    case GEO_HFLIP: return nnopt_aug_hflip(s, d);
+    case GEO_VFLIP: return nnopt_aug_vflip(s, d);
+    case GEO_CROP: return nnopt_aug_crop(s, d, 2, 3);
+    case GEO_CENTER: return nnopt_aug_center_crop(s, d);
+    case GEO_PAD_FILL: return nnopt_aug_pad(s, d, 1, 2, 3, 4, NNOPT_PAD_CONSTANT, fill);
+    case GEO_PAD_REFLECT: return nnopt_aug_pad(s, d, 1, 2, 3, 4, NNOPT_PAD_REFLECT, NULL);
+    case GEO_RESIZE: return nnopt_aug_resize(s, d, NNOPT_INTERP_BILINEAR);
+    case GEO_RESIZE_NEAREST: return nnopt_aug_resize(s, d, NNOPT_INTERP_NEAREST);
+    default: return nnopt_aug_resized_crop(s, d, 1, 2, 8, 9, NNOPT_INTERP_BILINEAR);
+    }
+    switch (op) {
+    case GEO_HFLIP: return nnopt_aug_hflip_scratch(s, d, scratch, bytes);
+    case GEO_VFLIP: return nnopt_aug_vflip_scratch(s, d, scratch, bytes);
+    case GEO_CROP: return nnopt_aug_crop_scratch(s, d, 2, 3, scratch, bytes);
+    case GEO_CENTER: return nnopt_aug_center_crop_scratch(s, d, scratch, bytes);
+    case GEO_PAD_FILL: return nnopt_aug_pad_scratch(s, d, 1, 2, 3, 4, NNOPT_PAD_CONSTANT, fill, scratch, bytes);
+    case GEO_PAD_REFLECT: return nnopt_aug_pad_scratch(s, d, 1, 2, 3, 4, NNOPT_PAD_REFLECT, NULL, scratch, bytes);
+    case GEO_RESIZE: return nnopt_aug_resize_scratch(s, d, NNOPT_INTERP_BILINEAR, scratch, bytes);
+    case GEO_RESIZE_NEAREST: return nnopt_aug_resize_scratch(s, d, NNOPT_INTERP_NEAREST, scratch, bytes);
+    default: return nnopt_aug_resized_crop_scratch(s, d, 1, 2, 8, 9, NNOPT_INTERP_BILINEAR, scratch, bytes);
+    }
+}
+
+/* Every geometric op in caller memory of exactly nnopt_aug_scratch_size bytes gives the
+   allocating form's bits; one byte less, NULL, or memory overlapping the destination is
+   refused with nothing written. */
+static void test_geometric_caller_memory(void)
+{
+    int c, fmt, op;
+    for (c = 1; c <= 3; c += 2)
+        for (fmt = 0; fmt < 2; fmt++) {
+            uint8_t su[GW * GH * 3], ref[32 * 32 * 3 * 4], got[32 * 32 * 3 * 4];
+            float sf[GW * GH * 3];
+            nnopt_image src = fmt ? nnopt_image_f32(sf, GW, GH, c) : nnopt_image_u8(su, GW, GH, c);
+            source_u8(su, GW, GH, c);
+            source_f32(sf, GW, GH, c);
+            for (op = 0; op < GEO_COUNT; op++) {
+                int w = geo_table[op].w, h = geo_table[op].h;
+                nnopt_image r = fmt ? nnopt_image_f32((float *)(void *)ref, w, h, c) : nnopt_image_u8(ref, w, h, c);
+                nnopt_image d = r;
+                size_t bytes = nnopt_aug_scratch_size(&r), n = nnopt_image_bytes(&r);
+                void *block;
+                uint8_t *scratch = tight_memory(bytes, &block);
+                d.data = got;
+                CHECK(bytes > 0);
+                CHECK(geo_call(op, &src, &r, NULL, 0, 0) == NNOPT_OK);
+                memset(got, 0xAB, sizeof got);
+                CHECKF(geo_call(op, &src, &d, scratch, bytes - 1, 1) == NNOPT_ERR_INVALID &&
+                       geo_call(op, &src, &d, NULL, bytes, 1) == NNOPT_ERR_INVALID &&
+                       geo_call(op, &src, &d, got, sizeof got, 1) == NNOPT_ERR_INVALID &&
+                       untouched(got, sizeof got), "%s, %d channels: bad scratch accepted or written", geo_table[op].name, c);
+                CHECK(geo_call(op, &src, &d, scratch, bytes, 1) == NNOPT_OK);
+                CHECKF(memcmp(ref, got, n) == 0, "%s, %d channels, %s: caller memory differs", geo_table[op].name, c,
+                       fmt ? "float" : "uint8");
+                free(block);
+            }
+        }
+    CHECK(nnopt_aug_scratch_size(NULL) == 0);
+    {
+        nnopt_image bad = nnopt_image_u8(NULL, 4, 4, 2);
+        CHECK(nnopt_aug_scratch_size(&bad) == 0);
+        bad.channels = 3;                    /* the size needs the shape only */
+        CHECK(nnopt_aug_scratch_size(&bad) > 0);
+    }
+}
+
+/* Pipelines: nnopt_aug_apply_scratch in memory of exactly nnopt_aug_pipeline_scratch_size
+   bytes, reused across calls, gives nnopt_aug_apply's output and records on every path;
+   one byte less, NULL, or memory overlapping the output or the records is refused with
+   nothing written. */
+static void test_pipeline_caller_memory(void)
+{
+    enum { N = 3, IW = 50, IH = 37 };
+    nnopt_aug_pipeline pipelines[3];
+    nnopt_aug_op ops[4];
+    nnopt_isa saved = nnopt_isa_get();
+    uint8_t *in8 = (uint8_t *)malloc(N * IW * IH * 3);
+    float *inf = th_alloc_floats(N * IW * IH * 3, 0);
+    float *ref = th_alloc_floats(N * IW * IH * 3, 1), *got = th_alloc_floats(N * IW * IH * 3, 1);
+    nnopt_aug_record rec_ref[N], rec_got[N];
+    int p, isa, k;
+    for (k = 0; k < N; k++) source_u8(in8 + k * IW * IH * 3, IW, IH, 3), source_f32(inf + k * IW * IH * 3, IW, IH, 3);
+    pipelines[0] = imagenet_pipeline(IW, IH, 24);               /* resize + normalize fused */
+    ops[0] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); ops[0].width = 40; ops[0].height = 30;
+    ops[0].pad[0] = ops[0].pad[3] = 3; ops[0].pad_mode = NNOPT_PAD_SYMMETRIC;
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_COLOR_JITTER); ops[1].contrast[0] = 0.5; ops[1].contrast[1] = 1.5;
+    ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_RESIZE); ops[2].width = 61; ops[2].height = 11;
+    ops[3] = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE); ops[3].std[0] = 0.3f;
+    CHECK(nnopt_aug_pipeline_init(&pipelines[1], ops, 4, NNOPT_IMAGE_U8_HWC, IW, IH, 3) == NNOPT_OK);
+    ops[1] = nnopt_aug_op_defaults(NNOPT_AUG_GAUSSIAN_NOISE);
+    ops[2] = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_ERASING); ops[2].p = 1.0; ops[2].random_value = 1;
+    CHECK(nnopt_aug_pipeline_init(&pipelines[2], ops, 3, NNOPT_IMAGE_F32_CHW, IW, IH, 3) == NNOPT_OK);
+    for (p = 0; p < 3; p++) {
+        const nnopt_aug_pipeline *pl = &pipelines[p];
+        const uint8_t *in = pl->in_format == NNOPT_IMAGE_U8_HWC ? in8 : (const uint8_t *)inf;
+        size_t bytes = nnopt_aug_pipeline_scratch_size(pl), in_one, out_one;
+        void *block;
+        uint8_t *scratch = tight_memory(bytes, &block);
+        nnopt_image i = nnopt_image_u8(NULL, pl->in_width, pl->in_height, pl->channels), o = i;
+        i.format = pl->in_format;
+        o.format = pl->out_format; o.width = pl->out_width; o.height = pl->out_height;
+        in_one = nnopt_image_bytes(&i); out_one = nnopt_image_bytes(&o);
+        CHECK(bytes > 0 && bytes == pl->scratch_bytes);
+        for (isa = 0; isa <= (int)nnopt_isa_best(); isa++) {
+            nnopt_isa_set((nnopt_isa)isa);
+            memset(rec_ref, 0xAB, sizeof rec_ref);   /* the ops past count are not written */
+            CHECK(nnopt_aug_apply(pl, in, ref, N, 5, 100, rec_ref) == NNOPT_OK);
+            memset(got, 0xAB, N * out_one); memset(rec_got, 0xAB, sizeof rec_got);
+            CHECKF(nnopt_aug_apply_scratch(pl, in, got, N, 5, 100, rec_got, scratch, bytes - 1) == NNOPT_ERR_INVALID &&
+                   nnopt_aug_apply_scratch(pl, in, got, N, 5, 100, rec_got, NULL, bytes) == NNOPT_ERR_INVALID &&
+                   nnopt_aug_apply_scratch(pl, in, got, N, 5, 100, rec_got, got, N * out_one) == NNOPT_ERR_INVALID &&
+                   nnopt_aug_apply_scratch(pl, in, got, N, 5, 100, rec_got, rec_got, sizeof rec_got) == NNOPT_ERR_INVALID &&
+                   nnopt_aug_apply_scratch(pl, in, got, 0, 5, 100, rec_got, NULL, 0) == NNOPT_ERR_INVALID &&
+                   untouched((const uint8_t *)got, N * out_one) && untouched((const uint8_t *)rec_got, sizeof rec_got),
+                   "pipeline %d: bad scratch accepted or written", p);
+            /* one sample, then the others in the same (now used) memory */
+            CHECK(nnopt_aug_apply_scratch(pl, in, got, 1, 5, 100, rec_got, scratch, bytes) == NNOPT_OK);
+            CHECK(nnopt_aug_apply_scratch(pl, in + in_one, (uint8_t *)got + out_one, N - 1, 5, 101, rec_got + 1,
+                                          scratch, bytes) == NNOPT_OK);
+            CHECKF(memcmp(ref, got, N * out_one) == 0 && memcmp(rec_ref, rec_got, sizeof rec_ref) == 0,
+                   "pipeline %d, %s: caller memory differs", p, nnopt_isa_name((nnopt_isa)isa));
+        }
+        free(block);
+    }
+    CHECK(nnopt_aug_pipeline_scratch_size(NULL) == 0);
+    nnopt_isa_set(saved);
+    th_free_floats(inf, 0); th_free_floats(ref, 1); th_free_floats(got, 1); free(in8);
+}
+
 /* ---- Bad input: status, nothing written ---------------------------------------------- */
 
 static void test_bad_input(void)
@@ -958,6 +1205,7 @@ void register_augment_tests(void)
     th_register("augment_normalize_torchvision", test_normalize_golden, TH_EACH_ISA);
     th_register("augment_normalize_paths", test_normalize_paths, TH_ONCE);
     th_register("augment_resize_paths", test_resize_paths, TH_ONCE);
+    th_register("augment_bilinear_widths", test_bilinear_widths, TH_ONCE);
     th_register("augment_cifar_replay", test_cifar_replay, TH_EACH_ISA);
     th_register("augment_imagenet_replay", test_imagenet_replay, TH_EACH_ISA);
     th_register("augment_crop_jitter_replay", test_random_crop_pad_if_needed_replay, TH_EACH_ISA);
@@ -970,5 +1218,7 @@ void register_augment_tests(void)
     th_register("augment_mixup_u8", test_mixup_u8, TH_EACH_ISA);
     th_register("augment_cutmix_u8", test_cutmix_u8, TH_EACH_ISA);
     th_register("augment_beta_statistics", test_beta_statistics, TH_ONCE);
+    th_register("augment_geometric_caller_memory", test_geometric_caller_memory, TH_EACH_ISA);
+    th_register("augment_pipeline_caller_memory", test_pipeline_caller_memory, TH_ONCE);
     th_register("augment_bad_input", test_bad_input, TH_EACH_ISA);
 }
