@@ -1708,11 +1708,11 @@ typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, 
 #define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
 
 enum {
-    NNOPT__HEAVY          = 16, /* a divide or square root per element: threads from NNOPT_SPLIT_MIN_HEAVY */
     NNOPT__OWN_DECAY      = 1,  /* the kernel applies weight decay itself (LAMB, LARS) */
     NNOPT__AVERAGES       = 2,  /* buffer 0 is an average of the parameters (ASGD) */
     NNOPT__NO_MOMENTUM    = 4,  /* a one-cycle schedule has no momentum to cycle */
-    NNOPT__MOMENTUM_FIELD = 8   /* ... it cycles hparams.momentum (otherwise beta1) */
+    NNOPT__MOMENTUM_FIELD = 8,  /* ... it cycles hparams.momentum (otherwise beta1) */
+    NNOPT__HEAVY          = 16  /* a divide or square root per element: threads from NNOPT_SPLIT_MIN_HEAVY */
 };
 
 typedef struct nnopt__kind_row {

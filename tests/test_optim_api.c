@@ -22,10 +22,8 @@ static int all_settings(nnopt_hparams *out)
         out[n++] = h;
         h.weight_decay = 0.05;
         h.maximize = 1;
-        if (kind == NNOPT_SGD || kind == NNOPT_RMSPROP) h.momentum = 0.9;
-        if (kind == NNOPT_ADAM || kind == NNOPT_ADAMW || kind == NNOPT_ADABELIEF) h.amsgrad = 1;
-        if (kind == NNOPT_RMSPROP) h.centered = 1;
-        if (kind == NNOPT_ASGD) h.t0 = 5;
+        h.momentum = 0.9; h.amsgrad = 1; h.centered = 1;   /* each read only by the kinds that have it */
+        if (kind == NNOPT_ASGD) h.t0 = 5;                 /* averaging from step 5 */
         if (kind % 3 == 0) { h.lookahead_k = 4; h.lookahead_alpha = 0.7; }
         if (kind % 3 == 1) { h.average = NNOPT_AVERAGE_SWA; h.average_start = 3; }
         if (kind % 3 == 2) { h.average = NNOPT_AVERAGE_EMA; h.average_warmup = 1; }

@@ -114,12 +114,32 @@ static void expect_unchanged(const buffer *b, const unsigned char *before, const
         FUZZ_FAIL("%s: an error status but the output was written", what);
 }
 
+/* A checkpoint (format 2: magic, version, then records of name, type, count and values) up to
+   its hash: every record as is, but the f32 ones (the state) with NaNs canonical. */
+static void put_checkpoint(sink *out, const unsigned char *b, size_t size)
+{
+    size_t at = 12, count, width, k;
+    put(out, b, 12);
+    while (at + 8 < size) {
+        size_t name = b[at];
+        int type;
+        if (at + 1 + name + 1 + 8 > size - 8) FUZZ_FAIL("unexpected checkpoint record");
+        type = b[at + 1 + name];
+        for (count = 0, k = 0; k < 8; k++) count |= (size_t)b[at + 2 + name + k] << (8 * k);
+        put(out, b + at, 1 + name + 1 + 8);
+        at += 1 + name + 1 + 8;
+        width = type == 5 ? 1 : type == 1 || type == 4 ? 4 : 8;
+        if (count > (size - 8 - at) / width) FUZZ_FAIL("unexpected checkpoint record");
+        if (type == 4) put_floats(out, b + at, count);
+        else put(out, b + at, count * width);
+        at += count * width;
+    }
+}
+
 /* ---- Hyper-parameters --------------------------------------------------------------------- */
 
-/* The header's own lists of every double and int field of nnopt_hparams (checkpoint order):
-   this file compiles the implementation, so its private tables are in scope. */
-#define hp_doubles nnopt__hp_doubles
-#define hp_ints nnopt__hp_ints
+/* The header's own list of every field of nnopt_hparams (nnopt__hparam_fields: this file
+   compiles the implementation, so its private tables are in scope). */
 #define COUNT(a) (sizeof (a) / sizeof (a)[0])
 
 /* The kind's defaults with a few fields changed: mostly valid, sometimes not. */
@@ -130,12 +150,10 @@ static nnopt_hparams fuzz_hparams(fuzz_input *in)
     for (c = 0; c < changes; c++) {
         uint8_t field = fuzz_u8(in);
         if (field == 0xFF) { h.kind = (nnopt_kind)fuzz_int(in); continue; }
-        if (field % 2 == 0) {
-            double v = fuzz_double(in);
-            memcpy((char *)&h + hp_doubles[(field / 2) % COUNT(hp_doubles)], &v, sizeof v);
-        } else {
-            int v = fuzz_int(in);
-            memcpy((char *)&h + hp_ints[(field / 2) % COUNT(hp_ints)], &v, sizeof v);
+        {
+            const nnopt__hparam_field *f = &nnopt__hparam_fields[field % NNOPT__HPARAM_FIELDS];
+            if (f->is_int) { int v = fuzz_int(in); memcpy((char *)&h + f->offset, &v, sizeof v); }
+            else { double v = fuzz_double(in); memcpy((char *)&h + f->offset, &v, sizeof v); }
         }
     }
     return h;
@@ -234,12 +252,7 @@ static void run_optimizer(fuzz_input *in, sink *out)
         ckpt = (unsigned char *)malloc(size);
         again = (unsigned char *)malloc(size);
         if (!ckpt || !again || nnopt_save(opt, ckpt, size) != NNOPT_OK) FUZZ_FAIL("save failed");
-        {   /* the header as is; the state (after it, up to the hash) with NaNs canonical */
-            size_t header = 8 + 16 + 8 * COUNT(hp_doubles) + 4 * COUNT(hp_ints) + 16 + 72 * ngroups + 16;
-            if (header > size - 8 || (size - 8 - header) % 4 != 0) FUZZ_FAIL("unexpected checkpoint size");
-            put(out, ckpt, header);
-            put_floats(out, ckpt + header, (size - 8 - header) / 4);
-        }
+        put_checkpoint(out, ckpt, size);
         if (avg) put_floats(out, avg, n);
         FUZZ_TRACE("round trip: copy %p load %d\n", (void *)copy, copy ? (int)nnopt_load(copy, ckpt, size) : 99);
         if (!copy || nnopt_load(copy, ckpt, size) != NNOPT_OK ||

@@ -34,10 +34,10 @@ find_package)
     "$work/build/app"
     # A version the installation cannot satisfy is refused.
     if cmake -S "$here/find_package" -B "$work/too-new" -DCMAKE_PREFIX_PATH="$work/prefix" \
-        -DNNOPT_REQUEST=0.2 >"$work/too-new.log" 2>&1; then
-        echo "find_package(nnopt 0.2) accepted version 0.1"; exit 1
+        -DNNOPT_REQUEST=0.3 >"$work/too-new.log" 2>&1; then
+        echo "find_package(nnopt 0.3) accepted version 0.2"; exit 1
     fi
-    grep -q 'with requested version "0.2"' "$work/too-new.log"   # refused for its version
+    grep -q 'with requested version "0.3"' "$work/too-new.log"   # refused for its version
     ;;
 pkg-config)
     "$root/build.sh" install "$work/prefix"
