@@ -1566,8 +1566,9 @@ typedef void (*nnopt__optim_kernel)(nnopt__optim_args *);
 /* Element-wise kernels split across OpenMP threads from these lengths on: light kernels
    (a few multiply-adds per element) and heavy ones (a divide or square root per element),
    whose single-thread time pays for waking a thread sooner. Measured on a 2-core AVX-512
-   machine: Adam at 8192 elements 2.97 G/s on two threads against 2.56 on one, at 4096 2.0
-   against 2.6; SGD not yet faster at 32768 (docs/design.md, "Reductions and threads"). */
+   machine: Adam at 8192 elements 3.02 G/s on two threads against 2.77 on one, at 16384 3.9
+   against 2.7, at 4096 2.0 against 2.6; SGD not yet faster at 32768 (docs/design.md,
+   "Reductions and threads"). */
 #ifndef NNOPT_SPLIT_MIN
 #  define NNOPT_SPLIT_MIN 65536
 #endif
