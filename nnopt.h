@@ -4303,30 +4303,57 @@ NNOPT_API nnopt_bn_params nnopt_bn_defaults(nnopt_bn_layout layout, size_t n, si
 
 static int nnopt__bn_params_ok(const nnopt_bn_params *p)
 {
-    if (!p || (p->layout != NNOPT_BN_NC && p->layout != NNOPT_BN_NCHW && p->layout != NNOPT_BN_NHWC))
-        return 0;
-    if (!p->n || !p->c || !p->hw || (p->layout == NNOPT_BN_NC && p->hw != 1)) return 0;
-    if (p->n > SIZE_MAX / p->c || p->n * p->c > SIZE_MAX / sizeof(float) / p->hw) return 0;
-    return nnopt__finite(p->eps) && p->eps > 0 &&
-           nnopt__finite(p->momentum) && p->momentum >= 0 && p->momentum <= 1;
+    return NNOPT__REQUIRE(p != NULL, "p", "is NULL") &&
+           NNOPT__REQUIRE(p->layout == NNOPT_BN_NC || p->layout == NNOPT_BN_NCHW || p->layout == NNOPT_BN_NHWC,
+                          "layout", "is not NNOPT_BN_NC, NNOPT_BN_NCHW or NNOPT_BN_NHWC") &&
+           NNOPT__REQUIRE(p->n && p->c && p->hw, "n, c, hw", "must be > 0") &&
+           NNOPT__REQUIRE(p->layout != NNOPT_BN_NC || p->hw == 1, "hw", "must be 1 in the NNOPT_BN_NC layout") &&
+           NNOPT__REQUIRE(p->n <= SIZE_MAX / p->c && p->n * p->c <= SIZE_MAX / sizeof(float) / p->hw, "n, c, hw",
+                          "give a tensor larger than size_t holds") &&
+           NNOPT__REQUIRE(nnopt__finite(p->eps) && p->eps > 0, "eps", "must be finite and > 0") &&
+           NNOPT__REQUIRE(nnopt__finite(p->momentum) && p->momentum >= 0 && p->momentum <= 1, "momentum",
+                          "must lie in [0, 1]");
 }
 
 /* A buffer of a call: optional ones may be NULL; a written tensor may be exactly one of the
-   input tensors (in place) but must not otherwise overlap anything. */
-typedef struct nnopt__bn_buf { const void *ptr; size_t floats; int required, written, tensor; } nnopt__bn_buf;
+   input tensors (in place) but must not otherwise overlap anything. name and overlaps: the
+   argument's name and "overlaps <name>", string literals for the error detail. */
+typedef struct nnopt__bn_buf {
+    const char *name, *overlaps;
+    const void *ptr;
+    size_t floats;
+    int required, written, tensor;
+} nnopt__bn_buf;
+enum { NNOPT__BN_REQUIRED = 1, NNOPT__BN_WRITTEN = 2, NNOPT__BN_TENSOR = 4 };
+
+static void nnopt__bn_buf_set(nnopt__bn_buf *b, const char *name, const char *overlaps, const void *ptr,
+                              size_t floats, unsigned flags)
+{
+    b->name = name; b->overlaps = overlaps;
+    b->ptr = ptr; b->floats = floats;
+    b->required = (flags & NNOPT__BN_REQUIRED) != 0;
+    b->written = (flags & NNOPT__BN_WRITTEN) != 0;
+    b->tensor = (flags & NNOPT__BN_TENSOR) != 0;
+}
+/* NNOPT__BN_BUF(b[i], gamma, pointer, floats, flags): the buffer of argument `gamma`. */
+#define NNOPT__BN_BUF(slot, arg, ptr, floats, flags) \
+    nnopt__bn_buf_set(&(slot), #arg, "overlaps " #arg, (ptr), (floats), (flags))
 
 static int nnopt__bn_buffers_ok(const nnopt__bn_buf *b, int count)
 {
     int i, j;
     for (i = 0; i < count; i++)
-        if (b[i].ptr ? !nnopt__ptr_ok(b[i].ptr, b[i].floats) : b[i].required) return 0;
+        if (!NNOPT__REQUIRE(b[i].ptr || !b[i].required, b[i].name, "is NULL") ||
+            !NNOPT__REQUIRE(!b[i].ptr || nnopt__ptr_ok(b[i].ptr, b[i].floats), b[i].name, "is not aligned to float"))
+            return 0;
     for (i = 0; i < count; i++) {
         uintptr_t lo = (uintptr_t)b[i].ptr, hi = lo + b[i].floats * sizeof(float);
         if (!b[i].written || !b[i].ptr) continue;
         for (j = 0; j < count; j++) {
             uintptr_t lo2 = (uintptr_t)b[j].ptr, hi2 = lo2 + b[j].floats * sizeof(float);
             if (j == i || !b[j].ptr || hi2 <= lo || hi <= lo2) continue;
-            if (!(b[i].tensor && b[j].tensor && !b[j].written && lo == lo2)) return 0;
+            if (!(b[i].tensor && b[j].tensor && !b[j].written && lo == lo2))
+                return nnopt__reject(b[i].name, b[j].overlaps);
         }
     }
     return 1;
@@ -4543,22 +4570,26 @@ NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const fl
     nnopt__bn_call k;
     size_t total, c;
     int track;
-    if (!nnopt__bn_params_ok(p) || p->n * p->hw < 2) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    NNOPT__CHECK(p->n * p->hw >= 2, "n, hw", "n * hw must be > 1 in training");
     total = p->n * p->c * p->hw; c = p->c; track = p->track_running_stats != 0;
-    if (track && p->cumulative_average && !num_batches_tracked) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(!track || !p->cumulative_average || num_batches_tracked, "num_batches_tracked",
+                 "is NULL (cumulative_average needs it)");
     {
+        const unsigned affine = p->affine ? NNOPT__BN_REQUIRED : 0, tracked = track ? NNOPT__BN_REQUIRED : 0;
         nnopt__bn_buf b[8];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
-        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
-        b[4].ptr = track ? running_mean : NULL; b[4].floats = c; b[4].required = track; b[4].written = 1; b[4].tensor = 0;
-        b[5].ptr = track ? running_var : NULL; b[5].floats = c; b[5].required = track; b[5].written = 1; b[5].tensor = 0;
-        b[6].ptr = save_mean; b[6].floats = c; b[6].required = 0; b[6].written = 1; b[6].tensor = 0;
-        b[7].ptr = save_invstd; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
-        if (!nnopt__bn_buffers_ok(b, 8)) return NNOPT_ERR_INVALID;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], y, y, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], gamma, p->affine ? gamma : NULL, c, affine);
+        NNOPT__BN_BUF(b[3], beta, p->affine ? beta : NULL, c, affine);
+        NNOPT__BN_BUF(b[4], running_mean, track ? running_mean : NULL, c, tracked | NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[5], running_var, track ? running_var : NULL, c, tracked | NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[6], save_mean, save_mean, c, NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[7], save_invstd, save_invstd, c, NNOPT__BN_WRITTEN);
+        if (!nnopt__bn_buffers_ok(b, 8)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     }
-    if (track && num_batches_tracked && *num_batches_tracked == UINT64_MAX) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(!track || !num_batches_tracked || *num_batches_tracked != UINT64_MAX, "num_batches_tracked",
+                 "is UINT64_MAX and cannot count another batch");
     memset(&k, 0, sizeof k);
     k.p = p;
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
@@ -4583,17 +4614,18 @@ NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const fl
 {
     nnopt__bn_call k;
     size_t total, c;
-    if (!nnopt__bn_params_ok(p)) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     total = p->n * p->c * p->hw; c = p->c;
     {
+        const unsigned affine = p->affine ? NNOPT__BN_REQUIRED : 0;
         nnopt__bn_buf b[6];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
-        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
-        b[4].ptr = running_mean; b[4].floats = c; b[4].required = 1; b[4].written = 0; b[4].tensor = 0;
-        b[5].ptr = running_var; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
-        if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], y, y, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], gamma, p->affine ? gamma : NULL, c, affine);
+        NNOPT__BN_BUF(b[3], beta, p->affine ? beta : NULL, c, affine);
+        NNOPT__BN_BUF(b[4], running_mean, running_mean, c, NNOPT__BN_REQUIRED);
+        NNOPT__BN_BUF(b[5], running_var, running_var, c, NNOPT__BN_REQUIRED);
+        if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     }
     memset(&k, 0, sizeof k);
     k.p = p;
@@ -4612,15 +4644,17 @@ NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, c
 {
     size_t i;
     nnopt__bn_buf b[6];
-    if (!c || c > SIZE_MAX / sizeof(float) || !nnopt__finite(eps) || !(eps > 0) || (!gamma) != (!beta))
-        return NNOPT_ERR_INVALID;
-    b[0].ptr = gamma; b[0].floats = c; b[0].required = 0; b[0].written = 0; b[0].tensor = 0;
-    b[1].ptr = beta; b[1].floats = c; b[1].required = 0; b[1].written = 0; b[1].tensor = 0;
-    b[2].ptr = running_mean; b[2].floats = c; b[2].required = 1; b[2].written = 0; b[2].tensor = 0;
-    b[3].ptr = running_var; b[3].floats = c; b[3].required = 1; b[3].written = 0; b[3].tensor = 0;
-    b[4].ptr = scale; b[4].floats = c; b[4].required = 1; b[4].written = 1; b[4].tensor = 0;
-    b[5].ptr = shift; b[5].floats = c; b[5].required = 1; b[5].written = 1; b[5].tensor = 0;
-    if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(c, "c", "is 0");
+    NNOPT__CHECK(c <= SIZE_MAX / sizeof(float), "c", "is larger than size_t holds");
+    NNOPT__CHECK(nnopt__finite(eps) && eps > 0, "eps", "must be finite and > 0");
+    NNOPT__CHECK((!gamma) == (!beta), "gamma, beta", "must both be NULL or both be given");
+    NNOPT__BN_BUF(b[0], gamma, gamma, c, 0);
+    NNOPT__BN_BUF(b[1], beta, beta, c, 0);
+    NNOPT__BN_BUF(b[2], running_mean, running_mean, c, NNOPT__BN_REQUIRED);
+    NNOPT__BN_BUF(b[3], running_var, running_var, c, NNOPT__BN_REQUIRED);
+    NNOPT__BN_BUF(b[4], scale, scale, c, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN);
+    NNOPT__BN_BUF(b[5], shift, shift, c, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN);
+    if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     for (i = 0; i < c; i++) {
         double s = (gamma ? (double)gamma[i] : 1.0) / sqrt((double)running_var[i] + eps);
         scale[i] = (float)s;
@@ -4636,21 +4670,27 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
 {
     nnopt__bn_call k;
     size_t total, c;
-    if (!nnopt__bn_params_ok(p) || (training && p->n * p->hw < 2)) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p) ||
+        !NNOPT__REQUIRE(!training || p->n * p->hw >= 2, "n, hw", "n * hw must be > 1 in training"))
+        return NNOPT_ERR_INVALID;
     total = p->n * p->c * p->hw; c = p->c;
     if (!p->affine) dgamma = dbeta = NULL;
     {
         const int beta_needed = p->affine && p->fuse_relu;
         nnopt__bn_buf b[9];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = dy; b[1].floats = total; b[1].required = 1; b[1].written = 0; b[1].tensor = 1;
-        b[2].ptr = beta_needed ? beta : NULL; b[2].floats = c; b[2].required = beta_needed; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = dx; b[3].floats = total; b[3].required = 1; b[3].written = 1; b[3].tensor = 1;
-        b[4].ptr = p->affine ? gamma : NULL; b[4].floats = c; b[4].required = p->affine; b[4].written = 0; b[4].tensor = 0;
-        b[5].ptr = mean; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
-        b[6].ptr = scale; b[6].floats = c; b[6].required = 1; b[6].written = 0; b[6].tensor = 0;
-        b[7].ptr = dgamma; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
-        b[8].ptr = dbeta; b[8].floats = c; b[8].required = 0; b[8].written = 1; b[8].tensor = 0;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], dy, dy, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], beta, beta_needed ? beta : NULL, c, beta_needed ? NNOPT__BN_REQUIRED : 0);
+        NNOPT__BN_BUF(b[3], dx, dx, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[4], gamma, p->affine ? gamma : NULL, c, p->affine ? NNOPT__BN_REQUIRED : 0);
+        nnopt__bn_buf_set(&b[5], training ? "save_mean" : "running_mean",
+                          training ? "overlaps save_mean" : "overlaps running_mean", mean, c,
+                          NNOPT__BN_REQUIRED);
+        nnopt__bn_buf_set(&b[6], training ? "save_invstd" : "running_var",
+                          training ? "overlaps save_invstd" : "overlaps running_var", scale, c,
+                          NNOPT__BN_REQUIRED);
+        NNOPT__BN_BUF(b[7], dgamma, dgamma, c, NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[8], dbeta, dbeta, c, NNOPT__BN_WRITTEN);
         if (!nnopt__bn_buffers_ok(b, 9)) return NNOPT_ERR_INVALID;
     }
     memset(&k, 0, sizeof k);
@@ -4674,7 +4714,8 @@ NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const f
                                                const float *save_invstd,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 1, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+    return NNOPT__CHECKED(nnopt__bn_backward(p, 1, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma,
+                                             dbeta));
 }
 
 NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
@@ -4683,7 +4724,8 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
                                                const float *running_var,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 0, x, dy, gamma, beta, running_mean, running_var, dx, dgamma, dbeta);
+    return NNOPT__CHECKED(nnopt__bn_backward(p, 0, x, dy, gamma, beta, running_mean, running_var, dx, dgamma,
+                                             dbeta));
 }
 #endif /* NNOPT_NO_BATCHNORM */
 
