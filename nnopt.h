@@ -1501,7 +1501,7 @@ NNOPT_API nnopt_isa nnopt_isa_get(void)
 NNOPT_API nnopt_status nnopt_isa_set(nnopt_isa isa)
 {
     if ((int)isa < (int)NNOPT_ISA_SCALAR || (int)isa > (int)nnopt_isa_best())
-        return NNOPT_ERR_UNSUPPORTED;
+        return NNOPT__FAIL(NNOPT_ERR_UNSUPPORTED, "isa", "is not available on this CPU or build");
     NNOPT__STORE(&nnopt__isa_current, (int)isa);
     return NNOPT_OK;
 }
@@ -3872,8 +3872,9 @@ static nnopt_status nnopt__dropout_run(const nnopt_rng *rng, double p, const flo
     nnopt__dropout_args a;
     size_t nbytes = n / 8 + (n % 8 != 0);
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_rng_ok(rng, n) || !nnopt__drop_io_ok(x, y, n) ||
-        !nnopt__drop_apart(bits, nbytes, x, n * sizeof(float)) ||
-        !nnopt__drop_apart(bits, nbytes, y, n * sizeof(float)))
+        !NNOPT__REQUIRE(nnopt__drop_apart(bits, nbytes, x, n * sizeof(float)) &&
+                        nnopt__drop_apart(bits, nbytes, y, n * sizeof(float)), "mask_bits",
+                        "overlaps x or y"))
         return NNOPT_ERR_INVALID;
     nnopt__drop_setup(&a, rng, p, n);
     a.x = x; a.y = y; a.bits = bits;
@@ -3924,7 +3925,9 @@ NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, dou
     nnopt__dropout_args a;
     size_t nbytes = n / 8 + (n % 8 != 0);
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(dy, dx, n) ||
-        (!mask_bits && n) || !nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)))
+        !NNOPT__REQUIRE(mask_bits || !n, "mask_bits", "is NULL") ||
+        !NNOPT__REQUIRE(nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)), "mask_bits",
+                        "overlaps dx"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, NULL, p, n);
     a.x = dy; a.y = dx; a.bits_in = mask_bits;
@@ -3985,11 +3988,15 @@ NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nn
     nnopt__dropout_args a;
     size_t units, n, s, c0, c, h;
     float scale = p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
-    if (!nnopt__drop_p_ok(p) || (layout != NNOPT_DROPOUT_NCHW && layout != NNOPT_DROPOUT_NHWC) ||
-        !nnopt__drop_mul(samples, channels, &units) || !nnopt__drop_mul(units, spatial, &n) ||
+    if (!nnopt__drop_p_ok(p) ||
+        !NNOPT__REQUIRE(layout == NNOPT_DROPOUT_NCHW || layout == NNOPT_DROPOUT_NHWC, "layout",
+                        "is not NNOPT_DROPOUT_NCHW or NNOPT_DROPOUT_NHWC") ||
+        !NNOPT__REQUIRE(nnopt__drop_mul(samples, channels, &units) && nnopt__drop_mul(units, spatial, &n),
+                        "samples, channels, spatial", "sizes overflow") ||
         !nnopt__drop_rng_ok(rng, units) || !nnopt__drop_io_ok(x, y, n) ||
-        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) ||
-        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)))
+        !NNOPT__REQUIRE(nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) &&
+                        nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)),
+                        "channel_bits", "overlaps x or y"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, rng, p, 0);
     if (channel_bits && units) memset(channel_bits, 0, units / 8 + (units % 8 != 0));
@@ -4063,7 +4070,9 @@ static int nnopt__dropconnect_rng_ok(const nnopt_rng *rng, int per_sample, size_
                                      size_t out)
 {
     size_t row, all;
-    return nnopt__drop_mul(out, in + 1, &row) && nnopt__drop_mul(per_sample ? batch : 1, row, &all) &&
+    return NNOPT__REQUIRE(nnopt__drop_mul(out, in + 1, &row) &&
+                          nnopt__drop_mul(per_sample ? batch : 1, row, &all), "batch, in, out",
+                          "the mask's draws overflow") &&
            nnopt__drop_rng_ok(rng, all);
 }
 
@@ -4088,7 +4097,8 @@ NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p,
     size_t s, o;
     if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, b, x, batch, in, out) ||
         !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
-        !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) || (!y && batch != 0 && out != 0))
+        !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) ||
+        !NNOPT__REQUIRE(y || batch == 0 || out == 0, "y", "is NULL"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     for (s = 0; s < batch; s++)
         for (o = 0; o < out; o++) {
@@ -4111,15 +4121,17 @@ NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p
                                                   size_t batch, size_t in, size_t out)
 {
     size_t s, o;
+    const size_t dW_bytes = dW ? out * in * sizeof(float) : 0;
+    const size_t dx_bytes = dx ? batch * in * sizeof(float) : 0, db_bytes = db ? out * sizeof(float) : 0;
     if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, NULL, x, batch, in, out) ||
         !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
-        !nnopt__drop_vec_ok(dy, batch * out) ||
+        !NNOPT__REQUIRE(nnopt__drop_vec_ok(dy, batch * out), "dy", "is NULL or not aligned to float") ||
         !nnopt__dense_out_ok(dW, out * in, W, NULL, x, dy, batch, in, out) ||
         !nnopt__dense_out_ok(dx, batch * in, W, NULL, x, dy, batch, in, out) ||
         !nnopt__dense_out_ok(db, out, W, NULL, x, dy, batch, in, out) ||
-        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, dx, dx ? batch * in * sizeof(float) : 0) ||
-        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0) ||
-        !nnopt__drop_apart(dx, dx ? batch * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0))
+        !NNOPT__REQUIRE(nnopt__drop_apart(dW, dW_bytes, dx, dx_bytes) &&
+                        nnopt__drop_apart(dW, dW_bytes, db, db_bytes) &&
+                        nnopt__drop_apart(dx, dx_bytes, db, db_bytes), "dW, dx, db", "overlap one another"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (dW && out != 0 && in != 0) memset(dW, 0, out * in * sizeof(float));
     if (dx && batch != 0 && in != 0) memset(dx, 0, batch * in * sizeof(float));
@@ -4159,13 +4171,19 @@ static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
 {
     double q = 1.0 - p;
     size_t s, o, units;
-    if (!nnopt__drop_p_ok(p) || (int)act < 0 || act > NNOPT_DROPCONNECT_SIGMOID ||
-        !nnopt__dense_ok(W, b, x, batch, in, out) || !nnopt__drop_mul(batch, out, &units) ||
-        !nnopt__dense_out_ok(y, units, W, b, x, NULL, batch, in, out) || (!y && units))
+    if (!nnopt__drop_p_ok(p) ||
+        !NNOPT__REQUIRE((int)act >= 0 && act <= NNOPT_DROPCONNECT_SIGMOID, "act",
+                        "is not a nnopt_dropconnect_activation") ||
+        !nnopt__dense_ok(W, b, x, batch, in, out) ||
+        !NNOPT__REQUIRE(nnopt__drop_mul(batch, out, &units), "batch, out", "sizes overflow") ||
+        !nnopt__dense_out_ok(y, units, W, b, x, NULL, batch, in, out) ||
+        !NNOPT__REQUIRE(y || !units, "y", "is NULL"))
         return NNOPT_ERR_INVALID;
     if (samples) {
         size_t all;
-        if (!nnopt__drop_mul(units, samples, &all) || !nnopt__drop_rng_ok(rng, all))
+        if (!NNOPT__REQUIRE(nnopt__drop_mul(units, samples, &all), "samples",
+                            "times batch * out overflows") ||
+            !nnopt__drop_rng_ok(rng, all))
             return NNOPT_ERR_INVALID;
     }
     for (s = 0; s < batch; s++)
