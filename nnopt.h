@@ -1501,7 +1501,7 @@ NNOPT_API nnopt_isa nnopt_isa_get(void)
 NNOPT_API nnopt_status nnopt_isa_set(nnopt_isa isa)
 {
     if ((int)isa < (int)NNOPT_ISA_SCALAR || (int)isa > (int)nnopt_isa_best())
-        return NNOPT_ERR_UNSUPPORTED;
+        return NNOPT__FAIL(NNOPT_ERR_UNSUPPORTED, "isa", "is not available on this CPU or build");
     NNOPT__STORE(&nnopt__isa_current, (int)isa);
     return NNOPT_OK;
 }
@@ -3873,8 +3873,9 @@ static nnopt_status nnopt__dropout_run(const nnopt_rng *rng, double p, const flo
     nnopt__dropout_args a;
     size_t nbytes = n / 8 + (n % 8 != 0);
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_rng_ok(rng, n) || !nnopt__drop_io_ok(x, y, n) ||
-        !nnopt__drop_apart(bits, nbytes, x, n * sizeof(float)) ||
-        !nnopt__drop_apart(bits, nbytes, y, n * sizeof(float)))
+        !NNOPT__REQUIRE(nnopt__drop_apart(bits, nbytes, x, n * sizeof(float)) &&
+                        nnopt__drop_apart(bits, nbytes, y, n * sizeof(float)), "mask_bits",
+                        "overlaps x or y"))
         return NNOPT_ERR_INVALID;
     nnopt__drop_setup(&a, rng, p, n);
     a.x = x; a.y = y; a.bits = bits;
@@ -3925,7 +3926,9 @@ NNOPT_API nnopt_status nnopt_dropout_backward_mask(const uint8_t *mask_bits, dou
     nnopt__dropout_args a;
     size_t nbytes = n / 8 + (n % 8 != 0);
     if (!nnopt__drop_p_ok(p) || !nnopt__drop_scaling_ok(scaling) || !nnopt__drop_io_ok(dy, dx, n) ||
-        (!mask_bits && n) || !nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)))
+        !NNOPT__REQUIRE(mask_bits || !n, "mask_bits", "is NULL") ||
+        !NNOPT__REQUIRE(nnopt__drop_apart(mask_bits, nbytes, dx, n * sizeof(float)), "mask_bits",
+                        "overlaps dx"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, NULL, p, n);
     a.x = dy; a.y = dx; a.bits_in = mask_bits;
@@ -3986,11 +3989,15 @@ NNOPT_API nnopt_status nnopt_dropout_channels(const nnopt_rng *rng, double p, nn
     nnopt__dropout_args a;
     size_t units, n, s, c0, c, h;
     float scale = p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
-    if (!nnopt__drop_p_ok(p) || (layout != NNOPT_DROPOUT_NCHW && layout != NNOPT_DROPOUT_NHWC) ||
-        !nnopt__drop_mul(samples, channels, &units) || !nnopt__drop_mul(units, spatial, &n) ||
+    if (!nnopt__drop_p_ok(p) ||
+        !NNOPT__REQUIRE(layout == NNOPT_DROPOUT_NCHW || layout == NNOPT_DROPOUT_NHWC, "layout",
+                        "is not NNOPT_DROPOUT_NCHW or NNOPT_DROPOUT_NHWC") ||
+        !NNOPT__REQUIRE(nnopt__drop_mul(samples, channels, &units) && nnopt__drop_mul(units, spatial, &n),
+                        "samples, channels, spatial", "sizes overflow") ||
         !nnopt__drop_rng_ok(rng, units) || !nnopt__drop_io_ok(x, y, n) ||
-        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) ||
-        !nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)))
+        !NNOPT__REQUIRE(nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), x, n * sizeof(float)) &&
+                        nnopt__drop_apart(channel_bits, units / 8 + (units % 8 != 0), y, n * sizeof(float)),
+                        "channel_bits", "overlaps x or y"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__drop_setup(&a, rng, p, 0);
     if (channel_bits && units) memset(channel_bits, 0, units / 8 + (units % 8 != 0));
@@ -4064,7 +4071,9 @@ static int nnopt__dropconnect_rng_ok(const nnopt_rng *rng, int per_sample, size_
                                      size_t out)
 {
     size_t row, all;
-    return nnopt__drop_mul(out, in + 1, &row) && nnopt__drop_mul(per_sample ? batch : 1, row, &all) &&
+    return NNOPT__REQUIRE(nnopt__drop_mul(out, in + 1, &row) &&
+                          nnopt__drop_mul(per_sample ? batch : 1, row, &all), "batch, in, out",
+                          "the mask's draws overflow") &&
            nnopt__drop_rng_ok(rng, all);
 }
 
@@ -4089,7 +4098,8 @@ NNOPT_API nnopt_status nnopt_dropconnect_forward(const nnopt_rng *rng, double p,
     size_t s, o;
     if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, b, x, batch, in, out) ||
         !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
-        !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) || (!y && batch != 0 && out != 0))
+        !nnopt__dense_out_ok(y, batch * out, W, b, x, NULL, batch, in, out) ||
+        !NNOPT__REQUIRE(y || batch == 0 || out == 0, "y", "is NULL"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     for (s = 0; s < batch; s++)
         for (o = 0; o < out; o++) {
@@ -4112,15 +4122,17 @@ NNOPT_API nnopt_status nnopt_dropconnect_backward(const nnopt_rng *rng, double p
                                                   size_t batch, size_t in, size_t out)
 {
     size_t s, o;
+    const size_t dW_bytes = dW ? out * in * sizeof(float) : 0;
+    const size_t dx_bytes = dx ? batch * in * sizeof(float) : 0, db_bytes = db ? out * sizeof(float) : 0;
     if (!nnopt__drop_p_ok(p) || !nnopt__dense_ok(W, NULL, x, batch, in, out) ||
         !nnopt__dropconnect_rng_ok(rng, per_sample, batch, in, out) ||
-        !nnopt__drop_vec_ok(dy, batch * out) ||
+        !NNOPT__REQUIRE(nnopt__drop_vec_ok(dy, batch * out), "dy", "is NULL or not aligned to float") ||
         !nnopt__dense_out_ok(dW, out * in, W, NULL, x, dy, batch, in, out) ||
         !nnopt__dense_out_ok(dx, batch * in, W, NULL, x, dy, batch, in, out) ||
         !nnopt__dense_out_ok(db, out, W, NULL, x, dy, batch, in, out) ||
-        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, dx, dx ? batch * in * sizeof(float) : 0) ||
-        !nnopt__drop_apart(dW, dW ? out * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0) ||
-        !nnopt__drop_apart(dx, dx ? batch * in * sizeof(float) : 0, db, db ? out * sizeof(float) : 0))
+        !NNOPT__REQUIRE(nnopt__drop_apart(dW, dW_bytes, dx, dx_bytes) &&
+                        nnopt__drop_apart(dW, dW_bytes, db, db_bytes) &&
+                        nnopt__drop_apart(dx, dx_bytes, db, db_bytes), "dW, dx, db", "overlap one another"))
         return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (dW && out != 0 && in != 0) memset(dW, 0, out * in * sizeof(float));
     if (dx && batch != 0 && in != 0) memset(dx, 0, batch * in * sizeof(float));
@@ -4160,13 +4172,19 @@ static nnopt_status nnopt__dropconnect_infer(const nnopt_rng *rng, double p,
 {
     double q = 1.0 - p;
     size_t s, o, units;
-    if (!nnopt__drop_p_ok(p) || (int)act < 0 || act > NNOPT_DROPCONNECT_SIGMOID ||
-        !nnopt__dense_ok(W, b, x, batch, in, out) || !nnopt__drop_mul(batch, out, &units) ||
-        !nnopt__dense_out_ok(y, units, W, b, x, NULL, batch, in, out) || (!y && units))
+    if (!nnopt__drop_p_ok(p) ||
+        !NNOPT__REQUIRE((int)act >= 0 && act <= NNOPT_DROPCONNECT_SIGMOID, "act",
+                        "is not a nnopt_dropconnect_activation") ||
+        !nnopt__dense_ok(W, b, x, batch, in, out) ||
+        !NNOPT__REQUIRE(nnopt__drop_mul(batch, out, &units), "batch, out", "sizes overflow") ||
+        !nnopt__dense_out_ok(y, units, W, b, x, NULL, batch, in, out) ||
+        !NNOPT__REQUIRE(y || !units, "y", "is NULL"))
         return NNOPT_ERR_INVALID;
     if (samples) {
         size_t all;
-        if (!nnopt__drop_mul(units, samples, &all) || !nnopt__drop_rng_ok(rng, all))
+        if (!NNOPT__REQUIRE(nnopt__drop_mul(units, samples, &all), "samples",
+                            "times batch * out overflows") ||
+            !nnopt__drop_rng_ok(rng, all))
             return NNOPT_ERR_INVALID;
     }
     for (s = 0; s < batch; s++)
@@ -4304,30 +4322,57 @@ NNOPT_API nnopt_bn_params nnopt_bn_defaults(nnopt_bn_layout layout, size_t n, si
 
 static int nnopt__bn_params_ok(const nnopt_bn_params *p)
 {
-    if (!p || (p->layout != NNOPT_BN_NC && p->layout != NNOPT_BN_NCHW && p->layout != NNOPT_BN_NHWC))
-        return 0;
-    if (!p->n || !p->c || !p->hw || (p->layout == NNOPT_BN_NC && p->hw != 1)) return 0;
-    if (p->n > SIZE_MAX / p->c || p->n * p->c > SIZE_MAX / sizeof(float) / p->hw) return 0;
-    return nnopt__finite(p->eps) && p->eps > 0 &&
-           nnopt__finite(p->momentum) && p->momentum >= 0 && p->momentum <= 1;
+    return NNOPT__REQUIRE(p != NULL, "p", "is NULL") &&
+           NNOPT__REQUIRE(p->layout == NNOPT_BN_NC || p->layout == NNOPT_BN_NCHW || p->layout == NNOPT_BN_NHWC,
+                          "layout", "is not NNOPT_BN_NC, NNOPT_BN_NCHW or NNOPT_BN_NHWC") &&
+           NNOPT__REQUIRE(p->n && p->c && p->hw, "n, c, hw", "must be > 0") &&
+           NNOPT__REQUIRE(p->layout != NNOPT_BN_NC || p->hw == 1, "hw", "must be 1 in the NNOPT_BN_NC layout") &&
+           NNOPT__REQUIRE(p->n <= SIZE_MAX / p->c && p->n * p->c <= SIZE_MAX / sizeof(float) / p->hw, "n, c, hw",
+                          "give a tensor larger than size_t holds") &&
+           NNOPT__REQUIRE(nnopt__finite(p->eps) && p->eps > 0, "eps", "must be finite and > 0") &&
+           NNOPT__REQUIRE(nnopt__finite(p->momentum) && p->momentum >= 0 && p->momentum <= 1, "momentum",
+                          "must lie in [0, 1]");
 }
 
 /* A buffer of a call: optional ones may be NULL; a written tensor may be exactly one of the
-   input tensors (in place) but must not otherwise overlap anything. */
-typedef struct nnopt__bn_buf { const void *ptr; size_t floats; int required, written, tensor; } nnopt__bn_buf;
+   input tensors (in place) but must not otherwise overlap anything. name and overlaps: the
+   argument's name and "overlaps <name>", string literals for the error detail. */
+typedef struct nnopt__bn_buf {
+    const char *name, *overlaps;
+    const void *ptr;
+    size_t floats;
+    int required, written, tensor;
+} nnopt__bn_buf;
+enum { NNOPT__BN_REQUIRED = 1, NNOPT__BN_WRITTEN = 2, NNOPT__BN_TENSOR = 4 };
+
+static void nnopt__bn_buf_set(nnopt__bn_buf *b, const char *name, const char *overlaps, const void *ptr,
+                              size_t floats, unsigned flags)
+{
+    b->name = name; b->overlaps = overlaps;
+    b->ptr = ptr; b->floats = floats;
+    b->required = (flags & NNOPT__BN_REQUIRED) != 0;
+    b->written = (flags & NNOPT__BN_WRITTEN) != 0;
+    b->tensor = (flags & NNOPT__BN_TENSOR) != 0;
+}
+/* NNOPT__BN_BUF(b[i], gamma, pointer, floats, flags): the buffer of argument `gamma`. */
+#define NNOPT__BN_BUF(slot, arg, ptr, floats, flags) \
+    nnopt__bn_buf_set(&(slot), #arg, "overlaps " #arg, (ptr), (floats), (flags))
 
 static int nnopt__bn_buffers_ok(const nnopt__bn_buf *b, int count)
 {
     int i, j;
     for (i = 0; i < count; i++)
-        if (b[i].ptr ? !nnopt__ptr_ok(b[i].ptr, b[i].floats) : b[i].required) return 0;
+        if (!NNOPT__REQUIRE(b[i].ptr || !b[i].required, b[i].name, "is NULL") ||
+            !NNOPT__REQUIRE(!b[i].ptr || nnopt__ptr_ok(b[i].ptr, b[i].floats), b[i].name, "is not aligned to float"))
+            return 0;
     for (i = 0; i < count; i++) {
         uintptr_t lo = (uintptr_t)b[i].ptr, hi = lo + b[i].floats * sizeof(float);
         if (!b[i].written || !b[i].ptr) continue;
         for (j = 0; j < count; j++) {
             uintptr_t lo2 = (uintptr_t)b[j].ptr, hi2 = lo2 + b[j].floats * sizeof(float);
             if (j == i || !b[j].ptr || hi2 <= lo || hi <= lo2) continue;
-            if (!(b[i].tensor && b[j].tensor && !b[j].written && lo == lo2)) return 0;
+            if (!(b[i].tensor && b[j].tensor && !b[j].written && lo == lo2))
+                return nnopt__reject(b[i].name, b[j].overlaps);
         }
     }
     return 1;
@@ -4544,22 +4589,26 @@ NNOPT_API nnopt_status nnopt_bn_forward_train(const nnopt_bn_params *p, const fl
     nnopt__bn_call k;
     size_t total, c;
     int track;
-    if (!nnopt__bn_params_ok(p) || p->n * p->hw < 2) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
+    NNOPT__CHECK(p->n * p->hw >= 2, "n, hw", "n * hw must be > 1 in training");
     total = p->n * p->c * p->hw; c = p->c; track = p->track_running_stats != 0;
-    if (track && p->cumulative_average && !num_batches_tracked) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(!track || !p->cumulative_average || num_batches_tracked, "num_batches_tracked",
+                 "is NULL (cumulative_average needs it)");
     {
+        const unsigned affine = p->affine ? NNOPT__BN_REQUIRED : 0, tracked = track ? NNOPT__BN_REQUIRED : 0;
         nnopt__bn_buf b[8];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
-        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
-        b[4].ptr = track ? running_mean : NULL; b[4].floats = c; b[4].required = track; b[4].written = 1; b[4].tensor = 0;
-        b[5].ptr = track ? running_var : NULL; b[5].floats = c; b[5].required = track; b[5].written = 1; b[5].tensor = 0;
-        b[6].ptr = save_mean; b[6].floats = c; b[6].required = 0; b[6].written = 1; b[6].tensor = 0;
-        b[7].ptr = save_invstd; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
-        if (!nnopt__bn_buffers_ok(b, 8)) return NNOPT_ERR_INVALID;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], y, y, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], gamma, p->affine ? gamma : NULL, c, affine);
+        NNOPT__BN_BUF(b[3], beta, p->affine ? beta : NULL, c, affine);
+        NNOPT__BN_BUF(b[4], running_mean, track ? running_mean : NULL, c, tracked | NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[5], running_var, track ? running_var : NULL, c, tracked | NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[6], save_mean, save_mean, c, NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[7], save_invstd, save_invstd, c, NNOPT__BN_WRITTEN);
+        if (!nnopt__bn_buffers_ok(b, 8)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     }
-    if (track && num_batches_tracked && *num_batches_tracked == UINT64_MAX) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(!track || !num_batches_tracked || *num_batches_tracked != UINT64_MAX, "num_batches_tracked",
+                 "is UINT64_MAX and cannot count another batch");
     memset(&k, 0, sizeof k);
     k.p = p;
     k.tile.x = x; k.tile.out = y; k.tile.relu = p->fuse_relu != 0;
@@ -4584,17 +4633,18 @@ NNOPT_API nnopt_status nnopt_bn_forward_infer(const nnopt_bn_params *p, const fl
 {
     nnopt__bn_call k;
     size_t total, c;
-    if (!nnopt__bn_params_ok(p)) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     total = p->n * p->c * p->hw; c = p->c;
     {
+        const unsigned affine = p->affine ? NNOPT__BN_REQUIRED : 0;
         nnopt__bn_buf b[6];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = y; b[1].floats = total; b[1].required = 1; b[1].written = 1; b[1].tensor = 1;
-        b[2].ptr = p->affine ? gamma : NULL; b[2].floats = c; b[2].required = p->affine; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = p->affine ? beta : NULL; b[3].floats = c; b[3].required = p->affine; b[3].written = 0; b[3].tensor = 0;
-        b[4].ptr = running_mean; b[4].floats = c; b[4].required = 1; b[4].written = 0; b[4].tensor = 0;
-        b[5].ptr = running_var; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
-        if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], y, y, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], gamma, p->affine ? gamma : NULL, c, affine);
+        NNOPT__BN_BUF(b[3], beta, p->affine ? beta : NULL, c, affine);
+        NNOPT__BN_BUF(b[4], running_mean, running_mean, c, NNOPT__BN_REQUIRED);
+        NNOPT__BN_BUF(b[5], running_var, running_var, c, NNOPT__BN_REQUIRED);
+        if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     }
     memset(&k, 0, sizeof k);
     k.p = p;
@@ -4613,15 +4663,17 @@ NNOPT_API nnopt_status nnopt_bn_fold(size_t c, double eps, const float *gamma, c
 {
     size_t i;
     nnopt__bn_buf b[6];
-    if (!c || c > SIZE_MAX / sizeof(float) || !nnopt__finite(eps) || !(eps > 0) || (!gamma) != (!beta))
-        return NNOPT_ERR_INVALID;
-    b[0].ptr = gamma; b[0].floats = c; b[0].required = 0; b[0].written = 0; b[0].tensor = 0;
-    b[1].ptr = beta; b[1].floats = c; b[1].required = 0; b[1].written = 0; b[1].tensor = 0;
-    b[2].ptr = running_mean; b[2].floats = c; b[2].required = 1; b[2].written = 0; b[2].tensor = 0;
-    b[3].ptr = running_var; b[3].floats = c; b[3].required = 1; b[3].written = 0; b[3].tensor = 0;
-    b[4].ptr = scale; b[4].floats = c; b[4].required = 1; b[4].written = 1; b[4].tensor = 0;
-    b[5].ptr = shift; b[5].floats = c; b[5].required = 1; b[5].written = 1; b[5].tensor = 0;
-    if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(c, "c", "is 0");
+    NNOPT__CHECK(c <= SIZE_MAX / sizeof(float), "c", "is larger than size_t holds");
+    NNOPT__CHECK(nnopt__finite(eps) && eps > 0, "eps", "must be finite and > 0");
+    NNOPT__CHECK((!gamma) == (!beta), "gamma, beta", "must both be NULL or both be given");
+    NNOPT__BN_BUF(b[0], gamma, gamma, c, 0);
+    NNOPT__BN_BUF(b[1], beta, beta, c, 0);
+    NNOPT__BN_BUF(b[2], running_mean, running_mean, c, NNOPT__BN_REQUIRED);
+    NNOPT__BN_BUF(b[3], running_var, running_var, c, NNOPT__BN_REQUIRED);
+    NNOPT__BN_BUF(b[4], scale, scale, c, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN);
+    NNOPT__BN_BUF(b[5], shift, shift, c, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN);
+    if (!nnopt__bn_buffers_ok(b, 6)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     for (i = 0; i < c; i++) {
         double s = (gamma ? (double)gamma[i] : 1.0) / sqrt((double)running_var[i] + eps);
         scale[i] = (float)s;
@@ -4637,21 +4689,27 @@ static nnopt_status nnopt__bn_backward(const nnopt_bn_params *p, int training, c
 {
     nnopt__bn_call k;
     size_t total, c;
-    if (!nnopt__bn_params_ok(p) || (training && p->n * p->hw < 2)) return NNOPT_ERR_INVALID;
+    if (!nnopt__bn_params_ok(p) ||
+        !NNOPT__REQUIRE(!training || p->n * p->hw >= 2, "n, hw", "n * hw must be > 1 in training"))
+        return NNOPT_ERR_INVALID;
     total = p->n * p->c * p->hw; c = p->c;
     if (!p->affine) dgamma = dbeta = NULL;
     {
         const int beta_needed = p->affine && p->fuse_relu;
         nnopt__bn_buf b[9];
-        b[0].ptr = x; b[0].floats = total; b[0].required = 1; b[0].written = 0; b[0].tensor = 1;
-        b[1].ptr = dy; b[1].floats = total; b[1].required = 1; b[1].written = 0; b[1].tensor = 1;
-        b[2].ptr = beta_needed ? beta : NULL; b[2].floats = c; b[2].required = beta_needed; b[2].written = 0; b[2].tensor = 0;
-        b[3].ptr = dx; b[3].floats = total; b[3].required = 1; b[3].written = 1; b[3].tensor = 1;
-        b[4].ptr = p->affine ? gamma : NULL; b[4].floats = c; b[4].required = p->affine; b[4].written = 0; b[4].tensor = 0;
-        b[5].ptr = mean; b[5].floats = c; b[5].required = 1; b[5].written = 0; b[5].tensor = 0;
-        b[6].ptr = scale; b[6].floats = c; b[6].required = 1; b[6].written = 0; b[6].tensor = 0;
-        b[7].ptr = dgamma; b[7].floats = c; b[7].required = 0; b[7].written = 1; b[7].tensor = 0;
-        b[8].ptr = dbeta; b[8].floats = c; b[8].required = 0; b[8].written = 1; b[8].tensor = 0;
+        NNOPT__BN_BUF(b[0], x, x, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[1], dy, dy, total, NNOPT__BN_REQUIRED | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[2], beta, beta_needed ? beta : NULL, c, beta_needed ? NNOPT__BN_REQUIRED : 0);
+        NNOPT__BN_BUF(b[3], dx, dx, total, NNOPT__BN_REQUIRED | NNOPT__BN_WRITTEN | NNOPT__BN_TENSOR);
+        NNOPT__BN_BUF(b[4], gamma, p->affine ? gamma : NULL, c, p->affine ? NNOPT__BN_REQUIRED : 0);
+        nnopt__bn_buf_set(&b[5], training ? "save_mean" : "running_mean",
+                          training ? "overlaps save_mean" : "overlaps running_mean", mean, c,
+                          NNOPT__BN_REQUIRED);
+        nnopt__bn_buf_set(&b[6], training ? "save_invstd" : "running_var",
+                          training ? "overlaps save_invstd" : "overlaps running_var", scale, c,
+                          NNOPT__BN_REQUIRED);
+        NNOPT__BN_BUF(b[7], dgamma, dgamma, c, NNOPT__BN_WRITTEN);
+        NNOPT__BN_BUF(b[8], dbeta, dbeta, c, NNOPT__BN_WRITTEN);
         if (!nnopt__bn_buffers_ok(b, 9)) return NNOPT_ERR_INVALID;
     }
     memset(&k, 0, sizeof k);
@@ -4675,7 +4733,8 @@ NNOPT_API nnopt_status nnopt_bn_backward_train(const nnopt_bn_params *p, const f
                                                const float *save_invstd,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 1, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+    return NNOPT__CHECKED(nnopt__bn_backward(p, 1, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma,
+                                             dbeta));
 }
 
 NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const float *x,
@@ -4684,7 +4743,8 @@ NNOPT_API nnopt_status nnopt_bn_backward_infer(const nnopt_bn_params *p, const f
                                                const float *running_var,
                                                float *dx, float *dgamma, float *dbeta)
 {
-    return nnopt__bn_backward(p, 0, x, dy, gamma, beta, running_mean, running_var, dx, dgamma, dbeta);
+    return NNOPT__CHECKED(nnopt__bn_backward(p, 0, x, dy, gamma, beta, running_mean, running_var, dx, dgamma,
+                                             dbeta));
 }
 #endif /* NNOPT_NO_BATCHNORM */
 
@@ -4728,6 +4788,18 @@ static size_t nnopt__img_values(nnopt_image_format f, int w, int h, int c)
 
 static size_t nnopt__fmt_size(nnopt_image_format f) { return f == NNOPT_IMAGE_F32_CHW ? sizeof(float) : 1; }
 
+/* nnopt__img_values(f, w, h, c) != 0, each rule named after the arguments format, width,
+   height and channels. */
+static int nnopt__shape_ok(nnopt_image_format f, int w, int h, int c)
+{
+    return NNOPT__REQUIRE(f == NNOPT_IMAGE_U8_HWC || f == NNOPT_IMAGE_F32_CHW, "format",
+                          "is not NNOPT_IMAGE_U8_HWC or NNOPT_IMAGE_F32_CHW") &&
+           NNOPT__REQUIRE(w > 0 && h > 0, "width, height", "must be > 0") &&
+           NNOPT__REQUIRE(c == 1 || c == 3 || c == 4, "channels", "must be 1, 3 or 4") &&
+           NNOPT__REQUIRE(nnopt__img_values(f, w, h, c) != 0, "width, height",
+                          "give an image larger than size_t holds");
+}
+
 NNOPT_API size_t nnopt_image_bytes(const nnopt_image *img)
 {
     if (!img) return 0;
@@ -4735,11 +4807,20 @@ NNOPT_API size_t nnopt_image_bytes(const nnopt_image *img)
            nnopt__fmt_size(img->format);
 }
 
-/* A usable image: valid shape, data present, floats aligned. */
-static int nnopt__img_ok(const nnopt_image *m)
+/* A usable image: valid shape, data present, floats aligned. name: the argument, a string
+   literal for the error detail. */
+static int nnopt__img_ok(const nnopt_image *m, const char *name)
 {
-    return m && nnopt_image_bytes(m) && m->data &&
-           (m->format == NNOPT_IMAGE_U8_HWC || nnopt__ptr_ok(m->data, 1));
+    return NNOPT__REQUIRE(m != NULL, name, "is NULL") &&
+           NNOPT__REQUIRE(m->format == NNOPT_IMAGE_U8_HWC || m->format == NNOPT_IMAGE_F32_CHW, name,
+                          "format is not NNOPT_IMAGE_U8_HWC or NNOPT_IMAGE_F32_CHW") &&
+           NNOPT__REQUIRE(m->width > 0 && m->height > 0, name, "width and height must be > 0") &&
+           NNOPT__REQUIRE(m->channels == 1 || m->channels == 3 || m->channels == 4, name,
+                          "channels must be 1, 3 or 4") &&
+           NNOPT__REQUIRE(nnopt_image_bytes(m) != 0, name, "is larger than size_t holds") &&
+           NNOPT__REQUIRE(m->data != NULL, name, "data is NULL") &&
+           NNOPT__REQUIRE(m->format == NNOPT_IMAGE_U8_HWC || nnopt__ptr_ok(m->data, 1), name,
+                          "data is not aligned to float");
 }
 
 /* [a, a + na) and [b, b + nb) share a byte. */
@@ -4758,8 +4839,27 @@ static int nnopt__img_overlap(const nnopt_image *a, const nnopt_image *b)
 /* src and dst both usable, same format and channels, not overlapping. */
 static int nnopt__img_pair_ok(const nnopt_image *src, const nnopt_image *dst)
 {
-    return nnopt__img_ok(src) && nnopt__img_ok(dst) && src->format == dst->format &&
-           src->channels == dst->channels && !nnopt__img_overlap(src, dst);
+    return nnopt__img_ok(src, "src") && nnopt__img_ok(dst, "dst") &&
+           NNOPT__REQUIRE(src->format == dst->format, "dst", "format differs from src's") &&
+           NNOPT__REQUIRE(src->channels == dst->channels, "dst", "channels differ from src's") &&
+           NNOPT__REQUIRE(!nnopt__img_overlap(src, dst), "dst", "overlaps src");
+}
+
+/* dst has src's width and height (the ops that keep the size). */
+static int nnopt__img_same_size(const nnopt_image *src, const nnopt_image *dst)
+{
+    return NNOPT__REQUIRE(src->width == dst->width && src->height == dst->height, "dst",
+                          "width and height differ from src's");
+}
+
+/* The (top, left, height, width) window lies inside m; its sides are at least min_side. */
+static int nnopt__window_ok(const nnopt_image *m, int top, int left, int height, int width, int min_side)
+{
+    return NNOPT__REQUIRE(top >= 0 && left >= 0, "top, left", "must be >= 0") &&
+           NNOPT__REQUIRE(height >= min_side && width >= min_side, "height, width",
+                          min_side ? "must be > 0" : "must be >= 0") &&
+           NNOPT__REQUIRE(top <= m->height - height && left <= m->width - width, "top, left, height, width",
+                          "the window does not fit in the image");
 }
 
 static size_t nnopt__img_pixels(const nnopt_image *m) { return (size_t)m->width * (size_t)m->height; }
@@ -5032,11 +5132,17 @@ static nnopt_status nnopt__geo_run(const nnopt_image *src, const nnopt_image *ds
     char *mem = (char *)scratch, *base;
     void *work;
     int axis;
-    if (scratch && (!need || bytes < need ||
-                    nnopt__ranges_overlap(scratch, bytes, src->data, nnopt_image_bytes(src)) ||
-                    nnopt__ranges_overlap(scratch, bytes, dst->data, nnopt_image_bytes(dst))))
+    if (scratch && (!NNOPT__REQUIRE(need, "dst", "needs more working memory than size_t holds") ||
+                    !NNOPT__REQUIRE(bytes >= need, "bytes", "is too small: see nnopt_aug_scratch_size()") ||
+                    !NNOPT__REQUIRE(!nnopt__ranges_overlap(scratch, bytes, src->data, nnopt_image_bytes(src)),
+                                    "scratch", "overlaps src") ||
+                    !NNOPT__REQUIRE(!nnopt__ranges_overlap(scratch, bytes, dst->data, nnopt_image_bytes(dst)),
+                                    "scratch", "overlaps dst")))
         return NNOPT_ERR_INVALID;
-    if (!scratch && (!need || !(mem = (char *)NNOPT_MALLOC(need)))) return NNOPT_ERR_NOMEM;
+    if (!scratch && (!need || !(mem = (char *)NNOPT_MALLOC(need)))) {
+        nnopt__reject(NULL, "out of memory");
+        return NNOPT_ERR_NOMEM;
+    }
     base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
     nnopt__geo_layout(dst, base, g, &work);
     g->ow = dst->width; g->oh = dst->height;
@@ -5065,16 +5171,14 @@ static nnopt__geo nnopt__geo_plain(void)
 static nnopt_status nnopt__hflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
-    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__img_same_size(src, dst)) return NNOPT_ERR_INVALID;
     return nnopt__geo_run(src, dst, &g, 2, 0, NULL, NULL, scratch, bytes);
 }
 
 static nnopt_status nnopt__vflip(const nnopt_image *src, const nnopt_image *dst, void *scratch, size_t bytes)
 {
     nnopt__geo g = nnopt__geo_plain();
-    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height)
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__img_same_size(src, dst)) return NNOPT_ERR_INVALID;
     return nnopt__geo_run(src, dst, &g, 0, 2, NULL, NULL, scratch, bytes);
 }
 
@@ -5083,8 +5187,10 @@ static nnopt_status nnopt__crop(const nnopt_image *src, const nnopt_image *dst, 
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2];
-    if (!nnopt__img_pair_ok(src, dst) || top < 0 || left < 0 || top > src->height - dst->height ||
-        left > src->width - dst->width)
+    if (!nnopt__img_pair_ok(src, dst) ||
+        !NNOPT__REQUIRE(top >= 0 && left >= 0, "top, left", "must be >= 0") ||
+        !NNOPT__REQUIRE(top <= src->height - dst->height && left <= src->width - dst->width, "top, left",
+                        "put dst's window past the edge of src"))
         return NNOPT_ERR_INVALID;
     xa[0] = left; ya[0] = top; xa[1] = ya[1] = NNOPT_PAD_CONSTANT;
     return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
@@ -5110,12 +5216,20 @@ static nnopt_status nnopt__center_crop(const nnopt_image *src, const nnopt_image
     return nnopt__geo_run(src, dst, &g, 1, 1, xa, ya, scratch, bytes);
 }
 
-static int nnopt__pad_ok(int n, int before, int after, nnopt_pad_mode mode)
+static int nnopt__pad_mode_ok(nnopt_pad_mode mode)
 {
-    if (before < 0 || after < 0) return 0;
-    if (mode == NNOPT_PAD_REFLECT) return before < n && after < n;
-    if (mode == NNOPT_PAD_SYMMETRIC) return before <= n && after <= n;
-    return mode == NNOPT_PAD_CONSTANT || mode == NNOPT_PAD_EDGE;
+    return mode == NNOPT_PAD_CONSTANT || mode == NNOPT_PAD_EDGE || mode == NNOPT_PAD_REFLECT ||
+           mode == NNOPT_PAD_SYMMETRIC;
+}
+
+/* Pads before and after a side of n in a valid mode; arg names them (a string literal). */
+static int nnopt__pad_ok(int n, int before, int after, nnopt_pad_mode mode, const char *arg)
+{
+    return NNOPT__REQUIRE(before >= 0 && after >= 0, arg, "a pad is negative") &&
+           NNOPT__REQUIRE(mode != NNOPT_PAD_REFLECT || (before < n && after < n), arg,
+                          "a reflect pad must be smaller than the side it mirrors") &&
+           NNOPT__REQUIRE(mode != NNOPT_PAD_SYMMETRIC || (before <= n && after <= n), arg,
+                          "a symmetric pad must not exceed the side it mirrors");
 }
 
 static int nnopt__fill_ok(const float *fill, int channels)
@@ -5131,9 +5245,14 @@ static nnopt_status nnopt__pad(const nnopt_image *src, const nnopt_image *dst, i
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[2], ya[2], c;
-    if (!nnopt__img_pair_ok(src, dst) || !nnopt__pad_ok(src->width, left, right, mode) ||
-        !nnopt__pad_ok(src->height, top, bottom, mode) || !nnopt__fill_ok(fill, src->channels) ||
-        (long)src->width + left + right != dst->width || (long)src->height + top + bottom != dst->height)
+    if (!nnopt__img_pair_ok(src, dst) ||
+        !NNOPT__REQUIRE(nnopt__pad_mode_ok(mode), "mode", "is not a nnopt_pad_mode") ||
+        !nnopt__pad_ok(src->width, left, right, mode, "left, right") ||
+        !nnopt__pad_ok(src->height, top, bottom, mode, "top, bottom") ||
+        !NNOPT__REQUIRE(nnopt__fill_ok(fill, src->channels), "fill", "has a value that is not finite") ||
+        !NNOPT__REQUIRE((long)src->width + left + right == dst->width &&
+                        (long)src->height + top + bottom == dst->height, "dst",
+                        "width and height are not src's plus the pads"))
         return NNOPT_ERR_INVALID;
     g.has_fill = 1;
     for (c = 0; c < src->channels; c++) g.fill[c] = fill ? fill[c] : 0.0f;
@@ -5146,9 +5265,9 @@ static nnopt_status nnopt__resized_crop(const nnopt_image *src, const nnopt_imag
 {
     nnopt__geo g = nnopt__geo_plain();
     int xa[3], ya[3];
-    if (!nnopt__img_pair_ok(src, dst) || top < 0 || left < 0 || height <= 0 || width <= 0 ||
-        top > src->height - height || left > src->width - width ||
-        (interp != NNOPT_INTERP_BILINEAR && interp != NNOPT_INTERP_NEAREST))
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__window_ok(src, top, left, height, width, 1) ||
+        !NNOPT__REQUIRE(interp == NNOPT_INTERP_BILINEAR || interp == NNOPT_INTERP_NEAREST, "interp",
+                        "is not NNOPT_INTERP_BILINEAR or NNOPT_INTERP_NEAREST"))
         return NNOPT_ERR_INVALID;
     g.bilinear = interp == NNOPT_INTERP_BILINEAR;
     xa[0] = left; xa[1] = width; ya[0] = top; ya[1] = height; xa[2] = ya[2] = (int)interp;
@@ -5158,54 +5277,58 @@ static nnopt_status nnopt__resized_crop(const nnopt_image *src, const nnopt_imag
 static nnopt_status nnopt__resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp,
                                   void *scratch, size_t bytes)
 {
-    if (!nnopt__img_ok(src)) return NNOPT_ERR_INVALID;
+    if (!nnopt__img_ok(src, "src")) return NNOPT_ERR_INVALID;
     return nnopt__resized_crop(src, dst, 0, 0, src->height, src->width, interp, scratch, bytes);
 }
 
 NNOPT_API nnopt_status nnopt_aug_hflip(const nnopt_image *src, const nnopt_image *dst)
-{ return nnopt__hflip(src, dst, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__hflip(src, dst, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_vflip(const nnopt_image *src, const nnopt_image *dst)
-{ return nnopt__vflip(src, dst, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__vflip(src, dst, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_crop(const nnopt_image *src, const nnopt_image *dst, int top, int left)
-{ return nnopt__crop(src, dst, top, left, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__crop(src, dst, top, left, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_center_crop(const nnopt_image *src, const nnopt_image *dst)
-{ return nnopt__center_crop(src, dst, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__center_crop(src, dst, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_pad(const nnopt_image *src, const nnopt_image *dst, int left, int top,
                                      int right, int bottom, nnopt_pad_mode mode, const float *fill)
-{ return nnopt__pad(src, dst, left, top, right, bottom, mode, fill, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__pad(src, dst, left, top, right, bottom, mode, fill, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_resized_crop(const nnopt_image *src, const nnopt_image *dst, int top,
                                               int left, int height, int width, nnopt_interp interp)
-{ return nnopt__resized_crop(src, dst, top, left, height, width, interp, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__resized_crop(src, dst, top, left, height, width, interp, NULL, 0)); }
 NNOPT_API nnopt_status nnopt_aug_resize(const nnopt_image *src, const nnopt_image *dst, nnopt_interp interp)
-{ return nnopt__resize(src, dst, interp, NULL, 0); }
+{ return NNOPT__CHECKED(nnopt__resize(src, dst, interp, NULL, 0)); }
 
 /* The caller-memory forms: NULL scratch is invalid here (it means "allocate" inside). */
+#define NNOPT__NO_SCRATCH NNOPT__FAIL(NNOPT_ERR_INVALID, "scratch", "is NULL")
 NNOPT_API nnopt_status nnopt_aug_hflip_scratch(const nnopt_image *src, const nnopt_image *dst,
                                                void *scratch, size_t bytes)
-{ return scratch ? nnopt__hflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+{ return scratch ? NNOPT__CHECKED(nnopt__hflip(src, dst, scratch, bytes)) : NNOPT__NO_SCRATCH; }
 NNOPT_API nnopt_status nnopt_aug_vflip_scratch(const nnopt_image *src, const nnopt_image *dst,
                                                void *scratch, size_t bytes)
-{ return scratch ? nnopt__vflip(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+{ return scratch ? NNOPT__CHECKED(nnopt__vflip(src, dst, scratch, bytes)) : NNOPT__NO_SCRATCH; }
 NNOPT_API nnopt_status nnopt_aug_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top, int left,
                                               void *scratch, size_t bytes)
-{ return scratch ? nnopt__crop(src, dst, top, left, scratch, bytes) : NNOPT_ERR_INVALID; }
+{ return scratch ? NNOPT__CHECKED(nnopt__crop(src, dst, top, left, scratch, bytes)) : NNOPT__NO_SCRATCH; }
 NNOPT_API nnopt_status nnopt_aug_center_crop_scratch(const nnopt_image *src, const nnopt_image *dst,
                                                      void *scratch, size_t bytes)
-{ return scratch ? nnopt__center_crop(src, dst, scratch, bytes) : NNOPT_ERR_INVALID; }
+{ return scratch ? NNOPT__CHECKED(nnopt__center_crop(src, dst, scratch, bytes)) : NNOPT__NO_SCRATCH; }
 NNOPT_API nnopt_status nnopt_aug_pad_scratch(const nnopt_image *src, const nnopt_image *dst, int left, int top,
                                              int right, int bottom, nnopt_pad_mode mode, const float *fill,
                                              void *scratch, size_t bytes)
-{ return scratch ? nnopt__pad(src, dst, left, top, right, bottom, mode, fill, scratch, bytes) : NNOPT_ERR_INVALID; }
+{
+    if (!scratch) return NNOPT__NO_SCRATCH;
+    return NNOPT__CHECKED(nnopt__pad(src, dst, left, top, right, bottom, mode, fill, scratch, bytes));
+}
 NNOPT_API nnopt_status nnopt_aug_resized_crop_scratch(const nnopt_image *src, const nnopt_image *dst, int top,
                                                       int left, int height, int width, nnopt_interp interp,
                                                       void *scratch, size_t bytes)
 {
-    return scratch ? nnopt__resized_crop(src, dst, top, left, height, width, interp, scratch, bytes)
-                   : NNOPT_ERR_INVALID;
+    if (!scratch) return NNOPT__NO_SCRATCH;
+    return NNOPT__CHECKED(nnopt__resized_crop(src, dst, top, left, height, width, interp, scratch, bytes));
 }
 NNOPT_API nnopt_status nnopt_aug_resize_scratch(const nnopt_image *src, const nnopt_image *dst,
                                                 nnopt_interp interp, void *scratch, size_t bytes)
-{ return scratch ? nnopt__resize(src, dst, interp, scratch, bytes) : NNOPT_ERR_INVALID; }
+{ return scratch ? NNOPT__CHECKED(nnopt__resize(src, dst, interp, scratch, bytes)) : NNOPT__NO_SCRATCH; }
 
 /* Bilinear maps, separable as torch evaluates them: t = x_a l0 + x_b l1 along each source
    row, then out = t_a l0 + t_b l1 down the columns, in float (uint8: rounded half to even).
@@ -5601,21 +5724,22 @@ static nnopt_status nnopt__color_checked(const nnopt_image *src, const nnopt_ima
 {
     int factor_ok = nnopt__finite(factor) &&
                     (op == NNOPT__HUE ? factor >= -0.5 && factor <= 0.5 : factor >= 0.0);
-    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
-        !factor_ok)
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__img_same_size(src, dst) ||
+        !NNOPT__REQUIRE(factor_ok, "factor",
+                        op == NNOPT__HUE ? "must lie in [-0.5, 0.5]" : "must be finite and >= 0"))
         return NNOPT_ERR_INVALID;
     nnopt__color(src, dst, op, factor);
     return NNOPT_OK;
 }
 
 NNOPT_API nnopt_status nnopt_aug_brightness(const nnopt_image *src, const nnopt_image *dst, double factor)
-{ return nnopt__color_checked(src, dst, NNOPT__BRIGHTNESS, factor); }
+{ return NNOPT__CHECKED(nnopt__color_checked(src, dst, NNOPT__BRIGHTNESS, factor)); }
 NNOPT_API nnopt_status nnopt_aug_contrast(const nnopt_image *src, const nnopt_image *dst, double factor)
-{ return nnopt__color_checked(src, dst, NNOPT__CONTRAST, factor); }
+{ return NNOPT__CHECKED(nnopt__color_checked(src, dst, NNOPT__CONTRAST, factor)); }
 NNOPT_API nnopt_status nnopt_aug_saturation(const nnopt_image *src, const nnopt_image *dst, double factor)
-{ return nnopt__color_checked(src, dst, NNOPT__SATURATION, factor); }
+{ return NNOPT__CHECKED(nnopt__color_checked(src, dst, NNOPT__SATURATION, factor)); }
 NNOPT_API nnopt_status nnopt_aug_hue(const nnopt_image *src, const nnopt_image *dst, double factor)
-{ return nnopt__color_checked(src, dst, NNOPT__HUE, factor); }
+{ return NNOPT__CHECKED(nnopt__color_checked(src, dst, NNOPT__HUE, factor)); }
 
 /* Grayscale into dst's channels (1, 3, or 4 keeping alpha); dst may be src. */
 static void nnopt__grayscale(const nnopt_image *src, const nnopt_image *dst)
@@ -5631,10 +5755,14 @@ static void nnopt__grayscale(const nnopt_image *src, const nnopt_image *dst)
 
 NNOPT_API nnopt_status nnopt_aug_grayscale(const nnopt_image *src, const nnopt_image *dst)
 {
-    if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || src->format != dst->format ||
-        src->width != dst->width || src->height != dst->height || nnopt__img_overlap(src, dst) ||
-        !(dst->channels == 1 || dst->channels == 3 || (dst->channels == 4 && src->channels == 4)))
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_ok(src, "src") || !nnopt__img_ok(dst, "dst") ||
+        !NNOPT__REQUIRE(src->format == dst->format, "dst", "format differs from src's") ||
+        !nnopt__img_same_size(src, dst) ||
+        !NNOPT__REQUIRE(!nnopt__img_overlap(src, dst), "dst", "overlaps src") ||
+        !NNOPT__REQUIRE(dst->channels == 1 || dst->channels == 3 ||
+                        (dst->channels == 4 && src->channels == 4), "dst",
+                        "channels must be 1 or 3 (4 only when src has 4)"))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__grayscale(src, dst);
     return NNOPT_OK;
 }
@@ -5667,23 +5795,35 @@ static void nnopt__normalize(const nnopt_image *src, const nnopt_image *dst, con
     }
 }
 
-static int nnopt__mean_std_ok(const float *mean, const float *std, int channels)
+/* mean and std of a normalization: given, finite, std != 0. of_op: a pipeline op's (the
+   error detail then names ops). */
+static int nnopt__mean_std_ok(const float *mean, const float *std, int channels, int of_op)
 {
-    int c;
-    if (!mean || !std) return 0;
-    for (c = 0; c < channels; c++)
-        if (!nnopt__finite(mean[c]) || !nnopt__finite(std[c]) || std[c] == 0.0f) return 0;
-    return 1;
+    int c, mean_ok = 1, std_ok = 1;
+    if (!NNOPT__REQUIRE(mean != NULL, "mean", "is NULL") || !NNOPT__REQUIRE(std != NULL, "std", "is NULL"))
+        return 0;
+    for (c = 0; c < channels; c++) {
+        mean_ok = mean_ok && nnopt__finite(mean[c]);
+        std_ok = std_ok && nnopt__finite(std[c]) && std[c] != 0.0f;
+    }
+    return NNOPT__REQUIRE(mean_ok, of_op ? "ops" : "mean",
+                          of_op ? "a normalize mean is not finite" : "has a value that is not finite") &&
+           NNOPT__REQUIRE(std_ok, of_op ? "ops" : "std",
+                          of_op ? "a normalize std is 0 or not finite"
+                                : "has a value that is 0 or not finite");
 }
 
 NNOPT_API nnopt_status nnopt_aug_normalize(const nnopt_image *src, const nnopt_image *dst,
                                            const float *mean, const float *std)
 {
     nnopt__norm_plan plan;         /* 4 KB: on the stack, so nothing is allocated */
-    if (!nnopt__img_ok(src) || !nnopt__img_ok(dst) || dst->format != NNOPT_IMAGE_F32_CHW ||
-        src->channels != dst->channels || src->width != dst->width || src->height != dst->height ||
-        nnopt__img_overlap(src, dst) || !nnopt__mean_std_ok(mean, std, src->channels))
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_ok(src, "src") || !nnopt__img_ok(dst, "dst") ||
+        !NNOPT__REQUIRE(dst->format == NNOPT_IMAGE_F32_CHW, "dst", "is not a float CHW image") ||
+        !NNOPT__REQUIRE(src->channels == dst->channels, "dst", "channels differ from src's") ||
+        !nnopt__img_same_size(src, dst) ||
+        !NNOPT__REQUIRE(!nnopt__img_overlap(src, dst), "dst", "overlaps src") ||
+        !nnopt__mean_std_ok(mean, std, src->channels, 0))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (src->format == NNOPT_IMAGE_U8_HWC) nnopt__norm_plan_init(&plan, src->channels, mean, std);
     else memset(&plan, 0, sizeof plan);          /* float images do not read it */
     nnopt__normalize(src, dst, mean, std, &plan);
@@ -5705,9 +5845,9 @@ static void nnopt__erase(const nnopt_image *img, int top, int left, int height, 
 NNOPT_API nnopt_status nnopt_aug_erase(const nnopt_image *img, int top, int left, int height,
                                        int width, const float *value)
 {
-    if (!nnopt__img_ok(img) || top < 0 || left < 0 || height < 0 || width < 0 ||
-        top > img->height - height || left > img->width - width || !nnopt__fill_ok(value, img->channels))
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_ok(img, "img") || !nnopt__window_ok(img, top, left, height, width, 0) ||
+        !NNOPT__REQUIRE(nnopt__fill_ok(value, img->channels), "value", "has a value that is not finite"))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     nnopt__erase(img, top, left, height, width, value);
     return NNOPT_OK;
 }
@@ -5745,11 +5885,13 @@ NNOPT_API nnopt_status nnopt_aug_erase_normal(const nnopt_image *img, int top, i
                                               int width, uint64_t seed, uint64_t stream, uint64_t offset)
 {
     uint64_t total;
-    if (!nnopt__img_ok(img) || img->format != NNOPT_IMAGE_F32_CHW || top < 0 || left < 0 || height < 0 ||
-        width < 0 || top > img->height - height || left > img->width - width)
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_ok(img, "img") ||
+        !NNOPT__REQUIRE(img->format == NNOPT_IMAGE_F32_CHW, "img", "is not a float CHW image") ||
+        !nnopt__window_ok(img, top, left, height, width, 0))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     total = (uint64_t)img->channels * (uint64_t)height * (uint64_t)width;
-    if (!nnopt__stream_holds(offset, total)) return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(nnopt__stream_holds(offset, total), "offset",
+                 "the window's normals run past the end of the stream");
     return nnopt__erase_normal(img, top, left, height, width, seed, stream, offset);
 }
 
@@ -5784,10 +5926,12 @@ NNOPT_API nnopt_status nnopt_aug_gaussian_noise(const nnopt_image *src, const nn
                                                 double mean, double sigma, int clip,
                                                 uint64_t seed, uint64_t stream, uint64_t offset)
 {
-    if (!nnopt__img_pair_ok(src, dst) || src->width != dst->width || src->height != dst->height ||
-        !nnopt__finite(mean) || !nnopt__finite(sigma) || sigma < 0.0 ||
-        !nnopt__stream_holds(offset, nnopt__img_pixels(src) * (size_t)src->channels))
-        return NNOPT_ERR_INVALID;
+    if (!nnopt__img_pair_ok(src, dst) || !nnopt__img_same_size(src, dst) ||
+        !NNOPT__REQUIRE(nnopt__finite(mean), "mean", "is not finite") ||
+        !NNOPT__REQUIRE(nnopt__finite(sigma) && sigma >= 0.0, "sigma", "must be finite and >= 0") ||
+        !NNOPT__REQUIRE(nnopt__stream_holds(offset, nnopt__img_pixels(src) * (size_t)src->channels), "offset",
+                        "the image's normals run past the end of the stream"))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     return nnopt__noise(src, dst, mean, sigma, clip, seed, stream, offset);
 }
 
@@ -5859,22 +6003,34 @@ NNOPT_API double nnopt_random_beta_at(uint64_t seed, uint64_t stream, uint64_t i
 static int nnopt__mix_ok(const void *images, const void *out, size_t n, size_t image_size, nnopt_image_format f,
                          const int *labels, size_t classes, const float *soft)
 {
-    size_t i, bytes, elem = nnopt__fmt_size(f);
-    if (n == 0 || image_size == 0 || !images || !out ||
-        (f == NNOPT_IMAGE_F32_CHW && (!nnopt__ptr_ok(images, 1) || !nnopt__ptr_ok(out, 1))) ||
-        image_size > ((size_t)-1 / elem) / n)
+    size_t i, bytes, sb, elem = nnopt__fmt_size(f);
+    const int f32 = f == NNOPT_IMAGE_F32_CHW;
+    if (!NNOPT__REQUIRE(n != 0, "n", "is 0") || !NNOPT__REQUIRE(image_size != 0, "image_size", "is 0") ||
+        !NNOPT__REQUIRE(images != NULL, "images", "is NULL") ||
+        !NNOPT__REQUIRE(out != NULL, "out", "is NULL") ||
+        !NNOPT__REQUIRE(!f32 || nnopt__ptr_ok(images, 1), "images", "is not aligned to float") ||
+        !NNOPT__REQUIRE(!f32 || nnopt__ptr_ok(out, 1), "out", "is not aligned to float") ||
+        !NNOPT__REQUIRE(image_size <= ((size_t)-1 / elem) / n, "n", "the batch is larger than size_t holds"))
         return 0;
     bytes = n * image_size * elem;
-    if (nnopt__ranges_overlap(images, bytes, out, bytes) || !labels != !soft) return 0;
-    if (labels) {
-        size_t sb;
-        if (classes == 0 || !nnopt__ptr_ok(soft, 1) || classes > ((size_t)-1 / sizeof(float)) / n) return 0;
-        sb = n * classes * sizeof(float);
-        if (nnopt__ranges_overlap(soft, sb, out, bytes) || nnopt__ranges_overlap(soft, sb, images, bytes) ||
-            nnopt__ranges_overlap(soft, sb, labels, n * sizeof(int)))
+    if (!NNOPT__REQUIRE(!nnopt__ranges_overlap(images, bytes, out, bytes), "out", "overlaps images") ||
+        !NNOPT__REQUIRE(!labels == !soft, "labels, soft_labels", "must both be NULL or both be given"))
+        return 0;
+    if (!labels) return 1;
+    if (!NNOPT__REQUIRE(classes != 0, "classes", "is 0") ||
+        !NNOPT__REQUIRE(nnopt__ptr_ok(soft, 1), "soft_labels", "is not aligned to float") ||
+        !NNOPT__REQUIRE(classes <= ((size_t)-1 / sizeof(float)) / n, "classes", "times n overflows"))
+        return 0;
+    sb = n * classes * sizeof(float);
+    if (!NNOPT__REQUIRE(!nnopt__ranges_overlap(soft, sb, out, bytes), "soft_labels", "overlaps out") ||
+        !NNOPT__REQUIRE(!nnopt__ranges_overlap(soft, sb, images, bytes), "soft_labels", "overlaps images") ||
+        !NNOPT__REQUIRE(!nnopt__ranges_overlap(soft, sb, labels, n * sizeof(int)), "soft_labels",
+                        "overlaps labels"))
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!NNOPT__REQUIRE(labels[i] >= 0 && (size_t)labels[i] < classes, "labels",
+                            "a label is outside [0, classes)"))
             return 0;
-        for (i = 0; i < n; i++) if (labels[i] < 0 || (size_t)labels[i] >= classes) return 0;
-    }
     return 1;
 }
 
@@ -5902,7 +6058,7 @@ static nnopt_status nnopt__mixup(const void *images, void *out, size_t n, size_t
     void (*kernel)(nnopt__aug_mix_args *) = NNOPT__PICK(aug_mix);
     size_t i;
     if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels) ||
-        !nnopt__finite(lam) || lam < 0.0 || lam > 1.0)
+        !NNOPT__REQUIRE(nnopt__finite(lam) && lam >= 0.0 && lam <= 1.0, "lam", "must lie in [0, 1]"))
         return NNOPT_ERR_INVALID;
     memset(&a, 0, sizeof a);
     a.n = image_size;
@@ -5932,8 +6088,10 @@ static nnopt_status nnopt__cutmix(const void *images, void *out, size_t n, nnopt
     size_t i, image_size, elem = nnopt__fmt_size(f), planes, plane_bytes, pixel_bytes, row_bytes, k;
     int y;
     double lam;
-    if (!nnopt__img_values(f, width, height, channels) || x1 < 0 || y1 < 0 || x2 < x1 || y2 < y1 ||
-        x2 > width || y2 > height)
+    if (!nnopt__shape_ok(f, width, height, channels) ||
+        !NNOPT__REQUIRE(x1 >= 0 && y1 >= 0, "x1, y1", "must be >= 0") ||
+        !NNOPT__REQUIRE(x2 >= x1 && y2 >= y1, "x2, y2", "must be >= x1, y1") ||
+        !NNOPT__REQUIRE(x2 <= width && y2 <= height, "x2, y2", "must be <= width, height"))
         return NNOPT_ERR_INVALID;
     image_size = nnopt__img_values(f, width, height, channels);
     if (!nnopt__mix_ok(images, out, n, image_size, f, labels, classes, soft_labels)) return NNOPT_ERR_INVALID;
@@ -5982,7 +6140,8 @@ static nnopt_status nnopt__mixup_random(const void *images, void *out, size_t n,
 {
     double l;
     nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0) return NNOPT_ERR_INVALID;
+    if (!NNOPT__REQUIRE(nnopt__finite(alpha) && alpha > 0.0, "alpha", "must be finite and > 0"))
+        return NNOPT_ERR_INVALID;
     l = nnopt__mix_lam(seed, stream, alpha);
     st = nnopt__mixup(images, out, n, image_size, f, labels, classes, soft_labels, l);
     if (st == NNOPT_OK && lam) *lam = l;
@@ -5997,7 +6156,9 @@ static nnopt_status nnopt__cutmix_random(const void *images, void *out, size_t n
     double l, lam_adj;
     int box[4];
     nnopt_status st;
-    if (!nnopt__finite(alpha) || alpha <= 0.0 || width <= 0 || height <= 0) return NNOPT_ERR_INVALID;
+    if (!NNOPT__REQUIRE(nnopt__finite(alpha) && alpha > 0.0, "alpha", "must be finite and > 0") ||
+        !NNOPT__REQUIRE(width > 0 && height > 0, "width, height", "must be > 0"))
+        return NNOPT_ERR_INVALID;
     l = nnopt__mix_lam(seed, stream, alpha);
     nnopt__cutmix_box(seed, stream, l, width, height, box);
     st = nnopt__cutmix(images, out, n, f, channels, height, width, labels, classes, soft_labels,
@@ -6012,13 +6173,15 @@ static nnopt_status nnopt__cutmix_random(const void *images, void *out, size_t n
 NNOPT_API nnopt_status nnopt_aug_mixup(const float *images, float *out, size_t n, size_t image_size,
                                        const int *labels, size_t classes, float *soft_labels, double lam)
 {
-    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels, lam);
+    return NNOPT__CHECKED(nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes,
+                                       soft_labels, lam));
 }
 
 NNOPT_API nnopt_status nnopt_aug_mixup_u8(const uint8_t *images, uint8_t *out, size_t n, size_t image_size,
                                           const int *labels, size_t classes, float *soft_labels, double lam)
 {
-    return nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels, lam);
+    return NNOPT__CHECKED(nnopt__mixup(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes,
+                                       soft_labels, lam));
 }
 
 NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t n, int channels,
@@ -6026,8 +6189,8 @@ NNOPT_API nnopt_status nnopt_aug_cutmix(const float *images, float *out, size_t 
                                         float *soft_labels, int x1, int y1, int x2, int y2,
                                         double *lam_adjusted)
 {
-    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
-                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+    return NNOPT__CHECKED(nnopt__cutmix(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels,
+                                        classes, soft_labels, x1, y1, x2, y2, lam_adjusted));
 }
 
 NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, size_t n, int channels,
@@ -6035,8 +6198,8 @@ NNOPT_API nnopt_status nnopt_aug_cutmix_u8(const uint8_t *images, uint8_t *out, 
                                            float *soft_labels, int x1, int y1, int x2, int y2,
                                            double *lam_adjusted)
 {
-    return nnopt__cutmix(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
-                         soft_labels, x1, y1, x2, y2, lam_adjusted);
+    return NNOPT__CHECKED(nnopt__cutmix(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels,
+                                        classes, soft_labels, x1, y1, x2, y2, lam_adjusted));
 }
 
 NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, size_t n,
@@ -6044,8 +6207,8 @@ NNOPT_API nnopt_status nnopt_aug_mixup_random(const float *images, float *out, s
                                               float *soft_labels, double alpha, uint64_t seed,
                                               uint64_t stream, double *lam)
 {
-    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels, classes, soft_labels,
-                               alpha, seed, stream, lam);
+    return NNOPT__CHECKED(nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_F32_CHW, labels,
+                                              classes, soft_labels, alpha, seed, stream, lam));
 }
 
 NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t *out, size_t n,
@@ -6053,8 +6216,8 @@ NNOPT_API nnopt_status nnopt_aug_mixup_random_u8(const uint8_t *images, uint8_t 
                                                  float *soft_labels, double alpha, uint64_t seed,
                                                  uint64_t stream, double *lam)
 {
-    return nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels, classes, soft_labels,
-                               alpha, seed, stream, lam);
+    return NNOPT__CHECKED(nnopt__mixup_random(images, out, n, image_size, NNOPT_IMAGE_U8_HWC, labels,
+                                              classes, soft_labels, alpha, seed, stream, lam));
 }
 
 NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, size_t n, int channels,
@@ -6062,8 +6225,8 @@ NNOPT_API nnopt_status nnopt_aug_cutmix_random(const float *images, float *out, 
                                                size_t classes, float *soft_labels, double alpha,
                                                uint64_t seed, uint64_t stream, double params[6])
 {
-    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width, labels, classes,
-                                soft_labels, alpha, seed, stream, params);
+    return NNOPT__CHECKED(nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_F32_CHW, channels, height, width,
+                                               labels, classes, soft_labels, alpha, seed, stream, params));
 }
 
 NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t *out, size_t n,
@@ -6072,8 +6235,8 @@ NNOPT_API nnopt_status nnopt_aug_cutmix_random_u8(const uint8_t *images, uint8_t
                                                   float *soft_labels, double alpha, uint64_t seed,
                                                   uint64_t stream, double params[6])
 {
-    return nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width, labels, classes,
-                                soft_labels, alpha, seed, stream, params);
+    return NNOPT__CHECKED(nnopt__cutmix_random(images, out, n, NNOPT_IMAGE_U8_HWC, channels, height, width,
+                                               labels, classes, soft_labels, alpha, seed, stream, params));
 }
 
 /* ---- Pipelines ---------------------------------------------------------------------- */
@@ -6124,72 +6287,126 @@ static void nnopt__random_crop_extra(const nnopt_aug_op *op, int pw, int ph, int
     if (ph < op->height) extra[1] = extra[3] = op->height - ph;
 }
 
-/* Checks op against the image shape before it and gives the shape after. */
+/* The output sizes of the sized ops: 1 .. 2^24 (pad_if_needed grows an image to them). */
+static int nnopt__aug_side_ok(int n) { return n > 0 && n <= (1 << 24); }
+
+static int nnopt__aug_p_ok(const nnopt_aug_op *op)
+{
+    return NNOPT__REQUIRE(nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0, "ops",
+                          "an op's p must lie in [0, 1]");
+}
+
+/* PAD and RANDOM_CROP (which pads first, then crops): nnopt__aug_op_check's rules. */
+static int nnopt__aug_pad_check(const nnopt_aug_op *op, int *w, int *h, int c)
+{
+    int k, extra[4], pads_ok = 1;
+    if (op->kind == NNOPT_AUG_RANDOM_CROP &&
+        !NNOPT__REQUIRE(nnopt__aug_side_ok(op->width) && nnopt__aug_side_ok(op->height), "ops",
+                        "a random crop's width and height must lie in [1, 2^24]"))
+        return 0;
+    for (k = 0; k < 4; k++) pads_ok = pads_ok && op->pad[k] >= 0 && op->pad[k] <= (1 << 24);
+    if (!NNOPT__REQUIRE(pads_ok, "ops", "a pad must lie in [0, 2^24]") ||
+        !NNOPT__REQUIRE(nnopt__pad_mode_ok(op->pad_mode), "ops", "a pad_mode is not a nnopt_pad_mode") ||
+        !nnopt__pad_ok(*w, op->pad[0], op->pad[2], op->pad_mode, "ops") ||
+        !nnopt__pad_ok(*h, op->pad[1], op->pad[3], op->pad_mode, "ops") ||
+        !NNOPT__REQUIRE(nnopt__fill_ok(op->fill, c), "ops", "a pad's fill value is not finite"))
+        return 0;
+    *w += op->pad[0] + op->pad[2]; *h += op->pad[1] + op->pad[3];
+    if (op->kind != NNOPT_AUG_RANDOM_CROP) return 1;
+    nnopt__random_crop_extra(op, *w, *h, extra);
+    if (!nnopt__pad_ok(*w, extra[0], extra[2], op->pad_mode, "ops") ||
+        !nnopt__pad_ok(*h, extra[1], extra[3], op->pad_mode, "ops"))
+        return 0;
+    *w += extra[0] + extra[2]; *h += extra[1] + extra[3];
+    if (!NNOPT__REQUIRE(op->width <= *w && op->height <= *h, "ops",
+                        "a random crop is larger than its padded input"))
+        return 0;
+    *w = op->width; *h = op->height;
+    return 1;
+}
+
+/* CROP, CENTER_CROP, RESIZE and RANDOM_RESIZED_CROP: nnopt__aug_op_check's rules. */
+static int nnopt__aug_sized_check(const nnopt_aug_op *op, int *w, int *h)
+{
+    const int rrc = op->kind == NNOPT_AUG_RANDOM_RESIZED_CROP;
+    if (op->kind == NNOPT_AUG_CROP) {
+        if (!NNOPT__REQUIRE(op->width > 0 && op->height > 0, "ops",
+                            "a crop's width and height must be > 0") ||
+            !NNOPT__REQUIRE(op->top >= 0 && op->left >= 0, "ops", "a crop's top and left must be >= 0") ||
+            !NNOPT__REQUIRE(op->top <= *h - op->height && op->left <= *w - op->width, "ops",
+                            "a crop's window does not fit in its input"))
+            return 0;
+    } else if (!NNOPT__REQUIRE(nnopt__aug_side_ok(op->width) && nnopt__aug_side_ok(op->height), "ops",
+                               "a resize's or center crop's width and height must lie in [1, 2^24]") ||
+               !NNOPT__REQUIRE(op->kind == NNOPT_AUG_CENTER_CROP || op->interp == NNOPT_INTERP_BILINEAR ||
+                               op->interp == NNOPT_INTERP_NEAREST, "ops",
+                               "an interp is not NNOPT_INTERP_BILINEAR or NNOPT_INTERP_NEAREST") ||
+               !NNOPT__REQUIRE(!rrc || nnopt__range_ok(op->scale, 0.0, 1e300), "ops",
+                               "a random resized crop's scale is not a finite range 0 <= lo <= hi") ||
+               !NNOPT__REQUIRE(!rrc || nnopt__range_ok(op->ratio, 1e-300, 1e300), "ops",
+                               "a random resized crop's ratio is not a finite range 0 < lo <= hi")) {
+        return 0;
+    }
+    *w = op->width; *h = op->height;
+    return 1;
+}
+
+/* RANDOM_ERASING on an image of format f, w x h x c: nnopt__aug_op_check's rules. Random
+   values: float images only (see nnopt_aug_erase_normal), and the window's indices must stay
+   below the next op's 2^32. */
+static int nnopt__aug_erasing_check(const nnopt_aug_op *op, nnopt_image_format f, int w, int h, int c)
+{
+    return NNOPT__REQUIRE(!op->random_value || f == NNOPT_IMAGE_F32_CHW, "ops",
+                          "random erasing with random_value needs a float image") &&
+           NNOPT__REQUIRE(!op->random_value || (uint64_t)w * (uint64_t)h * (uint64_t)c <= ((uint64_t)1 << 32),
+                          "ops", "random erasing with random_value needs an image of at most 2^32 values") &&
+           nnopt__aug_p_ok(op) &&
+           NNOPT__REQUIRE(nnopt__range_ok(op->scale, 0.0, 1.0), "ops",
+                          "a random erasing's scale is not a range 0 <= lo <= hi <= 1") &&
+           NNOPT__REQUIRE(nnopt__range_ok(op->ratio, 1e-300, 1e300), "ops",
+                          "a random erasing's ratio is not a finite range 0 < lo <= hi") &&
+           NNOPT__REQUIRE(nnopt__fill_ok(op->value, c), "ops", "a random erasing value is not finite");
+}
+
+/* Checks op against the image shape before it and gives the shape after. A failure names
+   "ops" and the rule (nnopt_last_error). */
 static int nnopt__aug_op_check(const nnopt_aug_op *op, nnopt_image_format *f, int *w, int *h, int c)
 {
-    int k, extra[4];
     switch (op->kind) {
     case NNOPT_AUG_PAD:
     case NNOPT_AUG_RANDOM_CROP:
-        if (op->kind == NNOPT_AUG_RANDOM_CROP && (op->width <= 0 || op->height <= 0 ||
-                                                  op->width > (1 << 24) || op->height > (1 << 24)))
-            return 0;                                  /* the sized ops' bound (pad_if_needed grows to it) */
-        for (k = 0; k < 4; k++) if (op->pad[k] < 0 || op->pad[k] > (1 << 24)) return 0;
-        if (!nnopt__pad_ok(*w, op->pad[0], op->pad[2], op->pad_mode) ||
-            !nnopt__pad_ok(*h, op->pad[1], op->pad[3], op->pad_mode) || !nnopt__fill_ok(op->fill, c))
-            return 0;
-        *w += op->pad[0] + op->pad[2]; *h += op->pad[1] + op->pad[3];
-        if (op->kind == NNOPT_AUG_RANDOM_CROP) {
-            nnopt__random_crop_extra(op, *w, *h, extra);
-            if (!nnopt__pad_ok(*w, extra[0], extra[2], op->pad_mode) ||
-                !nnopt__pad_ok(*h, extra[1], extra[3], op->pad_mode))
-                return 0;
-            *w += extra[0] + extra[2]; *h += extra[1] + extra[3];
-            if (op->width > *w || op->height > *h) return 0;    /* crop larger than the padded image */
-            *w = op->width; *h = op->height;
-        }
-        return 1;
+        return nnopt__aug_pad_check(op, w, h, c);
     case NNOPT_AUG_CROP:
-        if (op->width <= 0 || op->height <= 0 || op->top < 0 || op->left < 0 ||
-            op->top > *h - op->height || op->left > *w - op->width)
-            return 0;
-        *w = op->width; *h = op->height;
-        return 1;
     case NNOPT_AUG_CENTER_CROP:
     case NNOPT_AUG_RESIZE:
     case NNOPT_AUG_RANDOM_RESIZED_CROP:
-        if (op->width <= 0 || op->height <= 0 || op->width > (1 << 24) || op->height > (1 << 24)) return 0;
-        if (op->kind != NNOPT_AUG_CENTER_CROP &&
-            op->interp != NNOPT_INTERP_BILINEAR && op->interp != NNOPT_INTERP_NEAREST)
-            return 0;
-        if (op->kind == NNOPT_AUG_RANDOM_RESIZED_CROP &&
-            (!nnopt__range_ok(op->scale, 0.0, 1e300) || !nnopt__range_ok(op->ratio, 1e-300, 1e300)))
-            return 0;
-        *w = op->width; *h = op->height;
-        return 1;
+        return nnopt__aug_sized_check(op, w, h);
     case NNOPT_AUG_HFLIP:
     case NNOPT_AUG_VFLIP:
     case NNOPT_AUG_GRAYSCALE:
-        return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0;
+        return nnopt__aug_p_ok(op);
     case NNOPT_AUG_COLOR_JITTER:
-        return nnopt__range_ok(op->brightness, 0.0, 1e300) && nnopt__range_ok(op->contrast, 0.0, 1e300) &&
-               nnopt__range_ok(op->saturation, 0.0, 1e300) && nnopt__range_ok(op->hue, -0.5, 0.5);
+        return NNOPT__REQUIRE(nnopt__range_ok(op->brightness, 0.0, 1e300), "ops",
+                              "a color jitter's brightness is not a finite range 0 <= lo <= hi") &&
+               NNOPT__REQUIRE(nnopt__range_ok(op->contrast, 0.0, 1e300), "ops",
+                              "a color jitter's contrast is not a finite range 0 <= lo <= hi") &&
+               NNOPT__REQUIRE(nnopt__range_ok(op->saturation, 0.0, 1e300), "ops",
+                              "a color jitter's saturation is not a finite range 0 <= lo <= hi") &&
+               NNOPT__REQUIRE(nnopt__range_ok(op->hue, -0.5, 0.5), "ops",
+                              "a color jitter's hue is not a range -0.5 <= lo <= hi <= 0.5");
     case NNOPT_AUG_RANDOM_ERASING:
-        /* random values: float images only (see nnopt_aug_erase_normal), and the window's indices
-           must stay below the next op's 2^32 */
-        if (op->random_value && (*f != NNOPT_IMAGE_F32_CHW ||
-                                 (uint64_t)*w * (uint64_t)*h * (uint64_t)c > ((uint64_t)1 << 32)))
-            return 0;
-        return nnopt__finite(op->p) && op->p >= 0.0 && op->p <= 1.0 && nnopt__range_ok(op->scale, 0.0, 1.0) &&
-               nnopt__range_ok(op->ratio, 1e-300, 1e300) && nnopt__fill_ok(op->value, c);
+        return nnopt__aug_erasing_check(op, *f, *w, *h, c);
     case NNOPT_AUG_GAUSSIAN_NOISE:
-        return nnopt__finite(op->noise_mean) && nnopt__finite(op->noise_sigma) && op->noise_sigma >= 0.0;
+        return NNOPT__REQUIRE(nnopt__finite(op->noise_mean), "ops",
+                              "a noise op's noise_mean is not finite") &&
+               NNOPT__REQUIRE(nnopt__finite(op->noise_sigma) && op->noise_sigma >= 0.0, "ops",
+                              "a noise op's noise_sigma must be finite and >= 0");
     case NNOPT_AUG_NORMALIZE:
-        if (!nnopt__mean_std_ok(op->mean, op->std, c)) return 0;
+        if (!nnopt__mean_std_ok(op->mean, op->std, c, 1)) return 0;
         *f = NNOPT_IMAGE_F32_CHW;
         return 1;
     default:
-        return 0;
+        return nnopt__reject("ops", "a kind is not a nnopt_aug_kind");
     }
 }
 
@@ -6229,17 +6446,18 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
     nnopt_image_format f = format;
     int w = width, h = height, j;
     size_t max_bytes, max_dim, max_width, scratch;
-    if (!pl || count < 0 || count > NNOPT_AUG_MAX_OPS || (count && !ops) ||
-        !nnopt__img_values(format, width, height, channels))
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(pl, "pl", "is NULL");
+    NNOPT__CHECK(count >= 0 && count <= NNOPT_AUG_MAX_OPS, "count", "must lie in [0, NNOPT_AUG_MAX_OPS]");
+    NNOPT__CHECK(!count || ops, "ops", "is NULL");
+    if (!nnopt__shape_ok(format, width, height, channels)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
     max_bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
     max_dim = (size_t)(w > h ? w : h); max_width = (size_t)w;
     for (j = 0; j < count; j++) {
         int pw = w, ph = h;
         size_t bytes;
-        if (!nnopt__aug_op_check(&ops[j], &f, &w, &h, channels)) return NNOPT_ERR_INVALID;
+        if (!nnopt__aug_op_check(&ops[j], &f, &w, &h, channels)) return NNOPT__FAILED(NNOPT_ERR_INVALID);
         bytes = nnopt__img_values(f, w, h, channels) * nnopt__fmt_size(f);
-        if (!bytes) return NNOPT_ERR_INVALID;
+        NNOPT__CHECK(bytes, "ops", "an op's output is larger than size_t holds");
         if (bytes > max_bytes) max_bytes = bytes;
         /* RandomCrop's padded intermediate never becomes an image, but its maps have that size */
         if (ops[j].kind == NNOPT_AUG_RANDOM_CROP) {
@@ -6256,7 +6474,7 @@ NNOPT_API nnopt_status nnopt_aug_pipeline_init(nnopt_aug_pipeline *pl, const nno
         if ((size_t)w > max_width) max_width = (size_t)w;
     }
     scratch = nnopt__aug_scratch_layout(max_bytes, max_dim, max_width, channels, NULL, NULL);
-    if (!scratch) return NNOPT_ERR_INVALID;      /* more than size_t holds */
+    NNOPT__CHECK(scratch, "ops", "need more working memory than size_t holds");
     memset(pl, 0, sizeof *pl);
     pl->count = count;
     for (j = 0; j < count; j++) pl->op[j] = ops[j];
@@ -6556,23 +6774,32 @@ static nnopt_status nnopt__aug_sample(const nnopt_aug_pipeline *pl, const void *
     return NNOPT_OK;
 }
 
+#define NNOPT__NOT_A_PIPELINE "is not a pipeline made by nnopt_aug_pipeline_init()"
 /* The arguments of an apply call, the pipeline's own fields included; *in_bytes and *out_bytes
    receive the size of one image. */
 static int nnopt__aug_apply_ok(const nnopt_aug_pipeline *pl, const void *in, const void *out, size_t count,
                                const nnopt_aug_record *records, size_t *in_bytes, size_t *out_bytes)
 {
-    size_t ib, ob;
-    if (!pl || pl->count < 0 || pl->count > NNOPT_AUG_MAX_OPS) return 0;
+    size_t ib, ob, rb = count * sizeof *records;
+    if (!NNOPT__REQUIRE(pl != NULL, "pl", "is NULL") ||
+        !NNOPT__REQUIRE(pl->count >= 0 && pl->count <= NNOPT_AUG_MAX_OPS, "pl", NNOPT__NOT_A_PIPELINE))
+        return 0;
     ib = nnopt__img_values(pl->in_format, pl->in_width, pl->in_height, pl->channels) * nnopt__fmt_size(pl->in_format);
     ob = nnopt__img_values(pl->out_format, pl->out_width, pl->out_height, pl->channels) * nnopt__fmt_size(pl->out_format);
     *in_bytes = ib; *out_bytes = ob;
-    return ib && ob && !(count && (!in || !out)) &&
-           !(pl->in_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(in, 1)) &&
-           !(pl->out_format == NNOPT_IMAGE_F32_CHW && !nnopt__ptr_ok(out, 1)) &&
-           !(count && (ib > (size_t)-1 / count || ob > (size_t)-1 / count)) &&
-           !nnopt__ranges_overlap(in, count * ib, out, count * ob) &&
-           !(records && (nnopt__ranges_overlap(records, count * sizeof *records, out, count * ob) ||
-                         nnopt__ranges_overlap(records, count * sizeof *records, in, count * ib)));
+    return NNOPT__REQUIRE(ib && ob, "pl", NNOPT__NOT_A_PIPELINE) &&
+           NNOPT__REQUIRE(!count || in, "in", "is NULL") && NNOPT__REQUIRE(!count || out, "out", "is NULL") &&
+           NNOPT__REQUIRE(pl->in_format != NNOPT_IMAGE_F32_CHW || nnopt__ptr_ok(in, 1), "in",
+                          "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(pl->out_format != NNOPT_IMAGE_F32_CHW || nnopt__ptr_ok(out, 1), "out",
+                          "is NULL or not aligned to float") &&
+           NNOPT__REQUIRE(!count || (ib <= (size_t)-1 / count && ob <= (size_t)-1 / count), "count",
+                          "images are more bytes than size_t holds") &&
+           NNOPT__REQUIRE(!nnopt__ranges_overlap(in, count * ib, out, count * ob), "out", "overlaps in") &&
+           NNOPT__REQUIRE(!records || !nnopt__ranges_overlap(records, rb, out, count * ob), "records",
+                          "overlaps out") &&
+           NNOPT__REQUIRE(!records || !nnopt__ranges_overlap(records, rb, in, count * ib), "records",
+                          "overlaps in");
 }
 
 NNOPT_API size_t nnopt_aug_pipeline_scratch_size(const nnopt_aug_pipeline *pl)
@@ -6604,11 +6831,12 @@ NNOPT_API nnopt_status nnopt_aug_apply(const nnopt_aug_pipeline *pl, const void 
     size_t in_bytes, out_bytes, bytes;
     void *scratch;
     nnopt_status st;
-    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     if (count == 0) return NNOPT_OK;
     bytes = nnopt_aug_pipeline_scratch_size(pl);
     scratch = bytes ? NNOPT_MALLOC(bytes) : NULL;
-    if (!scratch) return NNOPT_ERR_NOMEM;
+    if (!scratch) return NNOPT__FAIL(NNOPT_ERR_NOMEM, NULL, "out of memory");
     st = nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
     NNOPT_FREE(scratch);
     return st;
@@ -6619,12 +6847,16 @@ NNOPT_API nnopt_status nnopt_aug_apply_scratch(const nnopt_aug_pipeline *pl, con
                                                nnopt_aug_record *records, void *scratch, size_t bytes)
 {
     size_t in_bytes, out_bytes, need;
-    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes)) return NNOPT_ERR_INVALID;
+    if (!nnopt__aug_apply_ok(pl, in, out, count, records, &in_bytes, &out_bytes))
+        return NNOPT__FAILED(NNOPT_ERR_INVALID);
     need = nnopt_aug_pipeline_scratch_size(pl);
-    if (!scratch || !need || bytes < need || nnopt__ranges_overlap(scratch, bytes, in, count * in_bytes) ||
-        nnopt__ranges_overlap(scratch, bytes, out, count * out_bytes) ||
-        (records && nnopt__ranges_overlap(scratch, bytes, records, count * sizeof *records)))
-        return NNOPT_ERR_INVALID;
+    NNOPT__CHECK(scratch, "scratch", "is NULL");
+    NNOPT__CHECK(need, "pl", "needs more working memory than size_t holds");
+    NNOPT__CHECK(bytes >= need, "bytes", "is too small: see nnopt_aug_pipeline_scratch_size()");
+    NNOPT__CHECK(!nnopt__ranges_overlap(scratch, bytes, in, count * in_bytes), "scratch", "overlaps in");
+    NNOPT__CHECK(!nnopt__ranges_overlap(scratch, bytes, out, count * out_bytes), "scratch", "overlaps out");
+    NNOPT__CHECK(!records || !nnopt__ranges_overlap(scratch, bytes, records, count * sizeof *records),
+                 "scratch", "overlaps records");
     if (count == 0) return NNOPT_OK;
     return nnopt__aug_apply_in(pl, in, out, count, seed, first_index, records, in_bytes, out_bytes, scratch);
 }

@@ -204,6 +204,12 @@ static nnopt_status run_image_op(int variant, void **made)
     *made = NULL;
     st = op->call(&s, &d, scratch, bytes);
     EXPECT(st == NNOPT_OK || unwritten(dst, sizeof dst), "%s failed but wrote", op->name);
+    {   /* the failure says which function ran out of memory */
+        char expected[64];
+        snprintf(expected, sizeof expected, "%.*s: out of memory", (int)strcspn(op->name, " "), op->name);
+        EXPECT(st != NNOPT_ERR_NOMEM || strcmp(nnopt_last_error(), expected) == 0, "%s: %s", op->name,
+               nnopt_last_error());
+    }
     EXPECT(alloc_calls == (caller_memory ? 0 : op->allocates), "%s%s: %ld allocations", op->name,
            caller_memory ? " in caller memory" : "", alloc_calls);
     free(scratch);
@@ -248,6 +254,8 @@ static nnopt_status run_aug_apply(int variant, void **made)
                        : nnopt_aug_apply(&pl, in, out, 2, 7, 0, records);
     EXPECT(st == NNOPT_OK || (unwritten(out, sizeof out) && unwritten(records, sizeof records)),
            "nnopt_aug_apply failed but wrote");
+    EXPECT(st != NNOPT_ERR_NOMEM || strcmp(nnopt_last_error(), "nnopt_aug_apply: out of memory") == 0,
+           "nnopt_aug_apply: %s", nnopt_last_error());
     EXPECT(alloc_calls == (caller_memory ? 0 : 1), "nnopt_aug_apply%s: %ld allocations",
            caller_memory ? "_scratch" : "", alloc_calls);
     free(scratch);

@@ -1197,6 +1197,106 @@ static void test_noise_stream_end(void)
     for (e = 0; e < 6; e++) CHECKF(dst[e] == src[e] + z[e], "value %d: %g, want %g", e, (double)dst[e], (double)(src[e] + z[e]));
 }
 
+/* Each failure names the function, the argument and the rule it broke (nnopt_last_error), and
+   replaces whatever an earlier failure, in any section, left there. */
+static void test_error_detail(void)
+{
+    static uint8_t src[GW * GH * 3], dst[3 * GW * GH * 4], scratch[1 << 16];
+    static float fdst[GW * GH * 3];
+    float mean[3] = { 0, 0, 0 }, std[3] = { 1, 0, 1 }, batch[2 * 12], out[2 * 12], soft[4];
+    int labels[2] = { 0, 1 };
+    uint32_t words[2];
+    nnopt_image s = nnopt_image_u8(src, GW, GH, 3), d = nnopt_image_u8(dst, GW, GH, 3);
+    nnopt_image f = nnopt_image_f32(fdst, GW, GH, 3), in_scratch = nnopt_image_u8(scratch, GW, GH, 3);
+    nnopt_aug_op op;
+    nnopt_aug_pipeline pl;
+    source_u8(src, GW, GH, 3);
+    memset(batch, 0, sizeof batch);
+#define EXPECT_ERROR(call, text) \
+    do { CHECK((call) == NNOPT_ERR_INVALID); \
+         CHECKF(strcmp(nnopt_last_error(), text) == 0, "%s", nnopt_last_error()); } while (0)
+    /* another section's failure first: the augmentation failure must replace its message */
+    EXPECT_ERROR(nnopt_random_u32(NULL, words, 2), "nnopt_random_u32: rng: is NULL");
+    EXPECT_ERROR(nnopt_aug_hflip(&s, &s), "nnopt_aug_hflip: dst: overlaps src");
+    EXPECT_ERROR(nnopt_aug_crop(NULL, &d, 0, 0), "nnopt_aug_crop: src: is NULL");
+    d.channels = 2;
+    EXPECT_ERROR(nnopt_aug_vflip(&s, &d), "nnopt_aug_vflip: dst: channels must be 1, 3 or 4");
+    d.channels = 4;
+    EXPECT_ERROR(nnopt_aug_vflip(&s, &d), "nnopt_aug_vflip: dst: channels differ from src's");
+    EXPECT_ERROR(nnopt_aug_grayscale(&s, &d),
+                 "nnopt_aug_grayscale: dst: channels must be 1 or 3 (4 only when src has 4)");
+    d.channels = 3; d.width = GW - 1;
+    EXPECT_ERROR(nnopt_aug_brightness(&s, &d, 1.0),
+                 "nnopt_aug_brightness: dst: width and height differ from src's");
+    d.width = GW;
+    EXPECT_ERROR(nnopt_aug_hue(&s, &d, 0.75), "nnopt_aug_hue: factor: must lie in [-0.5, 0.5]");
+    EXPECT_ERROR(nnopt_aug_crop(&s, &d, 1, 0),
+                 "nnopt_aug_crop: top, left: put dst's window past the edge of src");
+    d.width = GW + 2 * GW;
+    EXPECT_ERROR(nnopt_aug_pad(&s, &d, GW, 0, GW, 0, NNOPT_PAD_REFLECT, NULL),
+                 "nnopt_aug_pad: left, right: a reflect pad must be smaller than the side it mirrors");
+    d.width = GW;
+    EXPECT_ERROR(nnopt_aug_resize(&s, &d, (nnopt_interp)7),
+                 "nnopt_aug_resize: interp: is not NNOPT_INTERP_BILINEAR or NNOPT_INTERP_NEAREST");
+    /* caller memory */
+    EXPECT_ERROR(nnopt_aug_hflip_scratch(&s, &d, NULL, 0), "nnopt_aug_hflip_scratch: scratch: is NULL");
+    EXPECT_ERROR(nnopt_aug_hflip_scratch(&s, &d, scratch, 1),
+                 "nnopt_aug_hflip_scratch: bytes: is too small: see nnopt_aug_scratch_size()");
+    EXPECT_ERROR(nnopt_aug_resize_scratch(&s, &in_scratch, NNOPT_INTERP_BILINEAR, scratch, sizeof scratch),
+                 "nnopt_aug_resize_scratch: scratch: overlaps dst");
+    /* normalize, erase, noise */
+    EXPECT_ERROR(nnopt_aug_normalize(&s, &d, mean, std), "nnopt_aug_normalize: dst: is not a float CHW image");
+    EXPECT_ERROR(nnopt_aug_normalize(&s, &f, mean, std),
+                 "nnopt_aug_normalize: std: has a value that is 0 or not finite");
+    EXPECT_ERROR(nnopt_aug_erase(&d, 0, 0, GH + 1, 1, NULL),
+                 "nnopt_aug_erase: top, left, height, width: the window does not fit in the image");
+    EXPECT_ERROR(nnopt_aug_erase_normal(&d, 0, 0, 1, 1, 1, 1, 0),
+                 "nnopt_aug_erase_normal: img: is not a float CHW image");
+    EXPECT_ERROR(nnopt_aug_gaussian_noise(&s, &d, 0.0, -1.0, 1, 1, 1, 0),
+                 "nnopt_aug_gaussian_noise: sigma: must be finite and >= 0");
+    /* mixing */
+    EXPECT_ERROR(nnopt_aug_mixup(batch, out, 2, 12, labels, 2, soft, 1.5),
+                 "nnopt_aug_mixup: lam: must lie in [0, 1]");
+    labels[1] = 2;
+    EXPECT_ERROR(nnopt_aug_mixup_u8(src, dst, 2, 12, labels, 2, soft, 0.5),
+                 "nnopt_aug_mixup_u8: labels: a label is outside [0, classes)");
+    labels[1] = 1;
+    EXPECT_ERROR(nnopt_aug_mixup(batch, batch + 1, 2, 12, labels, 2, soft, 0.5),
+                 "nnopt_aug_mixup: out: overlaps images");
+    EXPECT_ERROR(nnopt_aug_cutmix(batch, out, 2, 3, 2, 2, labels, 2, soft, 0, 0, 3, 1, NULL),
+                 "nnopt_aug_cutmix: x2, y2: must be <= width, height");
+    EXPECT_ERROR(nnopt_aug_cutmix_u8(src, dst, 2, 5, 2, 2, labels, 2, soft, 0, 0, 1, 1, NULL),
+                 "nnopt_aug_cutmix_u8: channels: must be 1, 3 or 4");
+    EXPECT_ERROR(nnopt_aug_mixup_random(batch, out, 2, 12, labels, 2, soft, 0.0, 1, 1, NULL),
+                 "nnopt_aug_mixup_random: alpha: must be finite and > 0");
+    /* pipelines: the op's rule under "ops" */
+    op = nnopt_aug_op_defaults(NNOPT_AUG_RANDOM_CROP); op.width = 40; op.height = 40; op.pad[0] = op.pad[2] = 4;
+    EXPECT_ERROR(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3),
+                 "nnopt_aug_pipeline_init: ops: a random crop is larger than its padded input");
+    op = nnopt_aug_op_defaults(NNOPT_AUG_NORMALIZE); op.std[2] = 0.0f;
+    EXPECT_ERROR(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3),
+                 "nnopt_aug_pipeline_init: ops: a normalize std is 0 or not finite");
+    op = nnopt_aug_op_defaults(NNOPT_AUG_KIND_COUNT);
+    EXPECT_ERROR(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3),
+                 "nnopt_aug_pipeline_init: ops: a kind is not a nnopt_aug_kind");
+    op = nnopt_aug_op_defaults(NNOPT_AUG_HFLIP);
+    EXPECT_ERROR(nnopt_aug_pipeline_init(&pl, &op, NNOPT_AUG_MAX_OPS + 1, NNOPT_IMAGE_U8_HWC, 32, 32, 3),
+                 "nnopt_aug_pipeline_init: count: must lie in [0, NNOPT_AUG_MAX_OPS]");
+    EXPECT_ERROR(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, 32, 32, 2),
+                 "nnopt_aug_pipeline_init: channels: must be 1, 3 or 4");
+    CHECK(nnopt_aug_pipeline_init(&pl, &op, 1, NNOPT_IMAGE_U8_HWC, GW, GH, 3) == NNOPT_OK);
+    EXPECT_ERROR(nnopt_aug_apply(NULL, src, dst, 1, 1, 0, NULL), "nnopt_aug_apply: pl: is NULL");
+    EXPECT_ERROR(nnopt_aug_apply(&pl, src, src + 1, 1, 1, 0, NULL), "nnopt_aug_apply: out: overlaps in");
+    EXPECT_ERROR(nnopt_aug_apply_scratch(&pl, src, dst, 1, 1, 0, NULL, scratch, 1),
+                 "nnopt_aug_apply_scratch: bytes: is too small: see nnopt_aug_pipeline_scratch_size()");
+    /* a call that succeeds leaves the last failure's message */
+    CHECK(nnopt_aug_apply(&pl, src, dst, 1, 1, 0, NULL) == NNOPT_OK);
+    CHECKF(strcmp(nnopt_last_error(),
+                  "nnopt_aug_apply_scratch: bytes: is too small: see nnopt_aug_pipeline_scratch_size()") == 0,
+           "%s", nnopt_last_error());
+#undef EXPECT_ERROR
+}
+
 void register_augment_tests(void)
 {
     th_register("augment_noise_stream_end", test_noise_stream_end, TH_ONCE);
@@ -1221,4 +1321,5 @@ void register_augment_tests(void)
     th_register("augment_geometric_caller_memory", test_geometric_caller_memory, TH_EACH_ISA);
     th_register("augment_pipeline_caller_memory", test_pipeline_caller_memory, TH_ONCE);
     th_register("augment_bad_input", test_bad_input, TH_EACH_ISA);
+    th_register("augment_error_detail", test_error_detail, TH_ONCE);
 }

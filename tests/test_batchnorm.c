@@ -615,6 +615,66 @@ static void test_bad_input(void)
 #undef BAD_TRAIN
 }
 
+/* Each failure names the function, the argument and the rule it broke (nnopt_last_error), and
+   replaces whatever an earlier failure, in any section, left there. */
+static void test_error_detail(void)
+{
+    enum { N = 2, C = 3, HW = 4, T = N * C * HW };
+    float x[T + 1], y[T], dy[T], dx[T], g[C + 1], b[C], rm[C], rv[C], sm[C], si[C], sc[C], sh[C];
+    uint64_t tracked = UINT64_MAX;
+    uint32_t words[4];
+    const float *odd_gamma = (const float *)(const void *)((const char *)g + 1);   /* not float-aligned */
+    nnopt_bn_params good = nnopt_bn_defaults(NNOPT_BN_NCHW, N, C, HW), p;
+    int i;
+    for (i = 0; i < T + 1; i++) x[i] = (float)(i % 5);
+    for (i = 0; i < T; i++) dy[i] = (float)(i % 3) - 1;
+    for (i = 0; i < C; i++) { g[i] = 1; b[i] = 0; rm[i] = 0; rv[i] = 1; }
+#define EXPECT_ERROR(call, text) \
+    do { CHECK((call) == NNOPT_ERR_INVALID); \
+         CHECKF(strcmp(nnopt_last_error(), text) == 0, "%s", nnopt_last_error()); } while (0)
+    /* another section's failure first: the batch-norm failure must replace its message */
+    EXPECT_ERROR(nnopt_random_u32(NULL, words, 4), "nnopt_random_u32: rng: is NULL");
+    p = good; p.momentum = 1.5;
+    EXPECT_ERROR(nnopt_bn_forward_infer(&p, x, y, g, b, rm, rv),
+                 "nnopt_bn_forward_infer: momentum: must lie in [0, 1]");
+    EXPECT_ERROR(nnopt_bn_forward_train(NULL, x, y, g, b, rm, rv, NULL, sm, si),
+                 "nnopt_bn_forward_train: p: is NULL");
+    p = good; p.layout = NNOPT_BN_NC;
+    EXPECT_ERROR(nnopt_bn_forward_train(&p, x, y, g, b, rm, rv, NULL, sm, si),
+                 "nnopt_bn_forward_train: hw: must be 1 in the NNOPT_BN_NC layout");
+    p = good; p.n = 1; p.hw = 1;
+    EXPECT_ERROR(nnopt_bn_backward_train(&p, x, dy, g, b, sm, si, dx, NULL, NULL),
+                 "nnopt_bn_backward_train: n, hw: n * hw must be > 1 in training");
+    p = good; p.cumulative_average = 1;
+    EXPECT_ERROR(nnopt_bn_forward_train(&p, x, y, g, b, rm, rv, NULL, sm, si),
+                 "nnopt_bn_forward_train: num_batches_tracked: is NULL (cumulative_average needs it)");
+    EXPECT_ERROR(nnopt_bn_forward_train(&good, x, y, g, b, rm, rv, &tracked, sm, si),
+                 "nnopt_bn_forward_train: num_batches_tracked: is UINT64_MAX and cannot count another batch");
+    EXPECT_ERROR(nnopt_bn_forward_train(&good, x, y, g, b, rm, NULL, NULL, sm, si),
+                 "nnopt_bn_forward_train: running_var: is NULL");
+    EXPECT_ERROR(nnopt_bn_forward_infer(&good, x, y, odd_gamma, b, rm, rv),
+                 "nnopt_bn_forward_infer: gamma: is not aligned to float");
+    EXPECT_ERROR(nnopt_bn_forward_train(&good, x, x + 1, g, b, rm, rv, NULL, sm, si),
+                 "nnopt_bn_forward_train: y: overlaps x");
+    EXPECT_ERROR(nnopt_bn_forward_train(&good, x, y, g, b, rm, rv, NULL, rm, si),
+                 "nnopt_bn_forward_train: running_mean: overlaps save_mean");
+    /* the backward forms name their own statistics */
+    EXPECT_ERROR(nnopt_bn_backward_train(&good, x, dy, g, b, sm, NULL, dx, NULL, NULL),
+                 "nnopt_bn_backward_train: save_invstd: is NULL");
+    EXPECT_ERROR(nnopt_bn_backward_infer(&good, x, dy, g, b, NULL, rv, dx, NULL, NULL),
+                 "nnopt_bn_backward_infer: running_mean: is NULL");
+    EXPECT_ERROR(nnopt_bn_backward_infer(&good, x, dy, g, b, rm, rv, dx, dx + 1, NULL),
+                 "nnopt_bn_backward_infer: dx: overlaps dgamma");
+    EXPECT_ERROR(nnopt_bn_fold(C, 0.0, g, b, rm, rv, sc, sh), "nnopt_bn_fold: eps: must be finite and > 0");
+    EXPECT_ERROR(nnopt_bn_fold(C, 1e-5, g, NULL, rm, rv, sc, sh),
+                 "nnopt_bn_fold: gamma, beta: must both be NULL or both be given");
+    EXPECT_ERROR(nnopt_bn_fold(C, 1e-5, g, b, rm, rv, sc, sc), "nnopt_bn_fold: scale: overlaps shift");
+    /* a call that succeeds leaves the last failure's message */
+    CHECK(nnopt_bn_forward_infer(&good, x, y, g, b, rm, rv) == NNOPT_OK);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_bn_fold: scale: overlaps shift") == 0, "%s", nnopt_last_error());
+#undef EXPECT_ERROR
+}
+
 static void test_defaults(void)
 {
     nnopt_bn_params p = nnopt_bn_defaults(NNOPT_BN_NHWC, 2, 3, 4);
@@ -633,4 +693,5 @@ void register_batchnorm_tests(void)
     th_register("bn_in_place", test_in_place, TH_EACH_ISA);
     th_register("bn_fold", test_fold, TH_EACH_ISA);
     th_register("bn_bad_input", test_bad_input, TH_ONCE);
+    th_register("batchnorm_error_detail", test_error_detail, TH_ONCE);
 }

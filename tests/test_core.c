@@ -32,6 +32,8 @@ static void test_isa_set_and_get(void)
     }
     CHECK(nnopt_isa_set((nnopt_isa)-1) == NNOPT_ERR_UNSUPPORTED);
     CHECK(nnopt_isa_set((nnopt_isa)3) == NNOPT_ERR_UNSUPPORTED);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_isa_set: isa: is not available on this CPU or build") == 0, "%s",
+           nnopt_last_error());
     CHECK(nnopt_isa_get() == best);
 }
 

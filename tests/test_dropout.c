@@ -559,6 +559,9 @@ static void test_dropout_error_detail(void)
     CHECK(nnopt_dropout_forward(&rng, 0.5, NNOPT_DROPOUT_INVERTED, x, x + 1, NULL, 3) == NNOPT_ERR_INVALID);
     CHECKF(strcmp(nnopt_last_error(), "nnopt_dropout_forward: y: overlaps x without being x") == 0, "%s",
            nnopt_last_error());
+    CHECK(nnopt_dropout_channels(&rng, 0.5, (nnopt_dropout_layout)5, x, y, 1, 2, 2, NULL) == NNOPT_ERR_INVALID);
+    CHECKF(strcmp(nnopt_last_error(), "nnopt_dropout_channels: layout: is not NNOPT_DROPOUT_NCHW or NNOPT_DROPOUT_NHWC") == 0,
+           "%s", nnopt_last_error());
     rng.offset = UINT64_MAX;
     CHECK(nnopt_random_u32(&rng, words, 2) == NNOPT_ERR_INVALID);
     CHECKF(strcmp(nnopt_last_error(), "nnopt_random_u32: n: runs past the end of the stream (offset + n > 2^64)") == 0,
