@@ -1701,11 +1701,13 @@ typedef void (*nnopt__ratio_fn)(const nnopt__step_ctx *c, nnopt__optim_args *a, 
 #endif
 #define NNOPT__ISA_COUNT 3
 #define NNOPT__INSTANCES(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX512_INSTANCE(k) }
-/* Kernels with both a square root and a divide per element run their AVX2 instance on the
-   AVX-512 path too: both go to the divider, whose 512-bit forms deliver fewer elements per
-   cycle on the machines measured (Adam at 16K elements, one thread: 2.62-2.69 G/s against
-   2.49-2.55; equal at DRAM sizes; docs/design.md). The bits are the same either way. */
-#define NNOPT__INSTANCES_NARROW(k) { nnopt__##k##_scalar, NNOPT__AVX2_INSTANCE(k), NNOPT__AVX2_INSTANCE(k) }
+/* Kinds with both a square root and a divide per element (row flag NNOPT__NARROW) run their
+   AVX2 instance on the AVX-512 path while the group fits in cache: both operations go to the
+   divider, whose 512-bit forms deliver fewer elements per cycle on the machine measured (Adam
+   at 16K elements, one thread: 2.62-2.82 G/s against 2.49-2.60). From DRAM the 512-bit
+   instance keeps more of the memory roof (RMSprop at 16M: 0.94 against 0.83), so from
+   NNOPT__NARROW_MAX elements on it runs again. The bits are the same either way. */
+#define NNOPT__NARROW_MAX ((size_t)1 << 20)
 #define NNOPT__NO_INSTANCES { NULL, NULL, NULL }
 
 enum {
@@ -1713,7 +1715,8 @@ enum {
     NNOPT__AVERAGES       = 2,  /* buffer 0 is an average of the parameters (ASGD) */
     NNOPT__NO_MOMENTUM    = 4,  /* a one-cycle schedule has no momentum to cycle */
     NNOPT__MOMENTUM_FIELD = 8,  /* ... it cycles hparams.momentum (otherwise beta1) */
-    NNOPT__HEAVY          = 16  /* a divide or square root per element: threads from NNOPT_SPLIT_MIN_HEAVY */
+    NNOPT__HEAVY          = 16, /* a divide or square root per element: threads from NNOPT_SPLIT_MIN_HEAVY */
+    NNOPT__NARROW         = 32  /* a square root and a divide: AVX2 instance in cache (see above) */
 };
 
 typedef struct nnopt__kind_row {
@@ -1987,7 +1990,6 @@ static void nnopt__lars_ratio(const nnopt__step_ctx *c, nnopt__optim_args *a, co
    rectification), Yogi, LAMB and LARS from optax (which has no default lr: Yogi takes 1e-2
    as TF-Addons, LAMB 1e-3 and LARS 1.0 as timm). */
 #define NNOPT__ELEMENTWISE(k) NNOPT__INSTANCES(k), NNOPT__NO_INSTANCES, NULL, { { 0, 0 }, { 0, 0 } }
-#define NNOPT__ELEMENTWISE_NARROW(k) NNOPT__INSTANCES_NARROW(k), NNOPT__NO_INSTANCES, NULL, { { 0, 0 }, { 0, 0 } }
 #define NNOPT__TWO_PASS(first, second, ratio, r0, w0, r1, w1) \
     NNOPT__INSTANCES(second), NNOPT__INSTANCES(first), ratio, { { r0, w0 }, { r1, w1 } }
 static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
@@ -1999,28 +2001,28 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__sgd_coefficients,       NNOPT__ELEMENTWISE(sgd),                          NNOPT__MOMENTUM_FIELD },
     { NNOPT_ADAM,      "adam",      1e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE_NARROW(adam),                         NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_ADAMW,     "adamw",     1e-3,  1e-8,  1, nnopt__adamw_defaults,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" },           nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE_NARROW(adam),                         NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__adam_coefficients,      NNOPT__ELEMENTWISE(adam),                         NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_ADAGRAD,   "adagrad",   1e-2,  1e-10, 0, NULL,
       nnopt__adagrad_valid,  { "sum" },                                               NULL,                    1u,
-      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE_NARROW(adagrad),                      NNOPT__NO_MOMENTUM | NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__adagrad_coefficients,   NNOPT__ELEMENTWISE(adagrad),                      NNOPT__NO_MOMENTUM | NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_RMSPROP,   "rmsprop",   1e-2,  1e-8,  0, NULL,
       nnopt__rmsprop_valid,  { "square_avg", "momentum_buffer", "grad_avg" },         nnopt__rmsprop_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE_NARROW(rmsprop),                      NNOPT__MOMENTUM_FIELD | NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__rmsprop_coefficients,   NNOPT__ELEMENTWISE(rmsprop),                      NNOPT__MOMENTUM_FIELD | NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_ADADELTA,  "adadelta",  1.0,   1e-6,  0, NULL,
       nnopt__adadelta_valid, { "square_avg", "acc_delta" },                           NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE_NARROW(adadelta),                     NNOPT__NO_MOMENTUM | NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__adadelta_coefficients,  NNOPT__ELEMENTWISE(adadelta),                     NNOPT__NO_MOMENTUM | NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_ADAMAX,    "adamax",    2e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_inf" },                                NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__adamax_coefficients,    NNOPT__ELEMENTWISE(adamax),                       NNOPT__HEAVY },
     { NNOPT_NADAM,     "nadam",     2e-3,  1e-8,  0, NULL,
       nnopt__nadam_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
-      { "mu_product", NULL }, { 1, 0 },     nnopt__nadam_coefficients,     NNOPT__ELEMENTWISE_NARROW(nadam),                        NNOPT__HEAVY },
+      { "mu_product", NULL }, { 1, 0 },     nnopt__nadam_coefficients,     NNOPT__ELEMENTWISE(nadam),                        NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_RADAM,     "radam",     1e-3,  1e-8,  0, NULL,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_sq" },                             NULL,                    0,
-      { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE_NARROW(radam),                        NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__radam_coefficients,     NNOPT__ELEMENTWISE(radam),                        NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_RPROP,     "rprop",     1e-2,  1e-8,  0, NULL,
       nnopt__rprop_valid,    { "prev", "step_size" },                                 NULL,                    0,
       { NULL, NULL }, { 0, 0 },             nnopt__rprop_coefficients,     NNOPT__ELEMENTWISE(rprop),                        NNOPT__NO_MOMENTUM },
@@ -2032,7 +2034,7 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__lion_coefficients,      NNOPT__ELEMENTWISE(lion),                         0 },
     { NNOPT_ADABELIEF, "adabelief", 1e-3,  1e-16, 1, nnopt__adabelief_defaults,
       nnopt__betas_valid,    { "exp_avg", "exp_avg_var", "max_exp_avg_var" },         nnopt__amsgrad_buffers,  0,
-      { NULL, NULL }, { 0, 0 },             nnopt__adabelief_coefficients, NNOPT__ELEMENTWISE_NARROW(adabelief),                    NNOPT__HEAVY },
+      { NULL, NULL }, { 0, 0 },             nnopt__adabelief_coefficients, NNOPT__ELEMENTWISE(adabelief),                    NNOPT__HEAVY | NNOPT__NARROW },
     { NNOPT_YOGI,      "yogi",      1e-2,  1e-3,  0, nnopt__yogi_defaults,
       nnopt__yogi_valid,     { "exp_avg", "exp_avg_sq" },                             NULL,                    3u,
       { NULL, NULL }, { 0, 0 },             nnopt__yogi_coefficients,      NNOPT__ELEMENTWISE(yogi),                         NNOPT__HEAVY },
@@ -2044,7 +2046,6 @@ static const nnopt__kind_row nnopt__kind_rows[NNOPT_KIND_COUNT] = {
       { NULL, NULL }, { 0, 0 },             nnopt__lars_coefficients,      NNOPT__TWO_PASS(lars_norms, lars_apply, nnopt__lars_ratio, 2, 0, 3, 2),   NNOPT__OWN_DECAY | NNOPT__MOMENTUM_FIELD },
 };
 #undef NNOPT__ELEMENTWISE
-#undef NNOPT__ELEMENTWISE_NARROW
 #undef NNOPT__TWO_PASS
 
 /* The row of a valid kind (the table's order is checked once here, in debug builds). */
@@ -2368,6 +2369,14 @@ static nnopt__optim_kernel nnopt__instance(const nnopt__optim_kernel set[NNOPT__
     return set[nnopt_isa_get()];
 }
 
+/* A row's kernel for n elements on the path in use (NNOPT__NARROW: see NNOPT__NARROW_MAX). */
+static nnopt__optim_kernel nnopt__kernel_for(const nnopt__kind_row *row, size_t n)
+{
+    if ((row->flags & NNOPT__NARROW) && n < NNOPT__NARROW_MAX && nnopt_isa_get() == NNOPT_ISA_AVX512)
+        return row->kernel[NNOPT_ISA_AVX2];
+    return nnopt__instance(row->kernel);
+}
+
 /* Arguments for a pass over one group's parameters and one of its buffers (s[0]). */
 static nnopt__optim_args nnopt__buffer_args(const nnopt_optimizer *opt, const nnopt__group_state *gs,
                                             float *param, int buffer)
@@ -2465,7 +2474,7 @@ static void nnopt__step_group(nnopt_optimizer *opt, nnopt__group_state *gs, floa
         nnopt__run_reduce(nnopt__instance(row->reduce), &a, sums, 0);
         row->ratio(&c, &a, sums);
     }
-    nnopt__run(nnopt__instance(row->kernel), &a,
+    nnopt__run(nnopt__kernel_for(row, a.n), &a,
                (size_t)((row->flags & NNOPT__HEAVY) ? NNOPT_SPLIT_MIN_HEAVY : NNOPT_SPLIT_MIN));
     gs->step++;
     nnopt__after_update(opt, gs, param);
