@@ -2335,7 +2335,7 @@ NNOPT_API nnopt_status nnopt_try_create(nnopt_optimizer **out, const nnopt_hpara
     if (!out) return NNOPT__FAIL(NNOPT_ERR_INVALID, "out", "is NULL");
     *out = NULL;
     st = nnopt__create(out, h, groups, ngroups);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_optimizer *nnopt_create_groups(const nnopt_hparams *h, const nnopt_group *groups,
@@ -2343,7 +2343,7 @@ NNOPT_API nnopt_optimizer *nnopt_create_groups(const nnopt_hparams *h, const nno
 {
     nnopt_optimizer *opt = NULL;
     nnopt_status st = nnopt__create(&opt, h, groups, ngroups);
-    if (st != NNOPT_OK) (void)NNOPT__FAILED(st);
+    (void)NNOPT__CHECKED(st);
     return opt;
 }
 
@@ -2352,7 +2352,7 @@ NNOPT_API nnopt_optimizer *nnopt_create(const nnopt_hparams *h, size_t n)
     nnopt_group g = nnopt_group_default(n);
     nnopt_optimizer *opt = NULL;
     nnopt_status st = nnopt__create(&opt, h, &g, 1);
-    if (st != NNOPT_OK) (void)NNOPT__FAILED(st);
+    (void)NNOPT__CHECKED(st);
     return opt;
 }
 
@@ -2522,7 +2522,7 @@ NNOPT_API nnopt_status nnopt_step(nnopt_optimizer *opt, float *param, const floa
     if (nnopt__overlap(param, grad, opt->n * sizeof(float)))
         return NNOPT__FAIL(NNOPT_ERR_INVALID, "grad", "overlaps param");
     st = nnopt__step(opt, param, grad, NULL, NULL);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_status nnopt_step_groups(nnopt_optimizer *opt, float *const *params,
@@ -2531,7 +2531,7 @@ NNOPT_API nnopt_status nnopt_step_groups(nnopt_optimizer *opt, float *const *par
     nnopt_status st;
     if (!opt || !params || !grads) return NNOPT__FAIL(NNOPT_ERR_INVALID, !opt ? "opt" : !params ? "params" : "grads", "is NULL");
     st = nnopt__step(opt, NULL, NULL, params, grads);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 /* ---- Hyper-parameters and groups ----------------------------------------------------- */
@@ -2650,7 +2650,7 @@ static nnopt_status nnopt__average_into(float *avg, const float *p, size_t n, in
 NNOPT_API nnopt_status nnopt_swa_update(float *avg, const float *p, size_t n, uint64_t count)
 {
     nnopt_status st = nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_SWA : 0, (double)count + 1.0, 0.0);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_status nnopt_ema_update(float *avg, const float *p, size_t n, double decay,
@@ -2660,7 +2660,7 @@ NNOPT_API nnopt_status nnopt_ema_update(float *avg, const float *p, size_t n, do
     if (!nnopt__finite(decay) || decay < 0 || decay > 1)
         return NNOPT__FAIL(NNOPT_ERR_INVALID, "decay", "must lie in [0, 1]");
     st = nnopt__average_into(avg, p, n, count ? NNOPT_AVERAGE_EMA : 0, 1.0, decay);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 /* Softmax of each model's row (max subtracted, in double), averaged over the models. One code
@@ -3386,14 +3386,14 @@ NNOPT_API nnopt_status nnopt_sched_init(nnopt_scheduler *s, const nnopt_sched_pa
                                         double initial_lr)
 {
     nnopt_status st = nnopt__sched_begin(s, p, 1, initial_lr, 0);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_init_chained(nnopt_scheduler *s, const nnopt_sched_params *children,
                                                 int count, double initial_lr)
 {
     nnopt_status st = nnopt__sched_begin(s, children, count, initial_lr, 2);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_init_sequential(nnopt_scheduler *s,
@@ -3510,7 +3510,7 @@ NNOPT_API nnopt_status nnopt_sched_apply(const nnopt_scheduler *s, nnopt_optimiz
         *cycled = m;
     }
     st = nnopt_set_hparams(opt, &h);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 
 NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_optimizer *opt,
@@ -3523,7 +3523,7 @@ NNOPT_API nnopt_status nnopt_sched_apply_group(const nnopt_scheduler *s, nnopt_o
     if (nnopt_get_group(opt, group, &g) != NNOPT_OK) return NNOPT__FAIL(NNOPT_ERR_INVALID, "group", "is not below nnopt_group_count()");
     g.lr_scale = s->lr / opt->h.lr;
     st = nnopt_set_group(opt, group, &g);
-    return st == NNOPT_OK ? st : NNOPT__FAILED(st);
+    return NNOPT__CHECKED(st);
 }
 #endif
 
@@ -3625,7 +3625,7 @@ NNOPT_API nnopt_status nnopt_random_u32(const nnopt_rng *rng, uint32_t *out, siz
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_U32;
     NNOPT__CHECK(nnopt__ptr_ok(out, n), "out", "is NULL or not aligned to uint32_t");
-    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__random(rng, out, n, sizeof *out, &a));
 }
 
 NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, size_t n)
@@ -3633,7 +3633,7 @@ NNOPT_API nnopt_status nnopt_random_uniform(const nnopt_rng *rng, float *out, si
     nnopt__random_args a;
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_UNIFORM;
-    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__random(rng, out, n, sizeof *out, &a));
 }
 
 NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, size_t n,
@@ -3646,7 +3646,7 @@ NNOPT_API nnopt_status nnopt_random_normal(const nnopt_rng *rng, float *out, siz
     a.kind = NNOPT__RANDOM_NORMAL;
     a.mean = (float)mean;
     a.std = (float)std;
-    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__random(rng, out, n, sizeof *out, &a));
 }
 
 NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out, size_t n, double p)
@@ -3656,7 +3656,7 @@ NNOPT_API nnopt_status nnopt_random_bernoulli(const nnopt_rng *rng, uint8_t *out
     memset(&a, 0, sizeof a);
     a.kind = NNOPT__RANDOM_BERNOULLI;
     a.threshold = (uint32_t)ceil(p * 16777216.0);   /* p 2^24 is exact in double */
-    return nnopt__random(rng, out, n, sizeof *out, &a) == NNOPT_OK ? NNOPT_OK : NNOPT__FAILED(NNOPT_ERR_INVALID);
+    return NNOPT__CHECKED(nnopt__random(rng, out, n, sizeof *out, &a));
 }
 
 
